@@ -1,0 +1,123 @@
+"""Settings, read once from ``LAKEGATE_*`` environment variables.
+
+Every component receives a :class:`Settings` object; code that has none asks
+:func:`get_settings`, whose cache tests clear (``get_settings.cache_clear()``)
+after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lake.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.lakegate")
+
+
+class Settings(BaseSettings):
+    """Configuration of one Lakegate deployment.
+
+    Attributes:
+        home: Directory for local state: the lake (in local mode), the SQLite
+            catalog, the local master key and the landing directory.
+        storage_uri: Where tables live: a local path, or ``s3://bucket/prefix``.
+            Defaults to ``<home>/lake``.
+        s3_endpoint_url: S3-compatible endpoint (tests use a moto server).
+        s3_region: AWS region for S3, KMS and STS.
+        kms_key_ids: Domain name to KMS key id; a domain without one gets a key
+            created for it in S3 mode.
+        database_url: SQLAlchemy URL of the catalog. Defaults to SQLite at
+            ``<home>/catalog.db``; production uses ``postgresql+psycopg://``.
+        spark_master: Spark master for a classic session (``local[*]``, ``yarn``...).
+        spark_remote: Spark Connect URL (``sc://host:15002``); wins over the master.
+        production: Refuse unsafe defaults (SQLite, local master key, plain HTTP).
+        behind_tls_proxy: The server sits behind a proxy that terminates TLS.
+        max_upload_bytes: Largest batch accepted by the API.
+        master_key_file: Local master key wrapping per-dataset data keys when
+            no KMS is used. Defaults to ``<home>/master.key``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LAKEGATE_", extra="ignore")
+
+    home: Path = DEFAULT_HOME
+    storage_uri: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    kms_key_ids: dict[str, str] = Field(default_factory=dict)
+    database_url: str | None = None
+    spark_master: str = "local[*]"
+    spark_remote: str | None = None
+    production: bool = False
+    behind_tls_proxy: bool = False
+    max_upload_bytes: int = 1 << 30
+    master_key_file: Path | None = None
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if self.storage_uri is None:
+            self.storage_uri = str(self.home / "lake")
+        elif not self.storage_uri.startswith("s3://"):
+            self.storage_uri = str(Path(self.storage_uri).expanduser())
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.home / 'catalog.db'}"
+        if self.master_key_file is None:
+            self.master_key_file = self.home / "master.key"
+        if self.max_upload_bytes <= 0:
+            raise ValueError("max_upload_bytes must be positive")
+        if self.production:
+            self.check_production()
+        return self
+
+    @property
+    def is_s3(self) -> bool:
+        """Whether tables live in S3 rather than a local directory."""
+        return bool(self.storage_uri and self.storage_uri.startswith("s3://"))
+
+    @property
+    def landing_dir(self) -> Path:
+        """Local landing directory watched by ``lakegate land``."""
+        return self.home / "landing"
+
+    def check_production(self) -> None:
+        """Refuse settings that are fine on a laptop and unsafe in production."""
+        problems: list[str] = []
+        assert self.database_url is not None
+        if self.database_url.startswith("sqlite"):
+            problems.append(
+                "LAKEGATE_DATABASE_URL is SQLite; production needs PostgreSQL "
+                "(postgresql+psycopg://...)"
+            )
+        if not self.is_s3:
+            problems.append(
+                "LAKEGATE_STORAGE_URI is a local directory; production needs s3://bucket/prefix "
+                "so objects are encrypted with SSE-KMS"
+            )
+        if problems:
+            raise ConfigError("unsafe settings in production mode: " + "; ".join(problems))
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a dict safe to log: passwords in URLs are hidden."""
+        data = self.model_dump(mode="json")
+        url = data.get("database_url") or ""
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            data["database_url"] = f"{scheme}://{user}:***@{host}"
+        return data
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
