@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -92,6 +93,20 @@ def type_name(dtype: pa.DataType) -> str:
     if pa.types.is_date32(dtype):
         return "date"
     return str(dtype).replace("large_", "")
+
+
+def to_scalar(value: Any, dtype: pa.DataType) -> pa.Scalar:
+    """A contract literal (allowed value, min, max) as an Arrow scalar of ``dtype``."""
+    if pa.types.is_decimal(dtype):
+        return pa.scalar(Decimal(str(value)), type=dtype)
+    if isinstance(value, str) and not pa.types.is_string(dtype):
+        return pa.scalar(value).cast(dtype)
+    return pa.scalar(value).cast(dtype)
+
+
+def to_array(values: Sequence[Any], dtype: pa.DataType) -> pa.Array:
+    """Contract literals as an Arrow array of ``dtype``."""
+    return pa.array([to_scalar(v, dtype).as_py() for v in values], type=dtype)
 
 
 @dataclass(frozen=True)
@@ -241,8 +256,8 @@ def _parse_column(raw: Any, index: int) -> Column:
         if not isinstance(allowed, list) or not allowed:
             raise InvalidContract("'allowed' must be a non-empty list", where=f"{where}.allowed")
         try:
-            pa.array(allowed).cast(dtype)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            to_array(allowed, dtype)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, InvalidOperation) as exc:
             raise InvalidContract(f"allowed values do not fit type {raw['type']}: {exc}", where=f"{where}.allowed") from exc
         allowed = tuple(allowed)
     for bound in ("min", "max"):
@@ -253,8 +268,8 @@ def _parse_column(raw: Any, index: int) -> Column:
                 or pa.types.is_temporal(dtype) or pa.types.is_string(dtype)):
             raise InvalidContract(f"'{bound}' is not supported for type {raw['type']}", where=f"{where}.{bound}")
         try:
-            pa.array([value]).cast(dtype)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            to_scalar(value, dtype)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, InvalidOperation) as exc:
             raise InvalidContract(f"{bound} {value!r} does not fit type {raw['type']}", where=f"{where}.{bound}") from exc
     return Column(
         name=name,

@@ -1,0 +1,221 @@
+"""Users, service principals and API tokens.
+
+A token is shown once, when created; the catalog keeps only its SHA-256
+digest, so a leaked catalog does not leak tokens. Passwords (for the web UI)
+are hashed with scrypt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from lake.catalog import Catalog
+from lake.catalog.models import ApiToken, User, utcnow
+from lake.contracts import NAME_RE
+from lake.errors import AccessDenied, AlreadyExists, AuthenticationError, InvalidInput, NotFound
+
+TOKEN_PREFIX = "lg_"
+ADMIN_ROLE = "admin"
+PRODUCER_ROLE = "producer"
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "user"
+    SERVICE = "service"
+
+    @classmethod
+    def parse(cls, text: str) -> PrincipalKind:
+        try:
+            return cls(text)
+        except ValueError:
+            raise InvalidInput(f"unknown principal kind {text!r}; expected one of: user, service") from None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a person or a service."""
+
+    name: str
+    roles: tuple[str, ...] = ()
+    kind: PrincipalKind = PrincipalKind.USER
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    user: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked: bool
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${key.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, key = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return hmac.compare_digest(got.hex(), key)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+class Users:
+    """Users, service principals and their tokens in the catalog."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def create(
+        self,
+        name: str,
+        *,
+        roles: Iterable[str] = (),
+        kind: PrincipalKind | str = PrincipalKind.USER,
+        password: str | None = None,
+        display_name: str = "",
+    ) -> Principal:
+        if not NAME_RE.match(name.replace("-", "_").replace(".", "_")):
+            raise InvalidInput(f"user name {name!r} must be lower case letters, digits, '_', '-' or '.'")
+        kind = PrincipalKind.parse(kind) if isinstance(kind, str) else kind
+        with self.catalog.session() as s:
+            if s.scalars(select(User).where(User.name == name)).first() is not None:
+                raise AlreadyExists(f"user {name} already exists")
+            s.add(User(name=name, kind=kind.value, roles=sorted(set(roles)), display_name=display_name,
+                       password_hash=hash_password(password) if password else None))
+        return Principal(name, tuple(sorted(set(roles))), kind)
+
+    def ensure(self, name: str, *, roles: Iterable[str] = (), kind: PrincipalKind | str = PrincipalKind.USER) -> Principal:
+        """Create the user if missing, adding ``roles`` to an existing one."""
+        with self.catalog.session() as s:
+            row = s.scalars(select(User).where(User.name == name)).first()
+            if row is not None:
+                row.roles = sorted(set(row.roles) | set(roles))
+                return Principal(row.name, tuple(row.roles), PrincipalKind(row.kind))
+        return self.create(name, roles=roles, kind=kind)
+
+    def get(self, name: str) -> Principal:
+        with self.catalog.session() as s:
+            row = s.scalars(select(User).where(User.name == name)).first()
+            if row is None:
+                raise NotFound(f"user {name} does not exist")
+            return Principal(row.name, tuple(row.roles), PrincipalKind(row.kind))
+
+    def list(self) -> list[Principal]:
+        with self.catalog.session() as s:
+            return [Principal(r.name, tuple(r.roles), PrincipalKind(r.kind))
+                    for r in s.scalars(select(User).order_by(User.name))]
+
+    def check_password(self, name: str, password: str) -> Principal:
+        with self.catalog.session() as s:
+            row = s.scalars(select(User).where(User.name == name)).first()
+            if row is None or not row.is_active or not row.password_hash or not verify_password(password, row.password_hash):
+                raise AuthenticationError("unknown user or wrong password")
+            return Principal(row.name, tuple(row.roles), PrincipalKind(row.kind))
+
+    def create_token(self, user: str, *, name: str = "", ttl_days: float | None = 90) -> tuple[str, TokenInfo]:
+        """Create a bearer token; the plaintext is returned once and never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        expires = utcnow() + dt.timedelta(days=ttl_days) if ttl_days else None
+        with self.catalog.session() as s:
+            row = s.scalars(select(User).where(User.name == user)).first()
+            if row is None:
+                raise NotFound(f"user {user} does not exist")
+            tok = ApiToken(user_id=row.id, name=name, prefix=token[:10], token_hash=_digest(token), expires_at=expires)
+            s.add(tok)
+            s.flush()
+            info = TokenInfo(tok.id, user, name, tok.prefix, tok.created_at, expires, False)
+        return token, info
+
+    def revoke_token(self, token_id: int) -> None:
+        with self.catalog.session() as s:
+            tok = s.get(ApiToken, token_id)
+            if tok is None:
+                raise NotFound(f"token {token_id} does not exist")
+            tok.revoked_at = utcnow()
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a bearer token belongs to.
+
+        Raises:
+            AuthenticationError: unknown, revoked or expired token, or inactive user.
+        """
+        if not token or not token.startswith(TOKEN_PREFIX):
+            raise AuthenticationError("missing or malformed bearer token")
+        with self.catalog.session() as s:
+            tok = s.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+            if tok is None or tok.revoked_at is not None:
+                raise AuthenticationError("invalid or revoked token")
+            expires = _aware(tok.expires_at)
+            if expires is not None and expires <= utcnow():
+                raise AuthenticationError("token expired")
+            user = tok.user
+            if not user.is_active:
+                raise AuthenticationError("user is deactivated")
+            tok.last_used_at = utcnow()
+            return Principal(user.name, tuple(user.roles), PrincipalKind(user.kind))
+
+
+class Action(enum.StrEnum):
+    """What a principal does to a dataset (the access layer extends this)."""
+
+    DISCOVER = "discover"
+    WRITE = "write"
+    REGISTER = "register"
+    ADMIN = "admin"
+
+
+def authorize(principal: Principal, action: Action, *, owner: str | None = None, resource: str = "") -> None:
+    """The lake core's own rules, until policies decide.
+
+    Admins may do everything. Any authenticated principal may discover
+    datasets. Registering a dataset needs the ``producer`` role. Writing to a
+    dataset (ingest, contract change) needs to be its owner: the owner is the
+    principal's name or one of its roles (a team).
+
+    Raises:
+        AccessDenied: naming subject, action and resource.
+    """
+    if principal.is_admin or action is Action.DISCOVER:
+        return
+    if action is Action.REGISTER and PRODUCER_ROLE in principal.roles:
+        return
+    if action is Action.WRITE and owner and (owner == principal.name or owner in principal.roles):
+        return
+    reason = {
+        Action.REGISTER: "registering datasets needs the producer role",
+        Action.WRITE: f"only the owner ({owner}) or an admin may write",
+        Action.ADMIN: "needs the admin role",
+    }.get(action, "")
+    raise AccessDenied(principal.name, action.value, resource or "lakegate", reason)

@@ -1,0 +1,111 @@
+"""The :class:`Lake`: one deployment's catalog, storage, keys and operations.
+
+The API, the CLI and the UI all go through a ``Lake``; it holds no state of
+its own beyond open connections, so several processes can share one lake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from lake.auth import Users
+from lake.catalog import Catalog
+from lake.contracts import Contract
+from lake.crypto import KeyProvider, KmsKeyProvider, LocalKeyProvider
+from lake.datasets import DatasetInfo, DatasetRegistry
+from lake.errors import ConfigError
+from lake.formats import BatchFormat, Source
+from lake.ingest import IngestResult, Ingestor, OnError, WriteMode, decrypt_pii
+from lake.settings import Settings, get_settings
+from lake.storage import ObjectStore, open_store
+from lake.tables import CommitInfo
+
+
+class Lake:
+    """Entry point to the lake core.
+
+    Args:
+        settings: Deployment settings (``get_settings()`` by default).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        assert self.settings.database_url is not None
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.settings.database_url)
+        self.store: ObjectStore = open_store(self.settings)
+        self.store.setup()
+        self.keys: KeyProvider
+        if self.settings.is_s3:
+            self.keys = KmsKeyProvider(self.store.kms_client())  # type: ignore[attr-defined]
+        else:
+            if self.settings.production:
+                raise ConfigError("production mode needs KMS (S3 storage) for data keys")
+            assert self.settings.master_key_file is not None
+            self.keys = LocalKeyProvider(self.settings.master_key_file)
+        self.datasets = DatasetRegistry(self.catalog, self.store, self.keys)
+        self.ingestor = Ingestor(self.catalog, self.datasets)
+        self.users = Users(self.catalog)
+
+    def close(self) -> None:
+        self.catalog.dispose()
+
+    # -- datasets --------------------------------------------------------------
+
+    def register(self, contract: Contract | Mapping[str, Any] | str, *, actor: str) -> DatasetInfo:
+        return self.datasets.register(contract, actor=actor)
+
+    def dataset(self, name: str, *, major: int | None = None) -> DatasetInfo:
+        return self.datasets.get(name, major=major)
+
+    def evolve(self, name: str, contract: Contract | Mapping[str, Any] | str, *, actor: str,
+               major: bool = False) -> DatasetInfo:
+        return self.datasets.evolve(name, contract, actor=actor, major=major)
+
+    # -- data ------------------------------------------------------------------
+
+    def ingest(self, dataset: str, source: Source, fmt: BatchFormat | str, *, actor: str,
+               mode: WriteMode | str = WriteMode.APPEND, on_error: OnError | str = OnError.REJECT,
+               idempotency_key: str | None = None, reason: str = "", source_name: str = "") -> IngestResult:
+        return self.ingestor.ingest(dataset, source, fmt, actor=actor, mode=mode, on_error=on_error,
+                                    idempotency_key=idempotency_key, reason=reason, source_name=source_name)
+
+    def ingest_table(self, dataset: str, table: pa.Table, *, actor: str, **kwargs: Any) -> IngestResult:
+        """Ingest an in-memory Arrow table (as an Arrow IPC stream)."""
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return self.ingest(dataset, sink.getvalue().to_pybytes(), BatchFormat.ARROW, actor=actor, **kwargs)
+
+    def read(self, dataset: str, *, version: int | None = None, timestamp: dt.datetime | str | None = None,
+             major: int | None = None, columns: list[str] | None = None, decrypt: bool = False) -> pa.Table:
+        """Rows of a dataset at a version; PII stays encrypted unless ``decrypt``.
+
+        Callers outside the core must go through the access layer, which
+        decides who may see PII in clear.
+        """
+        info = self.datasets.get(dataset, major=major)
+        stored = self.datasets.table(info).read(version=version, timestamp=timestamp, columns=columns)
+        if decrypt and info.contract.pii_columns:
+            return decrypt_pii(stored, info.contract, self.datasets.data_key(info))
+        return stored
+
+    def history(self, dataset: str, *, major: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        info = self.datasets.get(dataset, major=major)
+        return self.datasets.table(info).history(limit)
+
+    def commits(self, dataset: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        return self.ingestor.commits(dataset, limit=limit)
+
+    def vacuum(self, dataset: str, *, actor: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
+        info = self.datasets.get(dataset)
+        return self.datasets.table(info).vacuum(CommitInfo(actor=actor, reason="vacuum"),
+                                                retention_hours=retention_hours, dry_run=dry_run)
+
+    def optimize(self, dataset: str, *, actor: str) -> dict[str, Any]:
+        info = self.datasets.get(dataset)
+        return self.datasets.table(info).optimize(CommitInfo(actor=actor, reason="optimize"))

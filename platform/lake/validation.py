@@ -1,0 +1,255 @@
+"""Checking a batch against its contract, vectorised with ``pyarrow.compute``.
+
+:func:`validate` conforms a raw batch to the contract's logical schema and
+finds every row that breaks a rule: a value of the wrong type, a null in a
+required column, a value outside the allowed set or range, a duplicate
+primary key (in the batch, or already in the table for an append). Columns
+missing from the batch or not in the contract break the whole batch.
+
+Row numbers count from 1 over the batch's data rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lake.contracts import Column, Contract, to_array, to_scalar, type_name
+from lake.errors import Violation
+
+SAMPLE_ROWS = 5
+_ROW = "__lakegate_row"
+
+
+@dataclass
+class ValidationResult:
+    """A batch conformed to the contract, with what is wrong with it.
+
+    Attributes:
+        table: Every row of the batch, cast to the contract's logical schema
+            (a value that could not be cast is null here and its row is bad).
+        bad: Per-row flag: the row breaks at least one rule.
+        reasons: Per-row text of the rules it breaks ("" for good rows).
+        violations: One entry per rule broken, with counts and samples.
+        batch_errors: Violations of the whole batch (missing/unknown columns);
+            no row of such a batch can be committed.
+        raw: The batch as received, for quarantining rejected rows.
+    """
+
+    table: pa.Table
+    bad: np.ndarray
+    reasons: list[str]
+    violations: list[Violation]
+    batch_errors: list[Violation]
+    raw: pa.Table
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.batch_errors
+
+    @property
+    def bad_count(self) -> int:
+        return int(self.bad.sum())
+
+    def good_rows(self) -> pa.Table:
+        return self.table.filter(pa.array(~self.bad)) if self.bad.any() else self.table
+
+    def bad_rows(self) -> tuple[pa.Table, np.ndarray]:
+        idx = np.flatnonzero(self.bad)
+        return self.raw.take(pa.array(idx)), idx
+
+
+class _Collector:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.bad = np.zeros(n, dtype=bool)
+        self.reasons: dict[int, list[str]] = {}
+        self.violations: list[Violation] = []
+
+    def add(self, column: str | None, reason: str, mask: np.ndarray, values: pa.Array | None) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        self.bad |= mask
+        short = f"{column}: {reason}" if column else reason
+        for i in idx:
+            self.reasons.setdefault(int(i), []).append(short)
+        first = idx[:SAMPLE_ROWS]
+        samples: tuple[Any, ...] = ()
+        if values is not None:
+            samples = tuple(_sample(values[int(i)].as_py()) for i in first)
+        self.violations.append(
+            Violation(column, reason, int(idx.size), tuple(int(i) + 1 for i in first), samples)
+        )
+
+
+def _sample(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value[:16].hex()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean numpy mask from an Arrow boolean array; null counts as False."""
+    filled = pc.fill_null(arr, False)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """Safe cast; text without a zone is read as UTC for zoned timestamps."""
+    try:
+        return pc.cast(arr, target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if not (pa.types.is_string(arr.type) and pa.types.is_timestamp(target) and target.tz):
+            raise
+    naive = pc.cast(arr, pa.timestamp(target.unit), safe=True)
+    return pc.cast(naive, target, safe=True)
+
+
+def _cast_failures(values: pa.Array, target: pa.DataType) -> np.ndarray:
+    """Which non-null values do not cast to ``target`` (error path only)."""
+    out = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values.to_pylist()):
+        if v is None:
+            continue
+        try:
+            _cast(pa.array([v], type=values.type), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, InvalidOperation, ValueError):
+            out[i] = True
+    return out
+
+
+def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector) -> pa.Array:
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if arr.type == col.type:
+        return arr
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), type=col.type)
+    source = arr
+    if pa.types.is_string(arr.type) and pa.types.is_boolean(col.type):
+        lowered = pc.utf8_lower(arr)
+        truthy = pc.is_in(lowered, value_set=pa.array(["true", "t", "1", "yes"]))
+        falsy = pc.is_in(lowered, value_set=pa.array(["false", "f", "0", "no"]))
+        bad = _mask(pc.and_(pc.is_valid(arr), pc.invert(pc.or_(truthy, falsy))))
+        out.add(col.name, f"not a valid {type_name(col.type)}", bad, arr)
+        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), truthy)
+    try:
+        return _cast(source, col.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    bad = _cast_failures(arr, col.type)
+    if not bad.any():  # the type pair cannot be cast at all
+        bad = _mask(pc.is_valid(arr))
+    out.add(col.name, f"not a valid {type_name(col.type)} (got {type_name(arr.type)})", bad, arr)
+    cleaned = pc.if_else(pa.array(bad), pa.scalar(None, arr.type), arr)
+    try:
+        return _cast(cleaned, col.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        # Values that cast one by one but not together (mixed zoned and naive text).
+        values = [
+            None if v is None or b else _cast(pa.array([v], type=arr.type), col.type)[0].as_py()
+            for v, b in zip(arr.to_pylist(), bad, strict=True)
+        ]
+        return pa.array(values, type=col.type)
+
+
+def _check_values(arr: pa.Array, col: Column, out: _Collector, cast_bad: np.ndarray) -> None:
+    if not col.nullable:
+        nulls = _mask(pc.is_null(arr)) & ~cast_bad
+        out.add(col.name, "null in a required column", nulls, None)
+    if col.allowed is not None:
+        allowed = to_array(list(col.allowed), col.type)
+        outside = _mask(pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed))))
+        out.add(col.name, f"value not in allowed set {list(col.allowed)}", outside, arr)
+    if col.min is not None:
+        low = to_scalar(col.min, col.type)
+        out.add(col.name, f"value below minimum {col.min}", _mask(pc.less(arr, low)), arr)
+    if col.max is not None:
+        high = to_scalar(col.max, col.type)
+        out.add(col.name, f"value above maximum {col.max}", _mask(pc.greater(arr, high)), arr)
+
+
+def _duplicate_keys(table: pa.Table, keys: list[str]) -> np.ndarray:
+    indexed = table.select(keys).append_column(_ROW, pa.array(np.arange(table.num_rows)))
+    counts = indexed.group_by(keys).aggregate([(_ROW, "count")])
+    dupes = counts.filter(pc.greater(counts[f"{_ROW}_count"], 1))
+    mask = np.zeros(table.num_rows, dtype=bool)
+    if dupes.num_rows:
+        hit = indexed.join(dupes.select(keys), keys=keys, join_type="inner")
+        mask[hit[_ROW].to_numpy()] = True
+    return mask
+
+
+def _existing_keys(table: pa.Table, keys: list[str], existing: pa.Table) -> np.ndarray:
+    mask = np.zeros(table.num_rows, dtype=bool)
+    if existing.num_rows == 0 or table.num_rows == 0:
+        return mask
+    indexed = table.select(keys).append_column(_ROW, pa.array(np.arange(table.num_rows)))
+    existing = existing.select(keys).cast(table.select(keys).schema)
+    hit = indexed.join(existing, keys=keys, join_type="left semi")
+    mask[hit[_ROW].to_numpy()] = True
+    return mask
+
+
+def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | None = None) -> ValidationResult:
+    """Check a batch against a contract.
+
+    Args:
+        raw: The batch as read (any column types; CSV arrives as text).
+        contract: The dataset's current contract.
+        existing_keys: Primary-key columns already in the table; given for an
+            append, so a key that exists is reported as a duplicate.
+
+    Returns:
+        The conformed batch and every broken rule.
+    """
+    n = raw.num_rows
+    out = _Collector(n)
+    batch_errors: list[Violation] = []
+    expected = contract.column_names
+    unknown = [c for c in raw.column_names if c not in expected]
+    for name in unknown:
+        batch_errors.append(Violation(name, "column is not in the contract", n))
+    seen = set(raw.column_names)
+    dupes = sorted({c for c in raw.column_names if raw.column_names.count(c) > 1})
+    for name in dupes:
+        batch_errors.append(Violation(name, "column appears more than once in the batch", n))
+
+    columns: list[pa.Array] = []
+    for col in contract.columns:
+        if col.name not in seen:
+            if not col.nullable:
+                batch_errors.append(Violation(col.name, "required column is missing from the batch", n))
+            columns.append(pa.nulls(n, type=col.type))
+            continue
+        if col.name in dupes:
+            columns.append(pa.nulls(n, type=col.type))
+            continue
+        before = out.bad.copy()
+        arr = _cast_column(raw.column(col.name), col, out)
+        cast_bad = out.bad & ~before
+        _check_values(arr, col, out, cast_bad)
+        columns.append(arr)
+    table = pa.Table.from_arrays(columns, schema=contract.arrow_schema()) if n or columns else contract.arrow_schema().empty_table()
+
+    keys = list(contract.primary_key)
+    if keys and n and not batch_errors:
+        sample_col = table.column(keys[0])
+        out.add(", ".join(keys), "duplicate primary key in the batch", _duplicate_keys(table, keys), sample_col)
+        if existing_keys is not None:
+            out.add(", ".join(keys), "primary key already in the table (use upsert to update rows)",
+                    _existing_keys(table, keys, existing_keys), sample_col)
+
+    reasons = ["; ".join(out.reasons.get(i, [])) for i in range(n)] if out.reasons else [""] * n
+    return ValidationResult(table, out.bad, reasons, out.violations, batch_errors, raw)
