@@ -220,7 +220,13 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
     expected = contract.column_names
     unknown = [c for c in raw.column_names if c not in expected]
     for name in unknown:
-        batch_errors.append(Violation(name, "column is not in the contract", n))
+        values = raw.column(name)
+        present = np.flatnonzero(_mask(pc.is_valid(values)))
+        first = present[:SAMPLE_ROWS]
+        batch_errors.append(Violation(
+            name, "column is not in the contract", int(present.size) or n,
+            tuple(int(i) + 1 for i in first), tuple(_sample(values[int(i)].as_py()) for i in first),
+        ))
     seen = set(raw.column_names)
     dupes = sorted({c for c in raw.column_names if raw.column_names.count(c) > 1})
     for name in dupes:
@@ -230,7 +236,8 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
     for col in contract.columns:
         if col.name not in seen:
             if not col.nullable:
-                batch_errors.append(Violation(col.name, "required column is missing from the batch", n))
+                batch_errors.append(Violation(col.name, "required column is missing from the batch", n,
+                                              tuple(range(1, min(n, SAMPLE_ROWS) + 1))))
             columns.append(pa.nulls(n, type=col.type))
             continue
         if col.name in dupes:

@@ -1,0 +1,119 @@
+"""Shared fixtures: settings on a temporary home, a Lake, catalogs on SQLite
+and PostgreSQL, and factories for contracts and datasets."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lake.service import Lake
+from lake.settings import Settings, get_settings
+
+PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's own ~/.lakegate or LAKEGATE_* variables."""
+    for key in list(os.environ):
+        if key.startswith("LAKEGATE_") and key != "LAKEGATE_TEST_PG":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LAKEGATE_HOME", str(tmp_path / "default-home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def lake(settings: Settings) -> Iterator[Lake]:
+    lk = Lake(settings)
+    yield lk
+    lk.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"lakegate_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:  # pragma: no cover - CI starts the server
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each catalog test runs on SQLite and on PostgreSQL (a fresh schema each time)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    base: str = request.getfixturevalue("pg_url")
+    return _fresh_pg_schema(base, request)
+
+
+def _fresh_pg_schema(base: str, request: pytest.FixtureRequest) -> str:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    request.addfinalizer(drop)
+    return f"{base}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def any_lake(catalog_url: str, tmp_path: Path) -> Iterator[Lake]:
+    """A Lake whose catalog is SQLite or PostgreSQL (parametrized)."""
+    lk = Lake(Settings(home=tmp_path / "home", database_url=catalog_url))
+    yield lk
+    lk.close()
+
+
+def contract_doc(name: str = "ads.conversions", **overrides: Any) -> dict[str, Any]:
+    """A small contract with a primary key, a partition, an allowed set, a range and PII."""
+    doc: dict[str, Any] = {
+        "dataset": name,
+        "owner": "ads-team",
+        "description": "Purchases attributed to an ad.",
+        "primary_key": ["conversion_id"],
+        "partition_by": ["country"],
+        "columns": [
+            {"name": "conversion_id", "type": "int64", "nullable": False},
+            {"name": "country", "type": "string", "nullable": False, "allowed": ["US", "DE", "FR"]},
+            {"name": "revenue", "type": "decimal(12,2)", "min": 0},
+            {"name": "email", "type": "string", "pii": True},
+            {"name": "converted_at", "type": "timestamp"},
+        ],
+    }
+    doc.update(overrides)
+    return doc
+
+
+@pytest.fixture
+def make_dataset(lake: Lake) -> Callable[..., Any]:
+    def make(name: str = "ads.conversions", *, actor: str = "alice", **overrides: Any) -> Any:
+        return lake.register(contract_doc(name, **overrides), actor=actor)
+
+    return make

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from lake.contracts import parse_contract
+from lake.formats import read_batch
+from lake.validation import validate
+
+from conftest import contract_doc
+
+CONTRACT = parse_contract(contract_doc())
+HEADER = "conversion_id,country,revenue,email,converted_at\n"
+
+
+def check(csv: str, **kw):  # type: ignore[no-untyped-def]
+    return validate(read_batch((HEADER + csv).encode(), "csv", contract=CONTRACT), CONTRACT, **kw)
+
+
+def test_good_batch_is_conformed_to_contract_types() -> None:
+    r = check("1,US,10.50,a@x.com,2026-01-01T10:00:00Z\n2,DE,,,\n")
+    assert r.ok and r.bad_count == 0
+    assert r.table.schema == CONTRACT.arrow_schema()
+    assert r.table.column("revenue").to_pylist()[0] == pytest.approx(10.5)
+
+
+@pytest.mark.parametrize(
+    ("rows", "column", "reason", "row_numbers"),
+    [
+        ("1,US,1,a,\n2,US,abc,b,\nx,US,1,c,\n", "revenue", "not a valid decimal", (2,)),
+        ("1,US,1,a,\n,US,1,b,\n", "conversion_id", "null in a required column", (2,)),
+        ("1,US,1,a,\n2,XX,1,b,\n3,YY,1,b,\n", "country", "not in allowed set", (2, 3)),
+        ("1,US,-1,a,\n", "revenue", "below minimum", (1,)),
+        ("1,US,1,a,\n2,US,1,a,\n1,DE,1,a,\n", "conversion_id", "duplicate primary key", (1, 3)),
+        ("1,US,1,a,not-a-time\n", "converted_at", "not a valid timestamp", (1,)),
+    ],
+)
+def test_each_rule_names_column_rows_and_samples(rows, column, reason, row_numbers) -> None:  # type: ignore[no-untyped-def]
+    r = check(rows)
+    matching = [v for v in r.violations if v.column == column and reason in v.reason]
+    assert matching, [v.describe() for v in r.violations]
+    v = matching[0]
+    assert v.row_numbers == row_numbers
+    assert v.failing_rows == len(row_numbers)
+    assert len(v.samples) == len(row_numbers) or reason.startswith("null")
+    assert r.bad_count >= len(row_numbers)
+
+
+def test_key_already_in_table_is_a_duplicate_for_appends() -> None:
+    r = check("1,US,1,a,\n7,US,1,a,\n", existing_keys=pa.table({"conversion_id": [7, 8]}))
+    (v,) = r.violations
+    assert v.row_numbers == (2,) and "already in the table" in v.reason
+
+
+def test_unknown_and_missing_columns_break_the_whole_batch() -> None:
+    raw = pa.table({"conversion_id": [1], "revenue": [1.0], "surprise": ["x"]})
+    r = validate(raw, CONTRACT)
+    found = {(v.column, v.reason) for v in r.batch_errors}
+    assert ("surprise", "column is not in the contract") in found
+    assert ("country", "required column is missing from the batch") in found
+    assert not r.ok
+
+
+def test_typed_batch_with_wrong_arrow_type_is_reported() -> None:
+    raw = pa.table({"conversion_id": pa.array(["1", "two"]), "country": ["US", "US"]})
+    r = validate(raw, CONTRACT)
+    (v,) = [v for v in r.violations if v.column == "conversion_id"]
+    assert v.row_numbers == (2,) and v.samples == ("two",)
+
+
+def test_sample_count_is_capped_and_count_is_total() -> None:
+    rows = "".join(f"{i},ZZ,1,a,\n" for i in range(1, 51))
+    (v,) = check(rows).violations
+    assert v.failing_rows == 50 and v.row_numbers == (1, 2, 3, 4, 5)
+
+
+def test_reasons_per_row_for_quarantine() -> None:
+    r = check("1,US,1,a,\n2,ZZ,-5,b,\n")
+    assert r.reasons[0] == ""
+    assert "country" in r.reasons[1] and "revenue" in r.reasons[1]
+    assert r.good_rows().column("conversion_id").to_pylist() == [1]
