@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import numbers
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -451,7 +452,7 @@ def describe(tables: Mapping[str, pa.Table]) -> list[tuple[str, int]]:
 
 
 def _check_scale(scale: float) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be a positive number, got {scale!r}")
 
 
@@ -511,9 +512,9 @@ def _labels(values: Sequence[str], idx: np.ndarray) -> pa.Array:
     return pc.take(pa.array(list(values), pa.string()), pa.array(idx, pa.int64()))
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Identifiers ``prefix`` + zero-padded ``numbers``, e.g. ``sub-000000042``."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")
+def _ids(prefix: str, values: np.ndarray, width: int) -> pa.Array:
+    """Identifiers ``prefix`` + zero-padded ``values``, e.g. ``sub-000000042``."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(values, pa.int64()), pa.string()), width=width, padding="0")
     return _concat(prefix, digits)
 
 
@@ -682,25 +683,27 @@ def _subscribers(rng: np.random.Generator, n: int) -> tuple[pa.Table, dict[str, 
 def _playback_events(
     rng: np.random.Generator, n: int, titles: dict[str, Any], subs: dict[str, Any]
 ) -> pa.Table:
+    # Who, from where and when: the time depends on the subscriber (signup) and country
+    # (time zone), so these are drawn first and sorted into time order together.
     sub = _pick(rng, n, subs["activity"], shuffle=False)
-    title = _pick(rng, n, titles["popularity"])
     country = subs["country"][sub]
-    travelling = rng.random(n) < _TRAVEL_SHARE
-    country = np.where(travelling, _pick(rng, n, _COUNTRY_WEIGHTS), country)
+    travelling = np.flatnonzero(rng.random(n) < _TRAVEL_SHARE)
+    country[travelling] = _pick(rng, len(travelling), _COUNTRY_WEIGHTS)
     ts = _activity_times(rng, n, country, subs["signup_us"][sub])
-    device = _pick(rng, n, _DEVICE_WEIGHTS)
+    order = _time_order(ts)
+    ts, sub, country = ts[order], sub[order], country[order]
 
+    # What and how: independent of the row's position, so drawn directly in time order.
+    title = _pick(rng, n, titles["popularity"])
+    device = _pick(rng, n, _DEVICE_WEIGHTS)
     kind = titles["kind"][title]
     runtime_s = titles["runtime"][title].astype(np.int64) * 60
-    completed = rng.random(n) < _KIND_COMPLETION[kind]
-    fraction = np.where(completed, rng.uniform(0.9, 1.0, n), rng.beta(0.9, 2.2, n) * 0.9)
+    finishes = rng.random(n) < _KIND_COMPLETION[kind]
+    fraction = rng.beta(0.9, 2.2, n) * 0.9
+    fraction[finishes] = rng.uniform(0.9, 1.0, int(finishes.sum()))
     watch = np.floor(fraction * runtime_s).astype(np.int64)
-    completed = watch >= np.ceil(0.9 * runtime_s)
+    completed = watch * 10 >= runtime_s * 9
 
-    order = _time_order(ts)
-    ts, sub, title, country, device, watch, completed = (
-        a[order] for a in (ts, sub, title, country, device, watch, completed)
-    )
     return _table("playback.events", {
         "event_id": _ids("pe-", np.arange(1, n + 1), 12),
         "subscriber_id": pc.take(subs["id"], pa.array(sub)),
@@ -717,21 +720,19 @@ def _playback_events(
 def _impressions(
     rng: np.random.Generator, n: int, titles: dict[str, Any], subs: dict[str, Any]
 ) -> tuple[pa.Table, dict[str, Any]]:
-    # Ads are shown to ad-supported accounts (to everyone if, at a tiny scale, there are none).
     campaign_weights = rng.pareto(1.5, _CAMPAIGNS) + 0.2  # a few big advertisers
+    # Ads are shown to ad-supported accounts (to everyone if, at a tiny scale, there are none).
     ad_plan = subs["plan"] == PLANS.index("ad_supported")
     weights = subs["activity"] * ad_plan if ad_plan.any() else subs["activity"]
     sub = _pick(rng, n, weights, shuffle=False)
-    title = _pick(rng, n, titles["popularity"])
     country = subs["country"][sub]
     ts = _activity_times(rng, n, country, subs["signup_us"][sub])
+    order = _time_order(ts)
+    ts, sub, country = ts[order], sub[order], country[order]
+    title = _pick(rng, n, titles["popularity"])
     campaign = _pick(rng, n, campaign_weights)
     placement = _pick(rng, n, _PLACEMENT_WEIGHTS)
 
-    order = _time_order(ts)
-    ts, sub, title, country, campaign, placement = (
-        a[order] for a in (ts, sub, title, country, campaign, placement)
-    )
     impression_id = _ids("imp-", np.arange(1, n + 1), 10)
     subscriber_id = pc.take(subs["id"], pa.array(sub))
     campaign_id = _ids("cmp-", campaign + 1, 4)
@@ -797,6 +798,50 @@ def _conversions(rng: np.random.Generator, imps: dict[str, Any]) -> pa.Table:
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
+
+
+def land_demo(
+    lake: Any,
+    *,
+    scale: float = 1.0,
+    seed: int = 7,
+    actor: str = "admin",
+    progress: Any = None,
+) -> list[tuple[str, int]]:
+    """Register the demo datasets (if missing) and land their data.
+
+    Landing is idempotent: each dataset is overwritten under the idempotency
+    key ``demo:<dataset>:<scale>:<seed>``, so running the demo again with the
+    same parameters commits nothing new, and other parameters replace the rows.
+
+    Args:
+        lake: A :class:`lake.service.Lake`.
+        scale: Size multiplier (see :func:`generate`).
+        seed: Random seed.
+        actor: Recorded as the committer.
+        progress: Called as ``progress(dataset, rows)`` after each dataset lands.
+
+    Returns:
+        ``(dataset, rows)`` per dataset, in landing order.
+    """
+    from lake.errors import NotFound
+
+    tables = generate(scale=scale, seed=seed)
+    landed = []
+    for doc in DEMO_CONTRACTS:
+        name = doc["dataset"]
+        try:
+            lake.dataset(name)
+        except NotFound:
+            lake.register(doc, actor=actor)
+        result = lake.ingest_table(
+            name, tables[name], actor=actor, mode="overwrite",
+            idempotency_key=f"demo:{name}:{scale:g}:{seed}", reason="demo data",
+        )
+        landed.append((name, tables[name].num_rows))
+        if progress is not None:
+            progress(name, result.rows if not result.replayed else tables[name].num_rows)
+    return landed
 
 
 def main(argv: Sequence[str] | None = None) -> int:

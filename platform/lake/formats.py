@@ -48,7 +48,7 @@ class BatchFormat(enum.StrEnum):
         return cls.parse(Path(path).suffix or "?")
 
 
-Source = bytes | str | Path | BinaryIO
+Source = bytes | str | Path | BinaryIO | pa.Table
 
 _ROW_RE = re.compile(r"[Rr]ow #?(\d+)")
 
@@ -165,13 +165,16 @@ def read_batch(source: Source, fmt: BatchFormat | str, *, contract: Contract) ->
     """Read a producer batch into an Arrow table (not yet checked against the contract).
 
     Args:
-        source: Bytes, a file path, or a binary file object.
+        source: Bytes, a file path, a binary file object, or an Arrow table
+            (already read; ``fmt`` is then ignored).
         fmt: The batch format.
         contract: The dataset's contract (CSV reads its columns as text).
 
     Raises:
         MalformedBatch: the bytes are not a valid file of that format.
     """
+    if isinstance(source, pa.Table):
+        return source
     fmt = BatchFormat.parse(fmt) if isinstance(fmt, str) else fmt
     dataset = contract.dataset
     if fmt is BatchFormat.PARQUET:

@@ -75,11 +75,8 @@ class Lake:
                                     idempotency_key=idempotency_key, reason=reason, source_name=source_name)
 
     def ingest_table(self, dataset: str, table: pa.Table, *, actor: str, **kwargs: Any) -> IngestResult:
-        """Ingest an in-memory Arrow table (as an Arrow IPC stream)."""
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return self.ingest(dataset, sink.getvalue().to_pybytes(), BatchFormat.ARROW, actor=actor, **kwargs)
+        """Ingest an in-memory Arrow table."""
+        return self.ingest(dataset, table, BatchFormat.ARROW, actor=actor, **kwargs)
 
     def read(self, dataset: str, *, version: int | None = None, timestamp: dt.datetime | str | None = None,
              major: int | None = None, columns: list[str] | None = None, decrypt: bool = False) -> pa.Table:

@@ -130,10 +130,10 @@ def _cast_failures(values: pa.Array, target: pa.DataType) -> np.ndarray:
     return out
 
 
-def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector) -> pa.Array:
+def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector) -> pa.Array | pa.ChunkedArray:
+    if values.type == col.type:
+        return values  # the common case: no copy
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if arr.type == col.type:
-        return arr
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), type=col.type)
     source = arr
@@ -164,23 +164,44 @@ def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collecto
         return pa.array(values, type=col.type)
 
 
-def _check_values(arr: pa.Array, col: Column, out: _Collector, cast_bad: np.ndarray) -> None:
-    if not col.nullable:
+def _any(arr: pa.Array | pa.ChunkedArray) -> bool:
+    return bool(pc.any(arr).as_py())
+
+
+def _check_values(arr: pa.Array | pa.ChunkedArray, col: Column, out: _Collector, cast_bad: np.ndarray) -> None:
+    # Each rule computes an Arrow boolean; only a rule that fires pays for a numpy mask.
+    if not col.nullable and arr.null_count:
         nulls = _mask(pc.is_null(arr)) & ~cast_bad
         out.add(col.name, "null in a required column", nulls, None)
     if col.allowed is not None:
         allowed = to_array(list(col.allowed), col.type)
-        outside = _mask(pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed))))
-        out.add(col.name, f"value not in allowed set {list(col.allowed)}", outside, arr)
+        outside = pc.invert(pc.is_in(arr, value_set=allowed, skip_nulls=True))
+        if _any(outside):
+            out.add(col.name, f"value not in allowed set {list(col.allowed)}", _mask(outside), arr)
     if col.min is not None:
-        low = to_scalar(col.min, col.type)
-        out.add(col.name, f"value below minimum {col.min}", _mask(pc.less(arr, low)), arr)
+        below = pc.less(arr, to_scalar(col.min, col.type))
+        if _any(below):
+            out.add(col.name, f"value below minimum {col.min}", _mask(below), arr)
     if col.max is not None:
-        high = to_scalar(col.max, col.type)
-        out.add(col.name, f"value above maximum {col.max}", _mask(pc.greater(arr, high)), arr)
+        above = pc.greater(arr, to_scalar(col.max, col.type))
+        if _any(above):
+            out.add(col.name, f"value above maximum {col.max}", _mask(above), arr)
+
+
+def _unique_fast(col: pa.ChunkedArray) -> bool:
+    """Prove a numeric or temporal key unique with one vectorised sort (numpy's
+    SIMD sort is far faster than hashing here); False means "look closer"."""
+    t = col.type
+    if col.null_count or not (pa.types.is_integer(t) or pa.types.is_temporal(t)):
+        return False
+    values = col.combine_chunks().to_numpy(zero_copy_only=False)
+    ordered = np.sort(values)
+    return not bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _duplicate_keys(table: pa.Table, keys: list[str]) -> np.ndarray:
+    if len(keys) == 1 and _unique_fast(table.column(keys[0])):
+        return np.zeros(table.num_rows, dtype=bool)
     indexed = table.select(keys).append_column(_ROW, pa.array(np.arange(table.num_rows)))
     counts = indexed.group_by(keys).aggregate([(_ROW, "count")])
     dupes = counts.filter(pc.greater(counts[f"{_ROW}_count"], 1))
