@@ -1,0 +1,1 @@
+"""The access layer: one decision point for every read and write."""
