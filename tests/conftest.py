@@ -14,6 +14,9 @@ import pytest
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 
+from factories import contract_doc
+from s3_fixtures import moto_server, s3_settings  # noqa: F401  (fixtures)
+
 PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -89,26 +92,6 @@ def any_lake(catalog_url: str, tmp_path: Path) -> Iterator[Lake]:
     lk = Lake(Settings(home=tmp_path / "home", database_url=catalog_url))
     yield lk
     lk.close()
-
-
-def contract_doc(name: str = "ads.conversions", **overrides: Any) -> dict[str, Any]:
-    """A small contract with a primary key, a partition, an allowed set, a range and PII."""
-    doc: dict[str, Any] = {
-        "dataset": name,
-        "owner": "ads-team",
-        "description": "Purchases attributed to an ad.",
-        "primary_key": ["conversion_id"],
-        "partition_by": ["country"],
-        "columns": [
-            {"name": "conversion_id", "type": "int64", "nullable": False},
-            {"name": "country", "type": "string", "nullable": False, "allowed": ["US", "DE", "FR"]},
-            {"name": "revenue", "type": "decimal(12,2)", "min": 0},
-            {"name": "email", "type": "string", "pii": True},
-            {"name": "converted_at", "type": "timestamp"},
-        ],
-    }
-    doc.update(overrides)
-    return doc
 
 
 @pytest.fixture

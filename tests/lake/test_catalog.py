@@ -15,7 +15,7 @@ from lake.catalog.models import ApiToken, Commit
 from lake.errors import AlreadyExists, AuthenticationError, BreakingChange, NotFound
 from lake.service import Lake
 
-from conftest import contract_doc
+from factories import contract_doc
 
 
 def test_migrations_create_every_table(catalog_url: str) -> None:

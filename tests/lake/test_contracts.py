@@ -6,7 +6,7 @@ import pytest
 from lake.contracts import diff_contracts, parse_contract, parse_type
 from lake.errors import InvalidContract
 
-from conftest import contract_doc
+from factories import contract_doc
 
 
 def test_yaml_contract_round_trips() -> None:

@@ -18,7 +18,7 @@ from lake.landing import process_landing
 from lake.service import Lake
 from lake.settings import Settings
 
-from conftest import contract_doc
+from factories import contract_doc
 
 DS = "ads.conversions"
 GOOD = [

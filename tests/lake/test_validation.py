@@ -7,7 +7,7 @@ from lake.contracts import parse_contract
 from lake.formats import read_batch
 from lake.validation import validate
 
-from conftest import contract_doc
+from factories import contract_doc
 
 CONTRACT = parse_contract(contract_doc())
 HEADER = "conversion_id,country,revenue,email,converted_at\n"

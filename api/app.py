@@ -1,0 +1,135 @@
+"""The HTTP API: one app factory, one lifespan, one error envelope.
+
+Every error answer has the same shape::
+
+    {"error": {"code": "contract_violation", "message": "...", "details": {...}}}
+
+``code`` is stable and machine-readable (the ``code`` of the
+:class:`~lake.errors.LakegateError` subclass, ``invalid_request`` for a request
+FastAPI could not validate); ``message`` says what to do.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import current_principal
+from api.routes import datasets, meta, tokens, users
+from lake.errors import AuthenticationError, LakegateError
+from lake.service import Lake
+from lake.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+log = logging.getLogger("lakegate.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "access_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+async def _lakegate_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LakegateError)
+    if exc.http_status >= 500:
+        log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.code, exc.message)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    return _envelope(exc.http_status, exc.code, exc.message, exc.details(), headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and why: the offending input is not echoed (it may be a secret).
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+              for e in exc.errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    message = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return _envelope(422, "invalid_request", message, {"errors": errors})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else http.HTTPStatus(exc.status_code).phrase
+    details: dict[str, Any] = {} if isinstance(exc.detail, str) else {"detail": exc.detail}
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return _envelope(exc.status_code, code, message, details, dict(exc.headers) if exc.headers else None)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _envelope(500, "internal_error", "internal server error; the server log has the details")
+
+
+def create_app(settings: Settings | None = None, lake: Lake | None = None) -> FastAPI:
+    """Build the Lakegate API.
+
+    Args:
+        settings: Deployment settings (``get_settings()`` by default). Ignored
+            when ``lake`` is given.
+        lake: An open lake to serve; the caller keeps ownership and closes it.
+            By default the lifespan opens one (running catalog migrations) and
+            closes it on shutdown.
+
+    Returns:
+        The app. Everything under ``/api/v1`` needs a bearer token; ``/health``
+        is the only public route.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = lake if lake is not None else await run_in_threadpool(Lake, settings)
+        app.state.lake = opened
+        try:
+            yield
+        finally:
+            app.state.lake = None
+            if lake is None:
+                opened.close()
+
+    app = FastAPI(
+        title="Lakegate",
+        summary="A governed data lake: datasets with data contracts, batches, commits.",
+        version="0.1.0",
+        lifespan=lifespan,
+        # The schema is served below, to authenticated callers only.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.add_exception_handler(LakegateError, _lakegate_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    app.include_router(meta.public)
+    # Every resource router is mounted under this one, so no route can forget
+    # authentication.
+    authenticated = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+    for resource in (meta.router, datasets.router, tokens.router, users.router):
+        authenticated.include_router(resource)
+    app.include_router(authenticated)
+    return app

@@ -1,0 +1,60 @@
+"""Dependencies shared by the routers: the open :class:`Lake` and the caller.
+
+Every router except the public health check is declared with
+``dependencies=[Depends(current_principal)]`` so no route can forget to
+authenticate; handlers that need the principal ask for it again (FastAPI
+resolves it once per request).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from lake.auth import Principal
+from lake.errors import AuthenticationError, ConfigError
+from lake.service import Lake
+from lake.settings import Settings
+
+# auto_error=False: a missing header goes through our error envelope (401 with
+# WWW-Authenticate) instead of FastAPI's default answer.
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer lg_...`")
+
+
+def get_lake(request: Request) -> Lake:
+    """The Lake the app opened in its lifespan."""
+    lake: Lake | None = getattr(request.app.state, "lake", None)
+    if lake is None:
+        raise ConfigError("the lake is not open (the app's lifespan did not run)")
+    return lake
+
+
+LakeDep = Annotated[Lake, Depends(get_lake)]
+
+
+def get_app_settings(lake: LakeDep) -> Settings:
+    return lake.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def current_principal(
+    lake: LakeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller named by the bearer token.
+
+    Raises:
+        AuthenticationError: no ``Authorization: Bearer`` header, or an unknown,
+            revoked or expired token (answered 401 with ``WWW-Authenticate: Bearer``).
+    """
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationError("missing bearer token: send 'Authorization: Bearer <token>'")
+    return await run_in_threadpool(lake.users.authenticate, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,250 @@
+"""Datasets: register with a contract, discover, evolve the contract, land batches,
+read the commit log.
+
+Handlers parse the request, authorize the caller and call the :class:`Lake`;
+blocking lake calls run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, BinaryIO, cast
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LakeDep, PrincipalDep, SettingsDep
+from api.schemas import (
+    CommitPublic,
+    ContractChange,
+    ContractPlan,
+    ContractVersionPublic,
+    DatasetPublic,
+    ErrorResponse,
+    IngestResultPublic,
+    TableVersionPublic,
+)
+from lake.auth import Action, Principal, authorize
+from lake.datasets import DatasetInfo
+from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
+from lake.formats import BatchFormat
+from lake.ingest import OnError, WriteMode
+from lake.service import Lake
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+#: Largest contract document accepted (contracts are small; batches have their own limit).
+MAX_CONTRACT_BYTES = 1 << 20
+#: A batch is held in memory up to this size, then spooled to a temporary file.
+SPOOL_IN_MEMORY_BYTES = 8 << 20
+
+_YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+
+_CONTRACT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The data contract, as JSON or as YAML text.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+_BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The batch file. Its format comes from ?format= or the Content-Type.",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("application/vnd.apache.parquet", "application/vnd.apache.arrow.stream",
+                          "text/csv", "application/x-ndjson")
+        },
+    }
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    """Refuse a body whose Content-Length already says it is too large."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInput("Content-Length must be a number of bytes")
+        if int(declared) > limit:
+            raise PayloadTooLarge(limit)
+
+
+async def _contract_document(request: Request) -> dict[str, Any] | str:
+    """The request body as a contract: YAML text, or a JSON object."""
+    _check_declared_length(request, MAX_CONTRACT_BYTES)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_CONTRACT_BYTES:
+            raise PayloadTooLarge(MAX_CONTRACT_BYTES)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise InvalidContract("the request body is empty; send the contract as JSON or YAML")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidContract("the contract is not UTF-8 text") from exc
+    if _media_type(request) in _YAML_TYPES:
+        return text
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidContract(
+            f"not valid JSON: {exc.msg} (send YAML with Content-Type: application/yaml)",
+            where=f"line {exc.lineno}, column {exc.colno}",
+        ) from exc
+    if not isinstance(doc, dict):
+        raise InvalidContract("a contract must be a JSON object with 'dataset' and 'columns'")
+    return doc
+
+
+def _batch_format(fmt: str | None, request: Request) -> BatchFormat:
+    text = fmt or _media_type(request)
+    if not text or text == "application/octet-stream":
+        raise InvalidInput(
+            "the batch format is unknown: pass ?format=parquet|arrow|csv|jsonl "
+            "or a Content-Type such as text/csv"
+        )
+    return BatchFormat.parse(text)
+
+
+@contextlib.asynccontextmanager
+async def _spooled_body(request: Request, limit: int) -> AsyncIterator[BinaryIO]:
+    """The request body, streamed into a spooled temporary file (memory, then disk).
+
+    Raises:
+        PayloadTooLarge: as soon as the declared or received size passes ``limit``.
+    """
+    _check_declared_length(request, limit)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            await run_in_threadpool(spool.write, chunk)
+        spool.seek(0)
+        yield cast(BinaryIO, spool)
+
+
+async def _writable(lake: Lake, principal: Principal, name: str) -> DatasetInfo:
+    """The dataset, if the principal may write to it (owner or admin)."""
+    info = await run_in_threadpool(lake.dataset, name)
+    authorize(principal, Action.WRITE, owner=info.owner, resource=info.name)
+    return info
+
+
+@router.post("", status_code=201, openapi_extra=_CONTRACT_BODY, responses=_errors(403, 409, 422))
+async def register_dataset(request: Request, lake: LakeDep, principal: PrincipalDep) -> DatasetPublic:
+    """Register a dataset with its first contract (needs the producer role)."""
+    authorize(principal, Action.REGISTER, resource="datasets")
+    doc = await _contract_document(request)
+    info = await run_in_threadpool(lambda: lake.register(doc, actor=principal.name))
+    return DatasetPublic.of(info)
+
+
+@router.get("")
+def list_datasets(lake: LakeDep, principal: PrincipalDep,
+                  domain: Annotated[str | None, Query(description="Only datasets of this domain.")] = None,
+                  ) -> list[DatasetPublic]:
+    """Current major versions of every dataset, optionally of one domain."""
+    authorize(principal, Action.DISCOVER, resource="datasets")
+    return [DatasetPublic.of(info) for info in lake.datasets.list(domain=domain)]
+
+
+@router.get("/{name}", responses=_errors(404))
+def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
+                major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")]
+                = None) -> DatasetPublic:
+    """A dataset (``domain.dataset``) with its current contract."""
+    authorize(principal, Action.DISCOVER, resource=name)
+    return DatasetPublic.of(lake.dataset(name, major=major))
+
+
+@router.get("/{name}/contract/versions", responses=_errors(404))
+def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
+                      major: Annotated[int | None, Query(ge=1)] = None) -> list[ContractVersionPublic]:
+    """Every contract version of a major version, oldest first, with its changes."""
+    authorize(principal, Action.DISCOVER, resource=name)
+    return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
+
+
+@router.post("/{name}/contract", openapi_extra=_CONTRACT_BODY, responses=_errors(403, 404, 409, 422))
+async def evolve_contract(
+    name: str, request: Request, lake: LakeDep, principal: PrincipalDep,
+    major: Annotated[bool, Query(description="Open the next major version (for a breaking change).")] = False,
+    dry_run: Annotated[bool, Query(description="Only say what would change.")] = False,
+) -> DatasetPublic | ContractPlan:
+    """Apply a new contract: compatible changes make a new contract version; breaking
+    ones answer 409 unless ``major=true``. With ``dry_run=true`` nothing is applied."""
+    info = await _writable(lake, principal, name)
+    doc = await _contract_document(request)
+    if dry_run:
+        changes = await run_in_threadpool(lake.datasets.plan_change, info.name, doc)
+        return ContractPlan(dataset=info.name, changes=[ContractChange.of(c) for c in changes],
+                            breaking=any(c.breaking for c in changes))
+    evolved = await run_in_threadpool(lambda: lake.evolve(info.name, doc, actor=principal.name, major=major))
+    return DatasetPublic.of(evolved)
+
+
+@router.post("/{name}/batches", status_code=201, openapi_extra=_BATCH_BODY,
+             responses={200: {"model": IngestResultPublic, "description": "Replayed: the key landed before."},
+                        **_errors(403, 404, 409, 413, 422)})
+async def ingest_batch(
+    name: str, request: Request, response: Response, lake: LakeDep, settings: SettingsDep,
+    principal: PrincipalDep,
+    fmt: Annotated[str | None, Query(alias="format", description="parquet, arrow, csv or jsonl.")] = None,
+    mode: WriteMode = WriteMode.APPEND,
+    on_error: OnError = OnError.REJECT,
+    reason: Annotated[str, Query(max_length=1000)] = "",
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> IngestResultPublic:
+    """Land one batch (the raw request body) in one Delta commit, or nothing.
+
+    The body is streamed to a spooled temporary file and refused with 413 as
+    soon as it passes the upload limit. A retry with the same
+    ``Idempotency-Key`` lands once and answers 200 with ``replayed: true``.
+    """
+    info = await _writable(lake, principal, name)
+    batch_format = _batch_format(fmt, request)
+    async with _spooled_body(request, settings.max_upload_bytes) as batch:
+        result = await run_in_threadpool(
+            lambda: lake.ingest(info.name, batch, batch_format, actor=principal.name, mode=mode, on_error=on_error,
+                                idempotency_key=idempotency_key, reason=reason, source_name="api")
+        )
+    if result.replayed:
+        response.status_code = 200
+    return IngestResultPublic.of(result)
+
+
+@router.get("/{name}/commits", responses=_errors(404))
+def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CommitPublic]:
+    """Batches committed through Lakegate to the current major version, newest first."""
+    authorize(principal, Action.DISCOVER, resource=name)
+    return [CommitPublic.model_validate(c) for c in lake.commits(name, limit=limit)]
+
+
+@router.get("/{name}/history", responses=_errors(404))
+def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
+                  major: Annotated[int | None, Query(ge=1)] = None,
+                  limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
+    """The Delta log of the dataset's table, newest first."""
+    authorize(principal, Action.DISCOVER, resource=name)
+    return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]

@@ -1,0 +1,47 @@
+"""API tokens: create one (shown once), revoke one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from api.deps import LakeDep, PrincipalDep
+from api.schemas import ErrorResponse, TokenCreate, TokenCreated
+from lake.auth import Action, authorize
+from lake.catalog.models import ApiToken, User
+from lake.errors import AccessDenied, NotFound
+from lake.service import Lake
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+def _token_owner(lake: Lake, token_id: int) -> str:
+    # Stop-gap until lake.auth.Users offers a token lookup (Users.get_token);
+    # only the owner's name leaves this function.
+    with lake.catalog.session() as s:
+        owner = s.scalars(select(User.name).join(ApiToken, ApiToken.user_id == User.id)
+                          .where(ApiToken.id == token_id)).first()
+    if owner is None:
+        raise NotFound(f"token {token_id} does not exist")
+    return owner
+
+
+@router.post("", status_code=201, responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep) -> TokenCreated:
+    """Create a bearer token for yourself (admins: for any user). The plaintext is
+    in this answer only; Lakegate keeps just its digest."""
+    user = body.user or principal.name
+    if user != principal.name:
+        authorize(principal, Action.ADMIN, resource=f"tokens of {user}")
+    token, info = lake.users.create_token(user, name=body.name, ttl_days=body.ttl_days)
+    return TokenCreated.with_secret(token, info)
+
+
+@router.delete("/{token_id}", status_code=204, response_class=Response,
+               responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+def revoke_token(token_id: int, lake: LakeDep, principal: PrincipalDep) -> None:
+    """Revoke a token: your own, or anyone's if you are an admin."""
+    owner = _token_owner(lake, token_id)
+    if owner != principal.name and not principal.is_admin:
+        raise AccessDenied(principal.name, "revoke", f"token {token_id}", "only its owner or an admin may revoke it")
+    lake.users.revoke_token(token_id)

@@ -1,0 +1,197 @@
+"""Request and response bodies of the HTTP API.
+
+These are the API's own shapes: they are built from the lake core's domain
+values (``DatasetInfo``, ``IngestResult``, ``Principal``, ``TokenInfo``), never
+from ORM rows, so the catalog schema can change without changing the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from lake.auth import Principal, TokenInfo
+from lake.datasets import DatasetInfo
+from lake.errors import SchemaChange
+from lake.ingest import IngestResult
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. contract_violation.")
+    message: str = Field(description="What went wrong, for a person.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Structured fields of the error.")
+
+
+class ErrorResponse(BaseModel):
+    """The envelope of every error answer."""
+
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+# -- datasets ----------------------------------------------------------------------
+
+
+class DatasetPublic(BaseModel):
+    """A major version of a dataset with its current contract."""
+
+    name: str = Field(description="domain.dataset")
+    domain: str
+    major: int
+    is_current: bool
+    owner: str
+    description: str
+    table_uri: str
+    contract_version: int
+    contract: dict[str, Any]
+    created_by: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, info: DatasetInfo) -> DatasetPublic:
+        return cls.model_validate(info.to_dict())
+
+
+class ContractChange(BaseModel):
+    """One difference between two contract versions."""
+
+    kind: str
+    column: str | None
+    detail: str
+    breaking: bool
+
+    @classmethod
+    def of(cls, change: SchemaChange) -> ContractChange:
+        return cls.model_validate(change.as_dict())
+
+
+class ContractPlan(BaseModel):
+    """What a contract change would do (``dry_run=true``); nothing was applied."""
+
+    dataset: str
+    dry_run: Literal[True] = True
+    changes: list[ContractChange]
+    breaking: bool = Field(description="Whether the change needs a new major version (major=true).")
+
+
+class ContractVersionPublic(BaseModel):
+    version: int
+    created_by: str
+    created_at: dt.datetime
+    changes: list[ContractChange]
+    contract: dict[str, Any]
+
+
+class ViolationPublic(BaseModel):
+    column: str | None
+    reason: str
+    failing_rows: int
+    row_numbers: list[int]
+    samples: list[Any]
+
+
+class IngestResultPublic(BaseModel):
+    """What an ingestion committed (or, with ``replayed``, had committed before)."""
+
+    dataset: str
+    commit_id: int
+    mode: str
+    table_version: int | None
+    rows: int
+    rejected_rows: int
+    quarantine_version: int | None
+    replayed: bool
+    violations: list[ViolationPublic] = Field(description="Rules broken by quarantined rows.")
+
+    @classmethod
+    def of(cls, result: IngestResult) -> IngestResultPublic:
+        return cls.model_validate(result.to_dict())
+
+
+class CommitPublic(BaseModel):
+    """A batch committed through Lakegate, as the catalog recorded it."""
+
+    commit_id: int
+    table_version: int | None
+    operation: str
+    rows: int
+    rejected_rows: int
+    actor: str
+    reason: str
+    idempotency_key: str | None
+    contract_version: int
+    source: str
+    created_at: dt.datetime
+
+
+class TableVersionPublic(BaseModel):
+    """One entry of the Delta log of a dataset's table."""
+
+    version: int | None
+    timestamp: int | None = Field(description="Commit time in milliseconds since the epoch.")
+    operation: str | None
+    actor: str | None
+    reason: str | None
+    idempotency_key: str | None
+    metrics: dict[str, Any]
+
+
+# -- users and tokens ----------------------------------------------------------------
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    roles: list[str] = Field(default_factory=list)
+    kind: Literal["user", "service"] = "user"
+    display_name: str = ""
+    password: SecretStr | None = Field(default=None, description="For the web UI; never returned.")
+
+
+class UserPublic(BaseModel):
+    name: str
+    roles: list[str]
+    kind: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> UserPublic:
+        return cls(name=principal.name, roles=list(principal.roles), kind=principal.kind.value)
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None = Field(default=None, description="Whose token; yourself by default (others: admins only).")
+    name: str = Field(default="", max_length=255, description="A label, e.g. the program using it.")
+    ttl_days: float | None = Field(default=90, gt=0, description="Lifetime in days; null for no expiry.")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user: str
+    name: str
+    prefix: str = Field(description="First characters of the token, to recognise it.")
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked: bool
+
+    @classmethod
+    def of(cls, info: TokenInfo) -> TokenPublic:
+        return cls(id=info.id, user=info.user, name=info.name, prefix=info.prefix, created_at=info.created_at,
+                   expires_at=info.expires_at, revoked=info.revoked)
+
+
+class TokenCreated(TokenPublic):
+    """A new token; ``token`` is shown this once and never again."""
+
+    token: str
+
+    @classmethod
+    def with_secret(cls, token: str, info: TokenInfo) -> TokenCreated:
+        return cls(token=token, **TokenPublic.of(info).model_dump())
