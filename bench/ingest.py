@@ -93,15 +93,13 @@ def main() -> None:
 
         results = [("pyarrow write_table (raw, limit)", raw_s), ("lakegate validated ingest", lake_s)]
         if not args.no_spark:
-            from pyspark.sql import SparkSession
+            from lake.spark import spark_session, stop_spark
 
-            spark = (SparkSession.builder.master("local[*]").config("spark.ui.enabled", "false")
-                     .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-            spark.sparkContext.setLogLevel("ERROR")
+            spark = spark_session(Settings(home=work / "home"))
             df = spark.read.parquet(str(work / "raw.parquet")).cache()
             df.count()
             spark_s = timed(lambda: df.write.mode("overwrite").parquet(str(work / "spark.parquet")))
-            spark.stop()
+            stop_spark()
             results.append(("spark local write.parquet (peer)", spark_s))
 
         print(f"{'writer':<36} {'seconds':>8} {'rows/s':>14} {'vs raw':>7}")

@@ -130,12 +130,15 @@ def _cast_failures(values: pa.Array, target: pa.DataType) -> np.ndarray:
     return out
 
 
-def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector) -> pa.Array | pa.ChunkedArray:
+def _cast_column(
+    values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector
+) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray | None]:
+    """The column cast to the contract type, and which rows failed the cast."""
     if values.type == col.type:
-        return values  # the common case: no copy
+        return values, None  # the common case: no copy
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), type=col.type)
+        return pa.nulls(len(arr), type=col.type), None
     source = arr
     if pa.types.is_string(arr.type) and pa.types.is_boolean(col.type):
         lowered = pc.utf8_lower(arr)
@@ -143,9 +146,9 @@ def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collecto
         falsy = pc.is_in(lowered, value_set=pa.array(["false", "f", "0", "no"]))
         bad = _mask(pc.and_(pc.is_valid(arr), pc.invert(pc.or_(truthy, falsy))))
         out.add(col.name, f"not a valid {type_name(col.type)}", bad, arr)
-        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), truthy)
+        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), truthy), bad
     try:
-        return _cast(source, col.type)
+        return _cast(source, col.type), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         pass
     bad = _cast_failures(arr, col.type)
@@ -154,24 +157,28 @@ def _cast_column(values: pa.ChunkedArray | pa.Array, col: Column, out: _Collecto
     out.add(col.name, f"not a valid {type_name(col.type)} (got {type_name(arr.type)})", bad, arr)
     cleaned = pc.if_else(pa.array(bad), pa.scalar(None, arr.type), arr)
     try:
-        return _cast(cleaned, col.type)
+        return _cast(cleaned, col.type), bad
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         # Values that cast one by one but not together (mixed zoned and naive text).
         values = [
             None if v is None or b else _cast(pa.array([v], type=arr.type), col.type)[0].as_py()
             for v, b in zip(arr.to_pylist(), bad, strict=True)
         ]
-        return pa.array(values, type=col.type)
+        return pa.array(values, type=col.type), bad
 
 
 def _any(arr: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.any(arr).as_py())
 
 
-def _check_values(arr: pa.Array | pa.ChunkedArray, col: Column, out: _Collector, cast_bad: np.ndarray) -> None:
+def _check_values(
+    arr: pa.Array | pa.ChunkedArray, col: Column, out: _Collector, cast_bad: np.ndarray | None
+) -> None:
     # Each rule computes an Arrow boolean; only a rule that fires pays for a numpy mask.
     if not col.nullable and arr.null_count:
-        nulls = _mask(pc.is_null(arr)) & ~cast_bad
+        nulls = _mask(pc.is_null(arr))
+        if cast_bad is not None:
+            nulls &= ~cast_bad  # already reported as not castable
         out.add(col.name, "null in a required column", nulls, None)
     if col.allowed is not None:
         allowed = to_array(list(col.allowed), col.type)
@@ -264,9 +271,7 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
         if col.name in dupes:
             columns.append(pa.nulls(n, type=col.type))
             continue
-        before = out.bad.copy()
-        arr = _cast_column(raw.column(col.name), col, out)
-        cast_bad = out.bad & ~before
+        arr, cast_bad = _cast_column(raw.column(col.name), col, out)
         _check_values(arr, col, out, cast_bad)
         columns.append(arr)
     table = pa.Table.from_arrays(columns, schema=contract.arrow_schema()) if n or columns else contract.arrow_schema().empty_table()
