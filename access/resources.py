@@ -1,9 +1,20 @@
 """Typed names for what the access layer decides about.
 
 Callers write ``can(subject, Action.READ, Resource.table("ads.conversions"))``,
-never raw Casbin strings. Resources form a hierarchy: a domain holds
-datasets, views and metrics; a dataset or view holds columns. A grant on a
-parent covers its children; a deny anywhere on the path wins.
+never raw Casbin strings. Resources form a hierarchy: the lake holds domains,
+a domain holds datasets, views and metrics; a dataset or view holds columns.
+A grant on a parent covers its children; a deny anywhere on the path wins.
+
+Each resource has a Casbin object string, :attr:`Resource.key`::
+
+    lake                            the whole lake
+    domain:ads                      a domain
+    dataset:ads.conversions         a dataset (view:..., metric:... alike)
+    dataset:ads.conversions.email   a column of that dataset (view:ads.x.col for a view's)
+
+:meth:`Resource.parse` reads these keys, ``column:ads.conversions.email`` (a
+dataset's column) and the short forms ``ads``, ``ads.conversions`` and
+``ads.conversions.email``.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ class Action(enum.StrEnum):
 
 
 class ResourceKind(enum.StrEnum):
+    LAKE = "lake"
     DOMAIN = "domain"
     DATASET = "dataset"
     VIEW = "view"
@@ -57,7 +69,7 @@ class Resource:
 
     Attributes:
         kind: What it is.
-        domain: The domain it belongs to.
+        domain: The domain it belongs to (``""`` for the lake).
         name: The object's name inside the domain (``None`` for a domain).
         column: The column (only for ``COLUMN``).
         parent_kind: For a column, whether its table is a dataset or a view.
@@ -75,6 +87,11 @@ class Resource:
         if len(parts) != 2 or not all(_PART.match(p) for p in parts):
             raise InvalidInput(f"expected 'domain.name' in lower case, got {qualified!r}")
         return parts[0], parts[1]
+
+    @classmethod
+    def lake(cls) -> Resource:
+        """The whole lake: the root of the hierarchy."""
+        return _LAKE
 
     @classmethod
     def domain_(cls, domain: str) -> Resource:
@@ -111,13 +128,78 @@ class Resource:
         """``domain``, ``domain.name`` or ``domain.name.column``."""
         return ".".join(p for p in (self.domain, self.name, self.column) if p)
 
+    @classmethod
+    def parse(cls, text: str) -> Resource:
+        """Read a resource from its key (see the module docstring) or a short form.
+
+        Raises:
+            InvalidInput: naming what is wrong with ``text``.
+        """
+        raw = text.strip()
+        if raw in ("lake", "*"):
+            return _LAKE
+        kind_text, sep, rest = raw.partition(":")
+        if not sep:
+            kind, rest = None, raw
+        else:
+            kind = ResourceKind.parse(kind_text)
+            if kind is ResourceKind.LAKE:
+                if rest not in ("", "*"):
+                    raise InvalidInput(f"resource {text!r}: the lake has no name; write 'lake'")
+                return _LAKE
+        parts = rest.split(".")
+        if not all(_PART.match(p) for p in parts) or len(parts) > 3:
+            raise InvalidInput(
+                f"invalid resource {text!r}: expected 'lake', 'domain:<d>', 'dataset:<d>.<name>', "
+                "'view:<d>.<name>', 'metric:<d>.<name>' or a column 'dataset:<d>.<name>.<column>' "
+                "(lower-case names)"
+            )
+        if kind is None:
+            kind = (ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.COLUMN)[len(parts) - 1]
+        if kind is ResourceKind.COLUMN:
+            if len(parts) != 3:
+                raise InvalidInput(f"resource {text!r}: a column is 'column:<domain>.<dataset>.<column>'")
+            return cls(ResourceKind.COLUMN, parts[0], parts[1], parts[2], ResourceKind.DATASET)
+        if kind is ResourceKind.DOMAIN:
+            if len(parts) != 1:
+                raise InvalidInput(f"resource {text!r}: a domain is one name, e.g. 'domain:ads'")
+            return cls(ResourceKind.DOMAIN, parts[0])
+        if len(parts) == 1:
+            raise InvalidInput(f"resource {text!r}: a {kind.value} is '{kind.value}:<domain>.<name>'")
+        if len(parts) == 3:
+            if kind not in (ResourceKind.DATASET, ResourceKind.VIEW):
+                raise InvalidInput(f"resource {text!r}: only datasets and views have columns")
+            return cls(ResourceKind.COLUMN, parts[0], parts[1], parts[2], kind)
+        return cls(kind, parts[0], parts[1])
+
+    @property
+    def key(self) -> str:
+        """The Casbin object string: ``lake``, ``domain:ads``, ``dataset:ads.x``, ``dataset:ads.x.col``."""
+        if self.kind is ResourceKind.LAKE:
+            return "lake"
+        if self.kind is ResourceKind.COLUMN:
+            assert self.parent_kind is not None
+            return f"{self.parent_kind.value}:{self.qualified}"
+        return f"{self.kind.value}:{self.qualified}"
+
+    @property
+    def as_table(self) -> Resource | None:
+        """For a column, its dataset or view; for a dataset or view, itself; else ``None``."""
+        if self.kind is ResourceKind.COLUMN:
+            return self.parent
+        if self.kind in (ResourceKind.DATASET, ResourceKind.VIEW):
+            return self
+        return None
+
     @property
     def parent(self) -> Resource | None:
         if self.kind is ResourceKind.COLUMN:
             assert self.parent_kind is not None and self.name is not None
             return Resource(self.parent_kind, self.domain, self.name)
-        if self.kind is ResourceKind.DOMAIN:
+        if self.kind is ResourceKind.LAKE:
             return None
+        if self.kind is ResourceKind.DOMAIN:
+            return _LAKE
         return Resource(ResourceKind.DOMAIN, self.domain)
 
     def lineage(self) -> list[Resource]:
@@ -127,5 +209,14 @@ class Resource:
             out.append(p)
         return out
 
+    def contains(self, other: Resource) -> bool:
+        """Whether ``other`` is this resource or lies under it."""
+        return self in other.lineage()
+
     def __str__(self) -> str:
+        if self.kind is ResourceKind.LAKE:
+            return "lake"
         return f"{self.kind.value}:{self.qualified}"
+
+
+_LAKE = Resource(ResourceKind.LAKE, "")

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from api.deps import LakeDep, PrincipalDep
 from api.schemas import ErrorResponse, TokenCreate, TokenCreated
 from lake.auth import Action, authorize
-from lake.catalog.models import ApiToken, User
-from lake.errors import AccessDenied, NotFound
-from lake.service import Lake
+from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
-
-
-def _token_owner(lake: Lake, token_id: int) -> str:
-    # Stop-gap until lake.auth.Users offers a token lookup (Users.get_token);
-    # only the owner's name leaves this function.
-    with lake.catalog.session() as s:
-        owner = s.scalars(select(User.name).join(ApiToken, ApiToken.user_id == User.id)
-                          .where(ApiToken.id == token_id)).first()
-    if owner is None:
-        raise NotFound(f"token {token_id} does not exist")
-    return owner
 
 
 @router.post("", status_code=201, responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
@@ -41,7 +27,7 @@ def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep) -> T
                responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
 def revoke_token(token_id: int, lake: LakeDep, principal: PrincipalDep) -> None:
     """Revoke a token: your own, or anyone's if you are an admin."""
-    owner = _token_owner(lake, token_id)
+    owner = lake.users.get_token(token_id).user
     if owner != principal.name and not principal.is_admin:
         raise AccessDenied(principal.name, "revoke", f"token {token_id}", "only its owner or an admin may revoke it")
     lake.users.revoke_token(token_id)

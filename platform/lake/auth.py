@@ -158,6 +158,15 @@ class Users:
             info = TokenInfo(tok.id, user, name, tok.prefix, tok.created_at, expires, False)
         return token, info
 
+    def get_token(self, token_id: int) -> TokenInfo:
+        """A token's metadata (never its secret)."""
+        with self.catalog.session() as s:
+            tok = s.get(ApiToken, token_id)
+            if tok is None:
+                raise NotFound(f"token {token_id} does not exist")
+            return TokenInfo(tok.id, tok.user.name, tok.name, tok.prefix, tok.created_at,
+                             _aware(tok.expires_at), tok.revoked_at is not None)
+
     def revoke_token(self, token_id: int) -> None:
         with self.catalog.session() as s:
             tok = s.get(ApiToken, token_id)

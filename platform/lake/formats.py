@@ -100,24 +100,24 @@ def _read_csv(source: Source, dataset: str, contract: Contract) -> pa.Table:
     if not isinstance(source, (bytes, str, Path)):
         source = source.read()
     try:
-        table = read(True)
-    except (pa.ArrowInvalid, OSError) as exc:
-        # Multithreaded parsing does not track line numbers: parse again in one
-        # thread (only on this error path) to say which line is broken.
-        bad.clear()
-        try:
-            read(False)
-        except (pa.ArrowInvalid, OSError) as exc2:
-            exc = exc2
-        if bad and bad[0].number is not None:
-            row = bad[0]
-            raise MalformedBatch(
-                f"expected {row.expected_columns} fields, found {row.actual_columns}: {row.text[:80]!r}",
-                dataset=dataset, fmt="csv", line=row.number,
-            ) from exc
-        m = _ROW_RE.search(str(exc))
-        raise MalformedBatch(str(exc), dataset=dataset, fmt="csv", line=int(m.group(1)) if m else None) from exc
-    return table
+        return read(True)
+    except (pa.ArrowInvalid, OSError) as first:
+        error: Exception = first
+    # Multithreaded parsing does not track line numbers: parse again in one
+    # thread (only on this error path) to say which line is broken.
+    bad.clear()
+    try:
+        read(False)
+    except (pa.ArrowInvalid, OSError) as single:
+        error = single
+    if bad and bad[0].number is not None:
+        row = bad[0]
+        raise MalformedBatch(
+            f"expected {row.expected_columns} fields, found {row.actual_columns}: {row.text[:80]!r}",
+            dataset=dataset, fmt="csv", line=row.number,
+        ) from error
+    m = _ROW_RE.search(str(error))
+    raise MalformedBatch(str(error), dataset=dataset, fmt="csv", line=int(m.group(1)) if m else None) from error
 
 
 def _jsonl_bad_line(data: bytes) -> tuple[int, str] | None:
