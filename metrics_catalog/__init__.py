@@ -1,0 +1,1 @@
+"""Metric governance: definitions, proposals, approval chains, review meetings."""
