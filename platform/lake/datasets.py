@@ -231,7 +231,16 @@ class DatasetRegistry:
         except IntegrityError as exc:
             raise AlreadyExists(f"dataset {contract.dataset} is already registered") from exc
         with self.catalog.session() as s:
-            return self._info(s, s.get_one(Dataset, info_id))
+            info = self._info(s, s.get_one(Dataset, info_id))
+        self._index(info)
+        return info
+
+    def _index(self, info: DatasetInfo) -> None:
+        from lake.search import SearchIndex, dataset_documents
+
+        index = SearchIndex(self.catalog)
+        index.remove("column", info.name)
+        index.upsert(dataset_documents(info))
 
     def plan_change(self, name: str, doc: Contract | Mapping[str, Any] | str) -> list[SchemaChange]:
         """The changes a new contract would make, without making them."""
@@ -285,4 +294,6 @@ class DatasetRegistry:
                     self.table(current).add_columns(
                         fields, CommitInfo(actor=actor, reason=f"contract version {current.contract_version + 1}")
                     )
-        return self.get(name)
+        info = self.get(name)
+        self._index(info)
+        return info
