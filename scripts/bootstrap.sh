@@ -12,6 +12,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     touch "$stamp"
 fi
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "browser tests need Debian's chromium and chromium-driver packages" >&2
+    fi
+fi
 # Spark 4 needs a full JDK 17 or 21 on PATH.
 if ! java -version 2>&1 | grep -qE 'version "(17|21)'; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
