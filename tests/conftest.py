@@ -15,7 +15,7 @@ from lake.service import Lake
 from lake.settings import Settings, get_settings
 
 from factories import contract_doc
-from s3_fixtures import moto_server, s3_settings  # noqa: F401  (fixtures)
+from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
 
 PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

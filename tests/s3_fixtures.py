@@ -15,12 +15,16 @@ test session, even if pytest is killed.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,16 +78,9 @@ server.stop()
 """
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on 127.0.0.1 for the whole session; yields its endpoint URL.
-
-    Fake AWS credentials and region are set in the environment for the
-    session (and any AWS config files are hidden), so boto3 and delta-rs
-    never reach real AWS. State lives in the server's memory: tests isolate
-    themselves with unique bucket names (see :func:`s3_settings`).
-    """
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+@contextlib.contextmanager
+def _launch(log_path: Path, extra_env: dict[str, str]) -> Iterator[str]:
+    """Start a moto server child process with fake credentials; yield its endpoint."""
     with pytest.MonkeyPatch.context() as mp:
         for name, value in FAKE_AWS_ENV.items():
             mp.setenv(name, value)
@@ -98,7 +95,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env=dict(os.environ),
+                env={**os.environ, **extra_env},
             )
         try:
             assert proc.stdout is not None
@@ -110,6 +107,54 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield f"http://127.0.0.1:{line}"
         finally:
             _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the whole session; yields its endpoint URL.
+
+    Fake AWS credentials and region are set in the environment for the
+    session (and any AWS config files are hidden), so boto3 and delta-rs
+    never reach real AWS. State lives in the server's memory: tests isolate
+    themselves with unique bucket names (see :func:`s3_settings`).
+    """
+    with _launch(tmp_path_factory.mktemp("moto") / "moto.log", {}) as endpoint:
+        yield endpoint
+
+
+@dataclass(frozen=True)
+class IamServer:
+    """A moto server that enforces IAM identity policies, and an admin's keys."""
+
+    endpoint: str
+    admin_key_id: str
+    admin_secret: str
+
+    def client(self, service: str, **creds: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=creds.get("key_id", self.admin_key_id),
+            aws_secret_access_key=creds.get("secret", self.admin_secret),
+            aws_session_token=creds.get("token"),
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
+    """A moto server that checks IAM policies on every request after the first
+    three, which create an administrator whose keys the tests then use."""
+    import boto3
+
+    with _launch(tmp_path_factory.mktemp("moto-iam") / "moto.log",
+                 {"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as endpoint:
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+        iam.create_user(UserName="lakegate-admin")
+        iam.put_user_policy(UserName="lakegate-admin", PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="lakegate-admin")["AccessKey"]
+        yield IamServer(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from deploy.policies import TableGrant, read_statements
 from lake.errors import InvalidInput
 
 LAKE_KEY_ALIAS = "alias/lakegate/lake"
@@ -132,30 +133,13 @@ def _role(sub: SubscriberRole, prefix: str) -> dict[str, Any]:
         raise InvalidInput(f"invalid subscriber name {sub.name!r}")
     if sub.kind not in _SERVICE_PRINCIPALS:
         raise InvalidInput(f"unknown subscriber kind {sub.kind!r}; expected one of: {sorted(_SERVICE_PRINCIPALS)}")
-    base = f"{prefix}/" if prefix else ""
-    table_prefixes = sorted({f"{base}{d}/{t}/v{m}" for d, t, m in sub.tables})
-    domains = sorted({d for d, _, _ in sub.tables})
-    statements: list[dict[str, Any]] = []
-    if table_prefixes:
-        statements.append({
-            "Sid": "ReadGrantedTables",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": [{"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"} for p in table_prefixes],
-        })
-        statements.append({
-            "Sid": "ListGrantedTables",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": {"Fn::GetAtt": ["LakeBucket", "Arn"]},
-            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in table_prefixes] + table_prefixes}},
-        })
-        statements.append({
-            "Sid": "DecryptGrantedDomains",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": [{"Fn::GetAtt": [_logical("DomainKey", d), "Arn"]} for d in domains],
-        })
+    statements = read_statements(
+        {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+        prefix,
+        [TableGrant(d, t, m) for d, t, m in sub.tables],
+        lambda d: {"Fn::GetAtt": [_logical("DomainKey", d), "Arn"]},
+        object_arn=lambda p: {"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"},
+    )
     props: dict[str, Any] = {
         "RoleName": f"lakegate-{sub.kind}-{sub.name}",
         "Description": f"Lakegate {sub.kind} subscriber {sub.name}",
