@@ -7,6 +7,7 @@ own Delta table (``.../v<major>``) and a numbered series of contract versions.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ class DatasetRegistry:
                 q = q.where(Dataset.is_current.is_(True))
             return [self._info(s, r) for r in s.scalars(q)]
 
-    def contract_versions(self, name: str, *, major: int | None = None) -> list[dict[str, Any]]:
+    def contract_versions(self, name: str, *, major: int | None = None) -> builtins.list[dict[str, Any]]:
         with self.catalog.session() as s:
             row = self._row(s, name, major)
             return [
@@ -242,7 +243,7 @@ class DatasetRegistry:
         index.remove("column", info.name)
         index.upsert(dataset_documents(info))
 
-    def plan_change(self, name: str, doc: Contract | Mapping[str, Any] | str) -> list[SchemaChange]:
+    def plan_change(self, name: str, doc: Contract | Mapping[str, Any] | str) -> builtins.list[SchemaChange]:
         """The changes a new contract would make, without making them."""
         current = self.get(name)
         return diff_contracts(current.contract, _as_contract(doc, dataset=name))

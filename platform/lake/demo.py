@@ -475,7 +475,8 @@ def _pick(rng: np.random.Generator, n: int, weights: np.ndarray, *, shuffle: boo
     if len(p) <= 64:
         cdf = np.cumsum(p)
         idx = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
-        return np.minimum(idx, len(p) - 1).astype(np.int64)
+        out: np.ndarray = np.minimum(idx, len(p) - 1).astype(np.int64)
+        return out
     counts = rng.multinomial(n, p)
     idx = np.repeat(np.arange(len(p), dtype=np.int64), counts)
     if shuffle:
@@ -504,7 +505,8 @@ def _pick_rows(rng: np.random.Generator, matrix: np.ndarray, rows: np.ndarray) -
     cdf = np.cumsum(matrix, axis=1)
     cdf /= cdf[:, -1:]
     u = rng.random(len(rows))
-    return np.minimum((u[:, None] >= cdf[rows]).sum(axis=1), matrix.shape[1] - 1).astype(np.int64)
+    picked: np.ndarray = np.minimum((u[:, None] >= cdf[rows]).sum(axis=1), matrix.shape[1] - 1).astype(np.int64)
+    return picked
 
 
 def _labels(values: Sequence[str], idx: np.ndarray) -> pa.Array:
@@ -575,7 +577,8 @@ def _activity_times(
     if bad.any():
         span = (end_us - lower[bad]).astype(np.float64)
         ts[bad] = lower[bad] + np.floor(rng.random(int(bad.sum())) * span).astype(np.int64)
-    return ts
+    result: np.ndarray = ts
+    return result
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import enum
 import json
 import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -48,7 +48,7 @@ class BatchFormat(enum.StrEnum):
         return cls.parse(Path(path).suffix or "?")
 
 
-Source = bytes | str | Path | BinaryIO | pa.Table
+Source: TypeAlias = bytes | str | Path | BinaryIO | pa.Table
 
 _ROW_RE = re.compile(r"[Rr]ow #?(\d+)")
 

@@ -218,7 +218,6 @@ class SearchIndex:
         if self.catalog.dialect == "postgresql":
             return self._query_pg(s, terms, extra, params, limit)
         return self._query_fts5(s, terms, extra, params, limit)
-        return list(s.execute(text(sql), params))
 
 
 def _snippet(body: str, terms: list[str], width: int = 160) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -93,12 +93,13 @@ class DeltaTableIO:
 
     # -- writes --------------------------------------------------------------
 
-    def _write(self, data: pa.Table, mode: str, info: CommitInfo, *, merge_schema: bool = False) -> int:
+    def _write(self, data: pa.Table, mode: Literal["append", "overwrite"], info: CommitInfo, *,
+               merge_schema: bool = False) -> int:
         try:
             write_deltalake(
                 self.uri,
                 data,
-                mode=mode,  # type: ignore[arg-type]
+                mode=mode,
                 schema_mode="merge" if merge_schema else None,
                 storage_options=self.storage_options or None,
                 commit_properties=info.properties(),
@@ -170,7 +171,7 @@ class DeltaTableIO:
         return table.to_pyarrow_table(columns=list(columns) if columns else None)
 
     def schema(self) -> pa.Schema:
-        return pa.schema(self.open().schema().to_arrow())  # type: ignore[arg-type]
+        return pa.schema(self.open().schema().to_arrow())
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Commits, newest first, with Lakegate's actor/reason/idempotency key."""
