@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
-from api.routes import datasets, meta, tokens, users
+from api.routes import datasets, meta, tokens, users, views
 from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake
 from lake.settings import Settings
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
     # Every resource router is mounted under this one, so no route can forget
     # authentication.
     authenticated = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for resource in (meta.router, datasets.router, tokens.router, users.router):
+    for resource in (meta.router, datasets.router, tokens.router, users.router, views.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
     return app

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from api import console
+from api.commands import views as views_commands
 from api.console import err, fail, note, out
 from lake.auth import ADMIN_ROLE, PRODUCER_ROLE, PrincipalKind
 from lake.errors import ConfigError, LakegateError
@@ -47,6 +48,7 @@ dataset_app = typer.Typer(help="Datasets and their contracts.", no_args_is_help=
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(views_commands.app, name="views")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -206,6 +208,9 @@ def demo(
                 note(f"  landed {dataset_name}: {rows:,} rows")
 
             land_demo(lake, scale=scale, seed=seed, actor=ADMIN_USER, progress=progress)
+            from views.demo import land_demo_views
+
+            land_demo_views(lake, actor=ADMIN_USER)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:
             summary.add_row(name, f"{rows:,}", f"{seconds:.2f}")

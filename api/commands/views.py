@@ -1,0 +1,307 @@
+"""``lakegate views``: plan and apply view files, inspect versions, lineage and
+impact, compile, materialize and refresh, transpile, deprecate.
+
+Each command calls the ``views`` package on the lake of this host, like the
+other ``lakegate`` commands; a domain error is one red ``error:`` line and
+exit status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from lake.errors import LakegateError
+from lake.service import Lake
+from lake.settings import get_settings
+from rich.table import Table
+from rich.text import Text
+
+from api.console import fail, note, out
+from views import catalog, inspect, registry
+from views.files import load_directory
+from views.materialize import materialize as materialize_view_version
+from views.materialize import refresh, runs
+from views.registry import Plan, PlanAction
+from views.transpile import transpile
+
+app = typer.Typer(help="Versioned SQL views: plan/apply view files, lineage, materialization.",
+                  no_args_is_help=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AsOpt = Annotated[str, typer.Option("--as", help="The user recorded as author or actor.")]
+NameArg = Annotated[str, typer.Argument(help="domain.name (or domain.name@vN)")]
+VersionOpt = Annotated[int | None, typer.Option("--version", "-v", min=1, help="A version; the current by default.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LakegateError as exc:
+            fail(exc.message)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _lake() -> Iterator[Lake]:
+    lake = Lake(get_settings())
+    try:
+        yield lake
+    finally:
+        lake.close()
+
+
+def _actor(lake: Lake, name: str) -> str:
+    return lake.users.get(name).name
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def _show_plan(plan: Plan, *, applied: bool) -> None:
+    table = Table("view", "action", "version", "breaking", "changes", title="applied" if applied else "plan")
+    for item in plan.items:
+        changes = "; ".join(c.detail for c in item.diff.changes) if item.diff else ""
+        if item.diff and item.diff.sql_summary and not item.diff.changes:
+            changes = "; ".join(item.diff.sql_summary)
+        version = f"v{item.record.version}" if item.action is not PlanAction.UNCHANGED else f"v{item.previous}"
+        table.add_row(item.name, item.action.value, version,
+                      Text("yes", style="red") if item.breaking else "", changes)
+    out.print(table)
+    for item in plan.changed:
+        for i in item.impact:
+            note(f"  {item.name}: {i.describe()}", style="yellow" if i.relation.value == "stays" else "")
+
+
+@app.command("apply")
+@_errors
+def apply_cmd(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A directory of view files.")],
+    major: Annotated[list[str] | None, typer.Option("--major", help="Declare a breaking change to this view "
+                                                                    "(repeat for several).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "--plan", help="Only show the plan.")] = False,
+    message: Annotated[str, typer.Option("--message", "-m", help="Recorded with each new version.")] = "",
+    as_user: AsOpt = "admin",
+) -> None:
+    """Plan the view files of a directory (like a diff), then apply them in one transaction."""
+    definitions = load_directory(directory)
+    with _lake() as lake:
+        if dry_run:
+            _show_plan(registry.plan(lake, definitions), applied=False)
+            return
+        applied = registry.apply(lake, definitions, actor=_actor(lake, as_user), major=set(major or ()),
+                                 message=message)
+    _show_plan(applied, applied=True)
+    created = len(applied.changed)
+    typer.echo(f"{created} new version(s), {len(applied.items) - created} unchanged")
+
+
+@app.command("list")
+@_errors
+def list_cmd(domain: Annotated[str | None, typer.Option(help="Only this domain.")] = None,
+             as_json: JsonOpt = False) -> None:
+    """List views (current versions)."""
+    with _lake() as lake:
+        infos = catalog.list_views(lake, domain=domain)
+    if as_json:
+        _print_json([i.to_dict() for i in infos])
+        return
+    if not infos:
+        note("no views yet: write view files and run 'lakegate views apply DIR'")
+        return
+    table = Table("view", "version", "kind", "columns", "materialized", "owner", "description", title="views")
+    for i in infos:
+        table.add_row(i.name, f"v{i.version}", i.materialization.value, str(len(i.columns)),
+                      i.materialized_at.isoformat(timespec="seconds") if i.materialized_at else "", i.owner,
+                      i.description)
+    out.print(table)
+
+
+@app.command("show")
+@_errors
+def show_cmd(name: NameArg, version: VersionOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a version: columns with types, PII and lineage, the compiled SQL."""
+    with _lake() as lake:
+        info = catalog.get_view(lake, name, version, allow_retired=True)
+    if as_json:
+        _print_json(info.to_dict())
+        return
+    out.print(Text(f"{info.name} v{info.version} ({info.status.value}, current v{info.current_version})  "
+                   f"{info.materialization.value}  owner {info.owner or '-'}", style="bold"), soft_wrap=True)
+    if info.description:
+        out.print(Text(info.description), soft_wrap=True)
+    out.print(Text(f"grain: {info.grain.describe()}"), soft_wrap=True)
+    out.print(Text(f"reads: {', '.join(str(d) for d in info.dependencies)}"), soft_wrap=True)
+    if info.table_uri:
+        out.print(Text(f"table: {info.table_uri} (Delta version {info.table_version})"), soft_wrap=True)
+    if info.sunset_on:
+        out.print(Text(f"deprecated; sunset on {info.sunset_on.isoformat()}", style="yellow"), soft_wrap=True)
+    table = Table("column", "type", "pii", "from", "how", "description")
+    for c in info.columns:
+        table.add_row(c.name, c.sql_type or "?", "yes" if c.pii else "", ", ".join(str(s) for s in c.sources),
+                      c.transformation.value, c.description)
+    out.print(table)
+    out.print(Text(info.compiled_sql), soft_wrap=True)
+
+
+@app.command("versions")
+@_errors
+def versions_cmd(name: NameArg) -> None:
+    """List every version of a view."""
+    with _lake() as lake:
+        infos = catalog.list_versions(lake, name)
+    table = Table("version", "status", "major", "author", "created", "message", "sunset")
+    for i in infos:
+        table.add_row(f"v{i.version}", i.status.value, "yes" if i.major else "", i.author,
+                      i.created_at.isoformat(timespec="seconds") if i.created_at else "", i.message,
+                      i.sunset_on.isoformat() if i.sunset_on else "")
+    out.print(table)
+
+
+@app.command("diff")
+@_errors
+def diff_cmd(name: NameArg,
+             from_version: Annotated[int, typer.Argument(min=1, help="The older version.")],
+             to_version: Annotated[int | None, typer.Argument(min=1, help="The newer version (current).")] = None,
+             as_json: JsonOpt = False) -> None:
+    """Show what changed between two versions, and whether it breaks readers."""
+    with _lake() as lake:
+        d = inspect.diff(lake, name, from_version, to_version)
+    if as_json:
+        _print_json(d.as_dict())
+        return
+    typer.echo(f"{d.view} v{d.from_version} -> v{d.to_version}" + (" (breaking)" if d.breaking else ""))
+    for c in d.changes:
+        typer.echo(f"  {'!' if c.breaking else '-'} {c.detail}")
+    for line in d.sql_summary:
+        typer.echo(f"  * {line}")
+    if d.sql_diff:
+        typer.echo(d.sql_diff, nl=False)
+
+
+@app.command("lineage")
+@_errors
+def lineage_cmd(name: NameArg, version: VersionOpt = None,
+                upstream: Annotated[bool, typer.Option("--upstream/--no-upstream")] = True,
+                downstream: Annotated[bool, typer.Option("--downstream/--no-downstream")] = True) -> None:
+    """Print the lineage graph (tables and columns) as JSON."""
+    with _lake() as lake:
+        _print_json(inspect.lineage(lake, name, version=version, upstream=upstream, downstream=downstream))
+
+
+@app.command("impact")
+@_errors
+def impact_cmd(name: NameArg,
+               compatible: Annotated[bool, typer.Option("--compatible", help="Assess a non-breaking change.")]
+               = False) -> None:
+    """List the downstream views a new version of a view affects."""
+    with _lake() as lake:
+        items = inspect.impact_of(lake, name, breaking=not compatible)
+    if not items:
+        typer.echo(f"no view reads {name}")
+    for i in items:
+        typer.echo(i.describe())
+
+
+@app.command("compile")
+@_errors
+def compile_cmd(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Compile a view's current definition with sqlglot and Spark (creates nothing)."""
+    with _lake() as lake:
+        result = inspect.compile_current(lake, name)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for c in result.columns:
+        typer.echo(f"{c.name}: {c.sql_type}" + ("  (pii)" if c.pii else ""))
+    typer.echo(result.compiled_sql)
+
+
+@app.command("materialize")
+@_errors
+def materialize_cmd(name: NameArg, version: VersionOpt = None, as_user: AsOpt = "admin") -> None:
+    """Materialize one version of a table view."""
+    with _lake() as lake:
+        run = materialize_view_version(lake, name, version, actor=_actor(lake, as_user))
+    typer.echo(f"{run.view} v{run.version}: {run.rows:,} rows in {run.duration_ms} ms "
+               f"(Delta version {run.table_version}, run {run.run_id})")
+
+
+@app.command("refresh")
+@_errors
+def refresh_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Views to refresh; all views when none.")] = None,
+    upstream: Annotated[bool, typer.Option("--upstream", help="Also refresh what they read.")] = False,
+    downstream: Annotated[bool, typer.Option("--downstream", help="Also refresh what reads them.")] = False,
+    as_user: AsOpt = "admin",
+) -> None:
+    """Rebuild table views in dependency order; a failure skips what reads the failed view."""
+    with _lake() as lake:
+        result = refresh(lake, names or None, actor=_actor(lake, as_user), upstream=upstream,
+                                     downstream=downstream)
+    for run in result.runs:
+        typer.echo(f"ok      {run.view} v{run.version}: {run.rows:,} rows in {run.duration_ms} ms")
+    for view, error in result.failed:
+        typer.echo(f"failed  {view}: {error}")
+    for view, reason in result.skipped:
+        typer.echo(f"skipped {view}: {reason}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("runs")
+@_errors
+def runs_cmd(name: NameArg, version: VersionOpt = None,
+             limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
+    """Materialization runs, newest first."""
+    with _lake() as lake:
+        found = runs(lake, name, version=version, limit=limit)
+    table = Table("run", "version", "status", "rows", "ms", "started", "error")
+    for r in found:
+        table.add_row(r.run_id[:8], f"v{r.version}", r.status.value, "" if r.rows is None else f"{r.rows:,}",
+                      "" if r.duration_ms is None else str(r.duration_ms), r.started_at.isoformat(timespec="seconds"),
+                      r.error or "")
+    out.print(table)
+
+
+@app.command("transpile")
+@_errors
+def transpile_cmd(name: NameArg,
+                  dialect: Annotated[str, typer.Option("--dialect", "-d", help="redshift, trino, athena, duckdb.")],
+                  version: VersionOpt = None) -> None:
+    """Print a version's SQL for another engine."""
+    with _lake() as lake:
+        typer.echo(transpile(lake, name, dialect, version=version).sql)
+
+
+@app.command("deprecate")
+@_errors
+def deprecate_cmd(
+    name: NameArg,
+    version: Annotated[int, typer.Option("--version", "-v", min=1, help="The version to deprecate.")],
+    sunset: Annotated[str | None, typer.Option("--sunset", help="YYYY-MM-DD from which reading it fails.")] = None,
+    note_text: Annotated[str, typer.Option("--note", help="Why, and what to read instead.")] = "",
+    as_user: AsOpt = "admin",
+) -> None:
+    """Deprecate a version, optionally with a sunset date."""
+    try:
+        sunset_on = dt.date.fromisoformat(sunset) if sunset else None
+    except ValueError:
+        raise typer.BadParameter("must be a date YYYY-MM-DD", param_hint="--sunset") from None
+    with _lake() as lake:
+        record = registry.deprecate(lake, name, version, actor=_actor(lake, as_user), sunset_on=sunset_on,
+                                    note=note_text)
+    when = f"; reading it fails from {record.sunset_on.isoformat()}" if record.sunset_on else ""
+    typer.echo(f"{record.view} v{record.version} deprecated{when}")

@@ -1,0 +1,277 @@
+"""Views: create versions, plan and apply sets of view files, read versions,
+diff, lineage and impact, compile, materialize and refresh, transpile.
+
+Handlers parse, authorize and call the ``views`` package; sync handlers run
+in FastAPI's worker threads (analysis, Spark and the catalog block).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from lake.auth import Action, Principal, authorize
+from lake.errors import InvalidInput, NotFound, PayloadTooLarge
+from lake.service import Lake
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LakeDep, PrincipalDep
+from views import catalog, inspect, registry
+from views.definition import ViewDefinition
+from views.files import parse_view_file
+from views.materialize import materialize as materialize_view_version
+from views.materialize import refresh, runs
+from views.names import parse_ref
+from views.schemas import (
+    CompilePublic,
+    DefinitionsBody,
+    DeprecateBody,
+    DiffPublic,
+    ImpactPublic,
+    PlanPublic,
+    RefreshBody,
+    RefreshPublic,
+    RunPublic,
+    TranspilePublic,
+    VersionCreate,
+    ViewCreate,
+    ViewPublic,
+)
+from views.transpile import transpile
+
+router = APIRouter(prefix="/views", tags=["views"])
+
+#: Largest view definition or set of definitions accepted.
+MAX_DEFINITION_BYTES = 4 << 20
+
+_SQL_TYPES = {"application/sql", "text/plain", "text/x-sql"}
+
+_VERSION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A definition as JSON, or a view file (/* YAML header */ then SQL) as application/sql.",
+        "content": {
+            "application/json": {"schema": VersionCreate.model_json_schema(ref_template="#/components/schemas/{model}")},
+            "application/sql": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _owner_of(lake: Lake, name: str) -> str | None:
+    """The current owner of a view, None when the view does not exist."""
+    try:
+        return catalog.get_view(lake, name, allow_retired=True).owner
+    except NotFound:
+        return None
+
+
+def _may_write(lake: Lake, principal: Principal, name: str) -> None:
+    """Creating a view needs the producer role; changing one, its owner (or an admin)."""
+    owner = _owner_of(lake, parse_ref(name).qualified)
+    if owner is None:
+        authorize(principal, Action.REGISTER, resource=f"views/{name}")
+    else:
+        authorize(principal, Action.WRITE, owner=owner, resource=f"views/{name}")
+
+
+def _existing_owner(lake: Lake, principal: Principal, name: str) -> None:
+    info = catalog.get_view(lake, name, allow_retired=True)
+    authorize(principal, Action.WRITE, owner=info.owner, resource=f"views/{info.name}")
+
+
+async def _body_text(request: Request) -> str:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_DEFINITION_BYTES:
+        raise PayloadTooLarge(MAX_DEFINITION_BYTES)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_DEFINITION_BYTES:
+            raise PayloadTooLarge(MAX_DEFINITION_BYTES)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the body is not UTF-8 text") from exc
+
+
+def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
+    out = [parse_view_file(f.content, file=f.path) for f in body.files]
+    out += [d.definition() for d in body.definitions]
+    if not out:
+        raise InvalidInput("send at least one view: 'files' (view files) or 'definitions' (JSON)")
+    return out
+
+
+@router.post("", status_code=201, openapi_extra=_VERSION_BODY,
+             responses={200: {"description": "Unchanged: no version was created."}})
+async def create_version(
+    request: Request, response: Response, lake: LakeDep, principal: PrincipalDep,
+    dry_run: Annotated[bool, Query(description="Only plan: analyze, compile, diff, list impact.")] = False,
+    major: Annotated[bool | None, Query(description="Declare a breaking change (also a JSON field).")] = None,
+    message: Annotated[str | None, Query(max_length=2000)] = None,
+) -> ViewPublic | PlanPublic:
+    """Create the next version of a view (version 1 of a new one).
+
+    A breaking change (column removed, renamed or retyped, PII or grain changed)
+    answers 409 unless ``major`` is true. With ``dry_run=true`` nothing changes.
+    """
+    text = await _body_text(request)
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in _SQL_TYPES:
+        definition, is_major, msg = parse_view_file(text, file="request body"), False, ""
+    else:
+        try:
+            body = VersionCreate.model_validate_json(text or "{}")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise InvalidInput(f"{where}: {first.get('msg')}" if where else str(first.get("msg"))) from None
+        definition, is_major, msg = body.definition(), body.major, body.message
+    is_major = major if major is not None else is_major
+    msg = message if message is not None else msg
+    await run_in_threadpool(_may_write, lake, principal, definition.name)
+    if dry_run:
+        plan = await run_in_threadpool(registry.plan, lake, [definition])
+        response.status_code = 200
+        return PlanPublic.of(plan, applied=False)
+    item = await run_in_threadpool(lambda: registry.create_version(
+        lake, definition, actor=principal.name, major=is_major, message=msg))
+    if item.action is registry.PlanAction.UNCHANGED:
+        response.status_code = 200
+    info = await run_in_threadpool(catalog.get_view, lake, item.name, item.record.version)
+    return ViewPublic.of(info)
+
+
+@router.get("")
+def list_views(lake: LakeDep, principal: PrincipalDep,
+               domain: Annotated[str | None, Query(description="Only views of this domain.")] = None,
+               ) -> list[ViewPublic]:
+    """The current version of every view."""
+    authorize(principal, Action.DISCOVER, resource="views")
+    return [ViewPublic.of(v) for v in catalog.list_views(lake, domain=domain)]
+
+
+@router.post("/plan")
+def plan_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep) -> PlanPublic:
+    """Plan a set of view files: versions each would get, diffs, breaking changes, impact."""
+    definitions = _definitions(body)
+    for d in definitions:
+        _may_write(lake, principal, d.name)
+    return PlanPublic.of(registry.plan(lake, definitions), applied=False)
+
+
+@router.post("/apply")
+def apply_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep) -> PlanPublic:
+    """Apply a set of view files in one transaction, or nothing."""
+    definitions = _definitions(body)
+    for d in definitions:
+        _may_write(lake, principal, d.name)
+    plan = registry.apply(lake, definitions, actor=principal.name, major=set(body.major), message=body.message)
+    return PlanPublic.of(plan, applied=True)
+
+
+@router.post("/compile")
+def compile_definition(body: ViewCreate, lake: LakeDep, principal: PrincipalDep) -> CompilePublic:
+    """Compile a definition with sqlglot and Spark without creating a version."""
+    authorize(principal, Action.DISCOVER, resource="views")
+    return CompilePublic.of(inspect.compile_definition(lake, body.definition()))
+
+
+@router.post("/refresh")
+def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep) -> RefreshPublic:
+    """Rebuild table views in dependency order (all of them needs the admin role)."""
+    if body.views is None:
+        authorize(principal, Action.ADMIN, resource="views")
+    else:
+        for name in body.views:
+            _existing_owner(lake, principal, name)
+    result = refresh(lake, body.views, actor=principal.name, upstream=body.upstream,
+                                 downstream=body.downstream)
+    return RefreshPublic.of(result)
+
+
+@router.get("/{name}")
+def get_view(name: str, lake: LakeDep, principal: PrincipalDep,
+             version: Annotated[int | None, Query(ge=1, description="A version; the current one by default.")]
+             = None) -> ViewPublic:
+    """One version of a view (``domain.name`` or ``domain.name@vN``); 410 past its sunset date."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return ViewPublic.of(catalog.get_view(lake, name, version))
+
+
+@router.get("/{name}/versions")
+def list_versions(name: str, lake: LakeDep, principal: PrincipalDep) -> list[ViewPublic]:
+    """Every version of a view, oldest first."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return [ViewPublic.of(v) for v in catalog.list_versions(lake, name)]
+
+
+@router.get("/{name}/diff")
+def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep,
+                  from_version: Annotated[int, Query(alias="from", ge=1)],
+                  to_version: Annotated[int | None, Query(alias="to", ge=1)] = None) -> DiffPublic:
+    """What changed between two versions (``to`` defaults to the current one)."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return DiffPublic.of(inspect.diff(lake, name, from_version, to_version))
+
+
+@router.get("/{name}/lineage")
+def lineage(name: str, lake: LakeDep, principal: PrincipalDep,
+            version: Annotated[int | None, Query(ge=1)] = None, upstream: bool = True,
+            downstream: bool = True) -> dict[str, Any]:
+    """Table and column lineage around a view: nodes, edges, column edges."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return inspect.lineage(lake, name, version=version, upstream=upstream, downstream=downstream)
+
+
+@router.get("/{name}/impact")
+def impact(name: str, lake: LakeDep, principal: PrincipalDep,
+           breaking: Annotated[bool, Query(description="Assess a breaking (major) change.")] = True,
+           ) -> list[ImpactPublic]:
+    """Downstream views a new version of this view affects."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return [ImpactPublic.of(i) for i in inspect.impact_of(lake, name, breaking=breaking)]
+
+
+@router.post("/{name}/compile")
+def compile_view(name: str, lake: LakeDep, principal: PrincipalDep) -> CompilePublic:
+    """Compile the view's current definition against today's catalog (nothing is created)."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return CompilePublic.of(inspect.compile_current(lake, name))
+
+
+@router.post("/{name}/materialize", status_code=201)
+def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep,
+                     version: Annotated[int | None, Query(ge=1)] = None) -> RunPublic:
+    """Materialize one version (the current one by default); the run is recorded either way."""
+    _existing_owner(lake, principal, name)
+    return RunPublic.of(materialize_view_version(lake, name, version, actor=principal.name))
+
+
+@router.get("/{name}/runs")
+def list_runs(name: str, lake: LakeDep, principal: PrincipalDep,
+              version: Annotated[int | None, Query(ge=1)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunPublic]:
+    """Materialization runs, newest first."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return [RunPublic.of(r) for r in runs(lake, name, version=version, limit=limit)]
+
+
+@router.get("/{name}/transpile")
+def transpile_view(name: str, lake: LakeDep, principal: PrincipalDep,
+                   dialect: Annotated[str, Query(description="redshift, trino, athena, duckdb or spark.")],
+                   version: Annotated[int | None, Query(ge=1)] = None) -> TranspilePublic:
+    """The version's SQL for another engine; 422 when the dialect cannot express it."""
+    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    return TranspilePublic.of(transpile(lake, name, dialect, version=version))
+
+
+@router.post("/{name}/versions/{version}/deprecate")
+def deprecate_version(name: str, version: int, body: DeprecateBody, lake: LakeDep,
+                      principal: PrincipalDep) -> ViewPublic:
+    """Deprecate a version; from ``sunset_on`` on, reading it answers 410."""
+    _existing_owner(lake, principal, name)
+    registry.deprecate(lake, name, version, actor=principal.name, sunset_on=body.sunset_on, note=body.note)
+    return ViewPublic.of(catalog.get_view(lake, name, version, allow_retired=True))

@@ -1,0 +1,65 @@
+"""Parse a view's SQL and accept only one SELECT (or WITH ... SELECT)."""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from views.analysis.context import Context
+
+#: Statement and clause kinds a view may never contain (anywhere in the tree).
+_FORBIDDEN: tuple[type[exp.Expr], ...] = (exp.DDL, exp.DML, exp.Command, exp.Set, exp.Use, exp.Cache,
+                                          exp.Uncache, exp.Describe, exp.Pragma, exp.Transaction,
+                                          exp.Commit, exp.Rollback, exp.Into)
+
+
+_TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
+
+
+def _statement_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Command):
+        return str(node.this).upper()
+    return type(node).__name__.upper()
+
+
+def parse_query(ctx: Context) -> exp.Query:
+    """The SQL's single query.
+
+    Raises:
+        ViewCompileError: A syntax error (kind ``syntax``), no statement or several,
+            or anything but a query (kind ``statement``), with line and column.
+    """
+    try:
+        statements = sqlglot.parse(ctx.sql, read="spark")
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, col = first.get("line"), first.get("col")
+        highlight = first.get("highlight") or ""
+        if line is not None and col is not None:
+            # sqlglot reports the column of the token's last character.
+            reason = _TOKEN.sub(lambda m: repr(m.group(1)), str(first.get("description") or exc).split("\n")[0])
+            ctx.fail(reason, kind="syntax",
+                     at=(int(line), max(1, int(col) - len(highlight) + 1)))
+        ctx.fail(str(exc), kind="syntax")
+    except TokenError as exc:
+        ctx.fail(f"cannot read the SQL: {exc}", kind="syntax")
+    found = [s for s in statements if s is not None]
+    if not found:
+        ctx.fail("the SQL has no statement; a view is one SELECT", kind="statement")
+    if len(found) > 1:
+        ctx.fail(f"a view is one SELECT statement, but the SQL has {len(found)} statements", kind="statement",
+                 node=found[1])
+    root = found[0]
+    if not isinstance(root, exp.Query) or isinstance(root, exp.Subquery):
+        start = len(ctx.sql) - len(ctx.sql.lstrip())
+        line, column = ctx.line_col(start)
+        ctx.fail(f"a view is one SELECT (or WITH ... SELECT), not {_statement_name(root)}", kind="statement",
+                 at=(line - ctx.sql_line + 1, column))
+    for node in root.walk():
+        if isinstance(node, _FORBIDDEN):
+            ctx.fail(f"{_statement_name(node)} is not allowed in a view; a view only reads", kind="statement",
+                     node=node)
+    return root
