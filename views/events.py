@@ -6,8 +6,8 @@ and output statistics facets) and the compiled SQL (SQL job facet).
 
 Events go to a file transport by default — one JSON event per line in
 ``<LAKEGATE_HOME>/openlineage/events.jsonl`` — or to an OpenLineage HTTP
-endpoint (e.g. Marquez) when ``LAKEGATE_OPENLINEAGE_URL`` is set
-(``LAKEGATE_OPENLINEAGE_API_KEY`` adds a bearer token). Emitting never fails a
+endpoint (e.g. Marquez) when ``settings.openlineage_url`` (``LAKEGATE_OPENLINEAGE_URL``)
+is set (``LAKEGATE_OPENLINEAGE_API_KEY`` adds a bearer token). Emitting never fails a
 run: a transport error is logged.
 
 Dataset names follow OpenLineage's naming: a local table is namespace
@@ -33,8 +33,6 @@ from views.columns import ColumnSource, ViewColumn
 log = logging.getLogger(__name__)
 
 #: Environment variables read by :meth:`LineageEmitter.from_settings`.
-URL_VARIABLE = "LAKEGATE_OPENLINEAGE_URL"
-API_KEY_VARIABLE = "LAKEGATE_OPENLINEAGE_API_KEY"
 NAMESPACE = "lakegate"
 PRODUCER = "urn:lakegate:views"
 
@@ -90,8 +88,8 @@ class LineageEmitter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineageEmitter:
-        """HTTP when ``LAKEGATE_OPENLINEAGE_URL`` is set, else a file under the home."""
-        url = os.environ.get(URL_VARIABLE, "").strip()
+        """HTTP when ``settings.openlineage_url`` is set, else a file under the home."""
+        url = (settings.openlineage_url or "").strip()
         if url:
             from openlineage.client.transport.http import (
                 ApiKeyTokenProvider,
@@ -99,7 +97,7 @@ class LineageEmitter:
                 HttpTransport,
             )
 
-            key = os.environ.get(API_KEY_VARIABLE, "").strip()
+            key = settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else ""
             config = HttpConfig(url=url, timeout=5.0, retry={"total": 1})
             if key:
                 config.auth = ApiKeyTokenProvider({"api_key": key})

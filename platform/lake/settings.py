@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lake.errors import ConfigError
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         max_upload_bytes: Largest batch accepted by the API.
         master_key_file: Local master key wrapping per-dataset data keys when
             no KMS is used. Defaults to ``<home>/master.key``.
+        openlineage_url: Send OpenLineage run events to this HTTP endpoint
+            (e.g. Marquez); by default they go to ``<home>/openlineage/events.jsonl``.
+        openlineage_api_key: Bearer token for that endpoint.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAKEGATE_", extra="ignore")
@@ -56,6 +59,8 @@ class Settings(BaseSettings):
     behind_tls_proxy: bool = False
     max_upload_bytes: int = 1 << 30
     master_key_file: Path | None = None
+    openlineage_url: str | None = None
+    openlineage_api_key: SecretStr | None = None
 
     @field_validator("home", mode="after")
     @classmethod

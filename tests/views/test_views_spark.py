@@ -283,7 +283,7 @@ def test_openlineage_http_endpoint(lake: Lake, demo: Any, monkeypatch: pytest.Mo
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        monkeypatch.setenv("LAKEGATE_OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setattr(lake.settings, "openlineage_url", f"http://127.0.0.1:{server.server_address[1]}")
         run = materialize(lake, "ads.attributed_conversions", actor="admin")
     finally:
         server.shutdown()
