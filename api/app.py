@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
-from api.routes import datasets, meta, tokens, users, views
+from api.authz import BASELINE, audit_token_use
+from api.routes import access, audit, datasets, inbox, meetings, meta, metrics, requests, tokens, users, views
 from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake
 from lake.settings import Settings
@@ -128,8 +129,13 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
     app.include_router(meta.public)
     # Every resource router is mounted under this one, so no route can forget
     # authentication.
-    authenticated = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for resource in (meta.router, datasets.router, tokens.router, users.router, views.router):
+    # authentication, the lake-wide baseline permission, and an audit entry per
+    # token use.
+    authenticated = APIRouter(
+        prefix=API_PREFIX, dependencies=[Depends(current_principal), BASELINE, Depends(audit_token_use)]
+    )
+    for resource in (meta.router, datasets.router, tokens.router, users.router, views.router,
+                     access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
     return app

@@ -24,6 +24,9 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from api import console
+from api.commands import access as access_commands
+from api.commands import audit as audit_commands
+from api.commands import metrics as metrics_commands
 from api.commands import views as views_commands
 from api.console import err, fail, note, out
 from lake.auth import ADMIN_ROLE, PRODUCER_ROLE, PrincipalKind
@@ -49,6 +52,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(views_commands.app, name="views")
+app.add_typer(access_commands.app, name="access")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(metrics_commands.app, name="metrics")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -208,9 +214,14 @@ def demo(
                 note(f"  landed {dataset_name}: {rows:,} rows")
 
             land_demo(lake, scale=scale, seed=seed, actor=ADMIN_USER, progress=progress)
+            from access.demo import land_demo_access
             from views.demo import land_demo_views
 
             land_demo_views(lake, actor=ADMIN_USER)
+            land_demo_access(lake, actor=ADMIN_USER)
+            from metrics_catalog.demo import land_demo_metrics
+
+            land_demo_metrics(lake, actor=ADMIN_USER)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:
             summary.add_row(name, f"{rows:,}", f"{seconds:.2f}")

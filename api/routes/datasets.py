@@ -16,6 +16,8 @@ from typing import Annotated, Any, BinaryIO, cast
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from access import Action, Resource
+from api.authz import AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.schemas import (
     CommitPublic,
@@ -27,7 +29,8 @@ from api.schemas import (
     IngestResultPublic,
     TableVersionPublic,
 )
-from lake.auth import Action, Principal, authorize
+from lake.auth import Principal
+from lake.contracts import parse_contract
 from lake.datasets import DatasetInfo
 from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
 from lake.formats import BatchFormat
@@ -144,48 +147,51 @@ async def _spooled_body(request: Request, limit: int) -> AsyncIterator[BinaryIO]
 
 
 async def _writable(lake: Lake, principal: Principal, name: str) -> DatasetInfo:
-    """The dataset, if the principal may write to it (owner or admin)."""
-    info = await run_in_threadpool(lake.dataset, name)
-    authorize(principal, Action.WRITE, owner=info.owner, resource=info.name)
-    return info
+    """The dataset (WRITE was checked by the route's dependency)."""
+    return await run_in_threadpool(lake.dataset, name)
 
 
 @router.post("", status_code=201, openapi_extra=_CONTRACT_BODY, responses=_errors(403, 409, 422))
-async def register_dataset(request: Request, lake: LakeDep, principal: PrincipalDep) -> DatasetPublic:
-    """Register a dataset with its first contract (needs the producer role)."""
-    authorize(principal, Action.REGISTER, resource="datasets")
-    doc = await _contract_document(request)
-    info = await run_in_threadpool(lambda: lake.register(doc, actor=principal.name))
+async def register_dataset(request: Request, lake: LakeDep, principal: PrincipalDep,
+                           access: AccessDep) -> DatasetPublic:
+    """Register a dataset with its first contract (needs ``propose`` on its domain);
+    the registering principal and the contract's owner may then write to it."""
+    contract = parse_contract(await _contract_document(request))
+    await run_in_threadpool(
+        lambda: access.require(known(access, principal), Action.PROPOSE, Resource.domain_(contract.domain)))
+    info = await run_in_threadpool(lambda: lake.register(contract, actor=principal.name))
+    await run_in_threadpool(access.grant_owner, info)
     return DatasetPublic.of(info)
 
 
 @router.get("")
-def list_datasets(lake: LakeDep, principal: PrincipalDep,
+def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                   domain: Annotated[str | None, Query(description="Only datasets of this domain.")] = None,
                   ) -> list[DatasetPublic]:
-    """Current major versions of every dataset, optionally of one domain."""
-    authorize(principal, Action.DISCOVER, resource="datasets")
-    return [DatasetPublic.of(info) for info in lake.datasets.list(domain=domain)]
+    """Current major versions of the datasets the caller may discover."""
+    subject = known(access, principal)
+    return [DatasetPublic.of(info) for info in lake.datasets.list(domain=domain)
+            if access.can(subject, Action.DISCOVER, Resource.table(info.name))]
 
 
-@router.get("/{name}", responses=_errors(404))
+@router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
                 major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
-    authorize(principal, Action.DISCOVER, resource=name)
     return DatasetPublic.of(lake.dataset(name, major=major))
 
 
-@router.get("/{name}/contract/versions", responses=_errors(404))
+@router.get("/{name}/contract/versions", responses=_errors(404),
+            dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
                       major: Annotated[int | None, Query(ge=1)] = None) -> list[ContractVersionPublic]:
     """Every contract version of a major version, oldest first, with its changes."""
-    authorize(principal, Action.DISCOVER, resource=name)
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
 
-@router.post("/{name}/contract", openapi_extra=_CONTRACT_BODY, responses=_errors(403, 404, 409, 422))
+@router.post("/{name}/contract", openapi_extra=_CONTRACT_BODY, responses=_errors(403, 404, 409, 422),
+             dependencies=[require(Action.WRITE, dataset_from_path)])
 async def evolve_contract(
     name: str, request: Request, lake: LakeDep, principal: PrincipalDep,
     major: Annotated[bool, Query(description="Open the next major version (for a breaking change).")] = False,
@@ -204,6 +210,7 @@ async def evolve_contract(
 
 
 @router.post("/{name}/batches", status_code=201, openapi_extra=_BATCH_BODY,
+             dependencies=[require(Action.WRITE, dataset_from_path)],
              responses={200: {"model": IngestResultPublic, "description": "Replayed: the key landed before."},
                         **_errors(403, 404, 409, 413, 422)})
 async def ingest_batch(
@@ -233,18 +240,18 @@ async def ingest_batch(
     return IngestResultPublic.of(result)
 
 
-@router.get("/{name}/commits", responses=_errors(404))
+@router.get("/{name}/commits", responses=_errors(404),
+            dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CommitPublic]:
     """Batches committed through Lakegate to the current major version, newest first."""
-    authorize(principal, Action.DISCOVER, resource=name)
     return [CommitPublic.model_validate(c) for c in lake.commits(name, limit=limit)]
 
 
-@router.get("/{name}/history", responses=_errors(404))
+@router.get("/{name}/history", responses=_errors(404),
+            dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
                   major: Annotated[int | None, Query(ge=1)] = None,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
-    authorize(principal, Action.DISCOVER, resource=name)
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]

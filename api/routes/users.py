@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from api.deps import LakeDep, PrincipalDep
 from api.schemas import ErrorResponse, UserCreate, UserPublic
-from lake.auth import Action, authorize
+from access import Action
+from api.authz import LAKE, AccessDep, require
 
 router = APIRouter(tags=["users"])
 
@@ -21,19 +22,18 @@ def me(principal: PrincipalDep) -> UserPublic:
     return UserPublic.of(principal)
 
 
-@router.post("/users", status_code=201, responses=_ERRORS)
-def create_user(body: UserCreate, lake: LakeDep, principal: PrincipalDep) -> UserPublic:
-    """Create a user or service principal (admins only)."""
-    authorize(principal, Action.ADMIN, resource="users")
+@router.post("/users", status_code=201, responses=_ERRORS, dependencies=[require(Action.ADMIN, LAKE)])
+def create_user(body: UserCreate, lake: LakeDep, access: AccessDep) -> UserPublic:
+    """Create a user or service principal (admins only); its roles become policy memberships."""
     created = lake.users.create(
         body.name, roles=body.roles, kind=body.kind, display_name=body.display_name,
         password=body.password.get_secret_value() if body.password else None,
     )
+    access.ensure_subject(created.name, created.roles)
     return UserPublic.of(created)
 
 
-@router.get("/users", responses=_ERRORS)
-def list_users(lake: LakeDep, principal: PrincipalDep) -> list[UserPublic]:
+@router.get("/users", responses=_ERRORS, dependencies=[require(Action.ADMIN, LAKE)])
+def list_users(lake: LakeDep) -> list[UserPublic]:
     """Every user and service principal (admins only)."""
-    authorize(principal, Action.ADMIN, resource="users")
     return [UserPublic.of(p) for p in lake.users.list()]

@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from lake.auth import Action, Principal, authorize
-from lake.errors import InvalidInput, NotFound, PayloadTooLarge
-from lake.service import Lake
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from access import AccessControl, Action, Resource
+from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from lake.auth import Principal
+from lake.errors import InvalidInput, NotFound, PayloadTooLarge
+from lake.service import Lake
 from views import catalog, inspect, registry
 from views.definition import ViewDefinition
 from views.files import parse_view_file
@@ -59,26 +61,41 @@ _VERSION_BODY: dict[str, Any] = {
 }
 
 
-def _owner_of(lake: Lake, name: str) -> str | None:
-    """The current owner of a view, None when the view does not exist."""
+def _exists(lake: Lake, name: str) -> bool:
     try:
-        return catalog.get_view(lake, name, allow_retired=True).owner
+        catalog.get_view(lake, name, allow_retired=True)
     except NotFound:
-        return None
+        return False
+    return True
 
 
-def _may_write(lake: Lake, principal: Principal, name: str) -> None:
-    """Creating a view needs the producer role; changing one, its owner (or an admin)."""
-    owner = _owner_of(lake, parse_ref(name).qualified)
-    if owner is None:
-        authorize(principal, Action.REGISTER, resource=f"views/{name}")
+def _view(name: str) -> Resource:
+    return Resource.view(parse_ref(name).qualified)
+
+
+def _may_write(lake: Lake, access: AccessControl, principal: Principal, name: str) -> None:
+    """A new view needs ``propose`` on its domain; a new version, ``write`` on the view."""
+    subject = known(access, principal)
+    target = _view(name)
+    if _exists(lake, target.qualified):
+        access.require(subject, Action.WRITE, target)
     else:
-        authorize(principal, Action.WRITE, owner=owner, resource=f"views/{name}")
+        access.require(subject, Action.PROPOSE, Resource.domain_(target.domain))
 
 
-def _existing_owner(lake: Lake, principal: Principal, name: str) -> None:
+def _existing_owner(lake: Lake, access: AccessControl, principal: Principal, name: str) -> None:
     info = catalog.get_view(lake, name, allow_retired=True)
-    authorize(principal, Action.WRITE, owner=info.owner, resource=f"views/{info.name}")
+    access.require(known(access, principal), Action.WRITE, Resource.view(info.name))
+
+
+def _grant_owner(lake: Lake, access: AccessControl, name: str) -> None:
+    """The view's owner (a user or a team role) administers it."""
+    info = catalog.get_view(lake, parse_ref(name).qualified, allow_retired=True)
+    access.grant_owner(info, resource=Resource.view(info.name))
+
+
+def _discover(access: AccessControl, principal: Principal, name: str) -> None:
+    access.require(known(access, principal), Action.DISCOVER, _view(name))
 
 
 async def _body_text(request: Request) -> str:
@@ -107,7 +124,7 @@ def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
 @router.post("", status_code=201, openapi_extra=_VERSION_BODY,
              responses={200: {"description": "Unchanged: no version was created."}})
 async def create_version(
-    request: Request, response: Response, lake: LakeDep, principal: PrincipalDep,
+    request: Request, response: Response, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
     dry_run: Annotated[bool, Query(description="Only plan: analyze, compile, diff, list impact.")] = False,
     major: Annotated[bool | None, Query(description="Declare a breaking change (also a JSON field).")] = None,
     message: Annotated[str | None, Query(max_length=2000)] = None,
@@ -131,7 +148,7 @@ async def create_version(
         definition, is_major, msg = body.definition(), body.major, body.message
     is_major = major if major is not None else is_major
     msg = message if message is not None else msg
-    await run_in_threadpool(_may_write, lake, principal, definition.name)
+    await run_in_threadpool(_may_write, lake, access, principal, definition.name)
     if dry_run:
         plan = await run_in_threadpool(registry.plan, lake, [definition])
         response.status_code = 200
@@ -141,137 +158,142 @@ async def create_version(
     if item.action is registry.PlanAction.UNCHANGED:
         response.status_code = 200
     info = await run_in_threadpool(catalog.get_view, lake, item.name, item.record.version)
+    await run_in_threadpool(_grant_owner, lake, access, info.name)
     return ViewPublic.of(info)
 
 
 @router.get("")
-def list_views(lake: LakeDep, principal: PrincipalDep,
+def list_views(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                domain: Annotated[str | None, Query(description="Only views of this domain.")] = None,
                ) -> list[ViewPublic]:
     """The current version of every view."""
-    authorize(principal, Action.DISCOVER, resource="views")
-    return [ViewPublic.of(v) for v in catalog.list_views(lake, domain=domain)]
+    subject = known(access, principal)
+    return [ViewPublic.of(v) for v in catalog.list_views(lake, domain=domain)
+            if access.can(subject, Action.DISCOVER, Resource.view(v.name))]
 
 
 @router.post("/plan")
-def plan_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep) -> PlanPublic:
+def plan_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> PlanPublic:
     """Plan a set of view files: versions each would get, diffs, breaking changes, impact."""
     definitions = _definitions(body)
     for d in definitions:
-        _may_write(lake, principal, d.name)
+        _may_write(lake, access, principal, d.name)
     return PlanPublic.of(registry.plan(lake, definitions), applied=False)
 
 
 @router.post("/apply")
-def apply_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep) -> PlanPublic:
+def apply_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> PlanPublic:
     """Apply a set of view files in one transaction, or nothing."""
     definitions = _definitions(body)
     for d in definitions:
-        _may_write(lake, principal, d.name)
+        _may_write(lake, access, principal, d.name)
     plan = registry.apply(lake, definitions, actor=principal.name, major=set(body.major), message=body.message)
+    for d in definitions:
+        _grant_owner(lake, access, d.name)
     return PlanPublic.of(plan, applied=True)
 
 
 @router.post("/compile")
-def compile_definition(body: ViewCreate, lake: LakeDep, principal: PrincipalDep) -> CompilePublic:
+def compile_definition(body: ViewCreate, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> CompilePublic:
     """Compile a definition with sqlglot and Spark without creating a version."""
-    authorize(principal, Action.DISCOVER, resource="views")
-    return CompilePublic.of(inspect.compile_definition(lake, body.definition()))
+    definition = body.definition()
+    access.require(known(access, principal), Action.PROPOSE, Resource.domain_(_view(definition.name).domain))
+    return CompilePublic.of(inspect.compile_definition(lake, definition))
 
 
 @router.post("/refresh")
-def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep) -> RefreshPublic:
+def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> RefreshPublic:
     """Rebuild table views in dependency order (all of them needs the admin role)."""
     if body.views is None:
-        authorize(principal, Action.ADMIN, resource="views")
+        access.require(known(access, principal), Action.ADMIN, LAKE)
     else:
         for name in body.views:
-            _existing_owner(lake, principal, name)
+            _existing_owner(lake, access, principal, name)
     result = refresh(lake, body.views, actor=principal.name, upstream=body.upstream,
                                  downstream=body.downstream)
     return RefreshPublic.of(result)
 
 
 @router.get("/{name}")
-def get_view(name: str, lake: LakeDep, principal: PrincipalDep,
+def get_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
              version: Annotated[int | None, Query(ge=1, description="A version; the current one by default.")]
              = None) -> ViewPublic:
     """One version of a view (``domain.name`` or ``domain.name@vN``); 410 past its sunset date."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return ViewPublic.of(catalog.get_view(lake, name, version))
 
 
 @router.get("/{name}/versions")
-def list_versions(name: str, lake: LakeDep, principal: PrincipalDep) -> list[ViewPublic]:
+def list_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> list[ViewPublic]:
     """Every version of a view, oldest first."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return [ViewPublic.of(v) for v in catalog.list_versions(lake, name)]
 
 
 @router.get("/{name}/diff")
-def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep,
+def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                   from_version: Annotated[int, Query(alias="from", ge=1)],
                   to_version: Annotated[int | None, Query(alias="to", ge=1)] = None) -> DiffPublic:
     """What changed between two versions (``to`` defaults to the current one)."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return DiffPublic.of(inspect.diff(lake, name, from_version, to_version))
 
 
 @router.get("/{name}/lineage")
-def lineage(name: str, lake: LakeDep, principal: PrincipalDep,
+def lineage(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
             version: Annotated[int | None, Query(ge=1)] = None, upstream: bool = True,
             downstream: bool = True) -> dict[str, Any]:
     """Table and column lineage around a view: nodes, edges, column edges."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return inspect.lineage(lake, name, version=version, upstream=upstream, downstream=downstream)
 
 
 @router.get("/{name}/impact")
-def impact(name: str, lake: LakeDep, principal: PrincipalDep,
+def impact(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
            breaking: Annotated[bool, Query(description="Assess a breaking (major) change.")] = True,
            ) -> list[ImpactPublic]:
     """Downstream views a new version of this view affects."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return [ImpactPublic.of(i) for i in inspect.impact_of(lake, name, breaking=breaking)]
 
 
 @router.post("/{name}/compile")
-def compile_view(name: str, lake: LakeDep, principal: PrincipalDep) -> CompilePublic:
+def compile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> CompilePublic:
     """Compile the view's current definition against today's catalog (nothing is created)."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return CompilePublic.of(inspect.compile_current(lake, name))
 
 
 @router.post("/{name}/materialize", status_code=201)
-def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep,
+def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                      version: Annotated[int | None, Query(ge=1)] = None) -> RunPublic:
     """Materialize one version (the current one by default); the run is recorded either way."""
-    _existing_owner(lake, principal, name)
+    _existing_owner(lake, access, principal, name)
     return RunPublic.of(materialize_view_version(lake, name, version, actor=principal.name))
 
 
 @router.get("/{name}/runs")
-def list_runs(name: str, lake: LakeDep, principal: PrincipalDep,
+def list_runs(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
               version: Annotated[int | None, Query(ge=1)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunPublic]:
     """Materialization runs, newest first."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return [RunPublic.of(r) for r in runs(lake, name, version=version, limit=limit)]
 
 
 @router.get("/{name}/transpile")
-def transpile_view(name: str, lake: LakeDep, principal: PrincipalDep,
+def transpile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                    dialect: Annotated[str, Query(description="redshift, trino, athena, duckdb or spark.")],
                    version: Annotated[int | None, Query(ge=1)] = None) -> TranspilePublic:
     """The version's SQL for another engine; 422 when the dialect cannot express it."""
-    authorize(principal, Action.DISCOVER, resource=f"views/{name}")
+    _discover(access, principal, name)
     return TranspilePublic.of(transpile(lake, name, dialect, version=version))
 
 
 @router.post("/{name}/versions/{version}/deprecate")
 def deprecate_version(name: str, version: int, body: DeprecateBody, lake: LakeDep,
-                      principal: PrincipalDep) -> ViewPublic:
+                      principal: PrincipalDep, access: AccessDep) -> ViewPublic:
     """Deprecate a version; from ``sunset_on`` on, reading it answers 410."""
-    _existing_owner(lake, principal, name)
+    _existing_owner(lake, access, principal, name)
     registry.deprecate(lake, name, version, actor=principal.name, sunset_on=body.sunset_on, note=body.note)
     return ViewPublic.of(catalog.get_view(lake, name, version, allow_retired=True))

@@ -131,7 +131,7 @@ def test_core_routes_are_mounted(client: TestClient) -> None:
 def test_every_route_but_health_needs_a_token(client: TestClient, auth: dict[str, Headers],
                                               headers: Headers) -> None:
     routes = app_routes(client.app) - {("GET", "/health")}  # type: ignore[arg-type]
-    assert routes == EXPECTED_ROUTES
+    assert EXPECTED_ROUTES <= routes
     answers = {}
     for method, path in sorted(routes):
         r = client.request(method, concrete(path), headers=headers)
@@ -186,7 +186,7 @@ def test_only_the_owning_team_or_an_admin_writes_a_dataset(
     url = f"{API}/datasets/sales.orders/batches?format=csv"
     r = client.post(url, content=good_csv, headers=auth["bob"])  # a producer of another team
     assert r.status_code == 403
-    assert "only the owner (sales)" in error_of(r)["message"]
+    assert "bob may not write dataset:sales.orders" in error_of(r)["message"]
     assert client.post(url, content=good_csv, headers=auth["alice"]).status_code == 201
     assert client.post(url + "&mode=overwrite", content=good_csv, headers=auth["root"]).status_code == 201
 

@@ -1,0 +1,250 @@
+"""Access requests: a subscriber asks, the owner or an approver decides, the grant expires.
+
+A request names a resource (a dataset, view, metric or domain), optionally some
+columns of a dataset or view, a reason and a duration. Approving it adds
+``allow`` grants (one per column, or one on the resource) that expire after the
+duration; the decision index ignores an expired grant at decision time, so
+access ends without anyone acting. Approving needs the resource's owner (the
+dataset owner, a user or a team role the decider holds) or a principal with
+``approve`` or ``grant`` on the resource; nobody decides their own request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from access.audit import AuditKind
+from access.errors import RequestNotPending
+from access.models import AccessRequest
+from access.resources import Action, Resource, ResourceKind
+from access.values import aware
+from lake.catalog.models import utcnow
+from lake.errors import AccessDenied, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from access.policy import AccessControl
+
+DEFAULT_DURATION = dt.timedelta(days=30)
+MIN_DURATION = dt.timedelta(minutes=1)
+MAX_DURATION = dt.timedelta(days=366)
+_REQUESTABLE = (ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.VIEW, ResourceKind.METRIC)
+_ACTIONS = (Action.DISCOVER, Action.READ, Action.WRITE, Action.PROPOSE)
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def parse(cls, text: str) -> RequestStatus:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in cls)
+            raise InvalidInput(f"unknown request status {text!r}; expected one of: {allowed}") from None
+
+
+@dataclass(frozen=True)
+class AccessRequestInfo:
+    id: int
+    requester: str
+    resource: Resource
+    action: Action
+    columns: tuple[str, ...]
+    reason: str
+    duration: dt.timedelta
+    status: RequestStatus
+    created_at: dt.datetime
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str = ""
+    expires_at: dt.datetime | None = None
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        """Approved, and its grants have expired."""
+        return (self.status is RequestStatus.APPROVED and self.expires_at is not None
+                and self.expires_at <= (now or utcnow()))
+
+    @property
+    def targets(self) -> tuple[Resource, ...]:
+        """The resources an approval grants."""
+        if self.columns:
+            return tuple(Resource.column_of(self.resource, c) for c in self.columns)
+        return (self.resource,)
+
+
+def _info(row: AccessRequest) -> AccessRequestInfo:
+    return AccessRequestInfo(
+        id=row.id, requester=row.requester, resource=Resource.parse(row.resource), action=Action(row.action),
+        columns=tuple(row.columns), reason=row.reason,
+        duration=dt.timedelta(seconds=row.duration_seconds or DEFAULT_DURATION.total_seconds()),
+        status=RequestStatus(row.status), created_at=aware(row.created_at) or utcnow(),
+        decided_by=row.decided_by, decided_at=aware(row.decided_at), decision_note=row.decision_note,
+        expires_at=aware(row.expires_at),
+    )
+
+
+def _check_duration(duration: dt.timedelta) -> dt.timedelta:
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise InvalidInput(f"duration must be between {MIN_DURATION} and {MAX_DURATION.days} days, not {duration}")
+    return duration
+
+
+class AccessRequests:
+    def __init__(self, access: AccessControl) -> None:
+        self.access = access
+        self.catalog = access.lake.catalog
+
+    def create(self, requester: str, resource: Resource, *, reason: str, columns: tuple[str, ...] | list[str] = (),
+               duration: dt.timedelta = DEFAULT_DURATION, action: Action = Action.READ) -> AccessRequestInfo:
+        """File a request.
+
+        Raises:
+            InvalidInput: no reason, a bad duration, columns of something that has
+                none, or columns the dataset lacks.
+            NotFound: the requester or the dataset does not exist.
+        """
+        if not reason.strip():
+            raise InvalidInput("say why you need access (reason)")
+        if resource.kind not in _REQUESTABLE:
+            raise InvalidInput(f"request access to a dataset, view, metric or domain, not to a {resource.kind.value}"
+                               " (name columns with 'columns')")
+        if action not in _ACTIONS:
+            raise InvalidInput(f"{action.value} cannot be requested; ask an administrator")
+        _check_duration(duration)
+        self.access.lake.users.get(requester)
+        cols = tuple(dict.fromkeys(c.strip().lower() for c in columns))
+        if cols:
+            if resource.kind not in (ResourceKind.DATASET, ResourceKind.VIEW):
+                raise InvalidInput("only datasets and views have columns")
+            for c in cols:
+                Resource.column_of(resource, c)
+            if resource.kind is ResourceKind.DATASET:
+                contract = self.access.lake.datasets.get(resource.qualified).contract
+                names = {c.name for c in contract.columns}
+                unknown = [c for c in cols if c not in names]
+                if unknown:
+                    raise InvalidInput(f"{resource.qualified} has no column(s) {', '.join(unknown)}")
+        elif resource.kind is ResourceKind.DATASET:
+            self.access.lake.datasets.get(resource.qualified)
+        with self.catalog.session() as s:
+            row = AccessRequest(requester=requester, resource=resource.key, action=action.value, columns=list(cols),
+                                reason=reason.strip(), duration_seconds=int(duration.total_seconds()),
+                                status=RequestStatus.PENDING.value, decision_note="")
+            s.add(row)
+            s.flush()
+            self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=requester, action="request",
+                                     resource=resource.key, detail={"request": row.id, "columns": list(cols),
+                                                                    "reason": row.reason,
+                                                                    "duration_seconds": row.duration_seconds})
+            return _info(row)
+
+    def get(self, request_id: int) -> AccessRequestInfo:
+        with self.catalog.session() as s:
+            row = s.get(AccessRequest, request_id)
+            if row is None:
+                raise NotFound(f"access request {request_id} does not exist")
+            return _info(row)
+
+    def list(self, *, status: RequestStatus | None = None, requester: str | None = None,
+             limit: int = 200) -> list[AccessRequestInfo]:
+        q = select(AccessRequest).order_by(AccessRequest.id.desc()).limit(limit)
+        if status:
+            q = q.where(AccessRequest.status == status.value)
+        if requester:
+            q = q.where(AccessRequest.requester == requester)
+        with self.catalog.session() as s:
+            return [_info(r) for r in s.scalars(q)]
+
+    def owner_of(self, resource: Resource) -> str | None:
+        """The owner of a dataset (a user or team role), else ``None``."""
+        if resource.kind is ResourceKind.DATASET:
+            try:
+                return self.access.lake.datasets.get(resource.qualified).owner or None
+            except NotFound:
+                return None
+        return None
+
+    def can_decide(self, decider: str, request: AccessRequestInfo) -> bool:
+        """Owner of the resource, or ``approve``/``grant`` on it; never the requester."""
+        if decider == request.requester:
+            return False
+        owner = self.owner_of(request.resource)
+        if owner and (owner == decider or owner in self.access.roles_of(decider)):
+            return True
+        return any(self.access.can(decider, a, request.resource) for a in (Action.APPROVE, Action.GRANT))
+
+    def _check_decider(self, decider: str, request: AccessRequestInfo) -> None:
+        if decider == request.requester:
+            raise AccessDenied(decider, "decide", f"access request {request.id}", "nobody decides their own request")
+        if not self.can_decide(decider, request):
+            raise AccessDenied(decider, "decide", f"access request {request.id}",
+                               f"only the owner of {request.resource} or a principal with approve or grant on it may")
+
+    def _transition(self, s: object, request_id: int, to: RequestStatus, **values: object) -> None:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        n = s.execute(update(AccessRequest)
+                      .where(AccessRequest.id == request_id, AccessRequest.status == RequestStatus.PENDING.value)
+                      .values(status=to.value, **values)).rowcount  # type: ignore[attr-defined]
+        if n != 1:
+            row = s.get(AccessRequest, request_id)
+            raise RequestNotPending(request_id, row.status if row is not None else "gone")
+
+    def approve(self, request_id: int, approver: str, *, note: str = "",
+                duration: dt.timedelta | None = None) -> AccessRequestInfo:
+        """Approve: add the expiring grants, in one transaction with the decision.
+
+        Args:
+            duration: Shorten or lengthen the requested duration.
+
+        Raises:
+            AccessDenied: the approver may not decide this request.
+            RequestNotPending: it was decided already.
+        """
+        request = self.get(request_id)
+        self._check_decider(approver, request)
+        now = utcnow()
+        expires = now + _check_duration(duration or request.duration)
+        with self.access.policies.transaction(approver) as tx:
+            self._transition(tx.session, request_id, RequestStatus.APPROVED, decided_by=approver, decided_at=now,
+                             decision_note=note, expires_at=expires,
+                             duration_seconds=int((expires - now).total_seconds()))
+            for target in request.targets:
+                self.access.policies.add_grant(tx, request.requester, request.action, target, expires_at=expires,
+                                               reason=f"access request {request_id}", request_id=request_id,
+                                               on_exists="extend")
+            self.access.audit.append(tx.session, AuditKind.ACCESS_REQUEST, actor=approver, action="approve",
+                                     resource=request.resource.key,
+                                     detail={"request": request_id, "requester": request.requester,
+                                             "expires_at": expires.isoformat(), "note": note})
+        return self.get(request_id)
+
+    def reject(self, request_id: int, approver: str, *, note: str = "") -> AccessRequestInfo:
+        request = self.get(request_id)
+        self._check_decider(approver, request)
+        with self.catalog.session() as s:
+            self._transition(s, request_id, RequestStatus.REJECTED, decided_by=approver, decided_at=utcnow(),
+                             decision_note=note)
+            self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=approver, action="reject",
+                                     resource=request.resource.key,
+                                     detail={"request": request_id, "requester": request.requester, "note": note})
+        return self.get(request_id)
+
+    def cancel(self, request_id: int, requester: str) -> AccessRequestInfo:
+        request = self.get(request_id)
+        if requester != request.requester:
+            raise AccessDenied(requester, "cancel", f"access request {request_id}", "only its requester may cancel it")
+        with self.catalog.session() as s:
+            self._transition(s, request_id, RequestStatus.CANCELLED, decided_by=requester, decided_at=utcnow())
+            self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=requester, action="cancel",
+                                     resource=request.resource.key, detail={"request": request_id})
+        return self.get(request_id)

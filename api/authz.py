@@ -1,0 +1,123 @@
+"""Authorization for the routes: one :class:`~access.AccessControl` per app and
+the ``require`` dependency.
+
+Use it on a route or a router::
+
+    @router.post("/{name}/batches", dependencies=[require(Action.WRITE, dataset_from_path)])
+    @router.get("/users", dependencies=[require(Action.ADMIN, LAKE)])
+
+``require`` authenticates the caller, makes it known to the policy (member of
+``everyone`` and of the roles on its user record, the first time), asks the
+access layer, and audits the decision; a refusal is ``403 access_denied``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from access import AccessControl, Action, Resource
+from api.deps import LakeDep, PrincipalDep
+from lake.auth import Principal
+from lake.service import Lake
+
+LAKE = Resource.lake()
+_create_lock = threading.Lock()
+
+
+def access_for(app: Any, lake: Lake) -> AccessControl:
+    """The app's AccessControl for its open lake, made on first use."""
+    access: AccessControl | None = getattr(app.state, "access", None)
+    if access is None or access.lake is not lake:
+        with _create_lock:
+            access = getattr(app.state, "access", None)
+            if access is None or access.lake is not lake:
+                access = AccessControl(lake)
+                app.state.access = access
+    return access
+
+
+def get_access(request: Request, lake: LakeDep) -> AccessControl:
+    """The app's AccessControl (a dependency)."""
+    return access_for(request.app, lake)
+
+
+AccessDep = Annotated[AccessControl, Depends(get_access)]
+
+
+def known(access: AccessControl, principal: Principal) -> str:
+    """Make the principal known to the policy; return its subject name."""
+    access.ensure_subject(principal.name, principal.roles)
+    return principal.name
+
+
+def dataset_from_path(name: str) -> Resource:
+    """The dataset named by the ``{name}`` path parameter (``domain.dataset``)."""
+    return Resource.table(name)
+
+
+def view_from_path(name: str) -> Resource:
+    return Resource.view(name)
+
+
+def metric_from_path(name: str) -> Resource:
+    return Resource.metric(name)
+
+
+def require(action: Action, resource: Resource | Callable[..., Resource], *, audit: bool = True) -> Any:
+    """A dependency that answers 403 unless the caller may do ``action`` on ``resource``.
+
+    Args:
+        action: The action.
+        resource: A resource, or a dependency that makes one from the request
+            (e.g. :func:`dataset_from_path`).
+        audit: Record allowed decisions too (denials are always recorded).
+    """
+    if isinstance(resource, Resource):
+        fixed = resource
+
+        def resource_dep() -> Resource:
+            return fixed
+    else:
+        resource_dep = resource
+
+    async def dependency(principal: Principal, access: AccessControl, target: Resource) -> Principal:
+        def decide() -> None:
+            subject = known(access, principal)
+            if audit or not access.can(subject, action, target):
+                access.require(subject, action, target)
+
+        await run_in_threadpool(decide)
+        return principal
+
+    # Real annotation objects (this module's annotations are strings, and the
+    # resource dependency is a local): FastAPI reads the signature.
+    dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("principal", inspect.Parameter.KEYWORD_ONLY, annotation=PrincipalDep),
+        inspect.Parameter("access", inspect.Parameter.KEYWORD_ONLY, annotation=AccessDep),
+        inspect.Parameter("target", inspect.Parameter.KEYWORD_ONLY,
+                          annotation=Annotated[Resource, Depends(resource_dep)]),
+    ], return_annotation=Principal)
+    return Depends(dependency)
+
+
+#: Every authenticated route should at least need this: a principal denied
+#: ``discover`` on the lake is locked out of the API.
+BASELINE = require(Action.DISCOVER, LAKE, audit=False)
+
+
+async def audit_token_use(request: Request, principal: PrincipalDep, access: AccessDep) -> None:
+    """Record that a bearer token authenticated a caller (an audit ``token_use`` entry).
+
+    Mount it beside ``current_principal`` on the authenticated router. The token
+    itself is never recorded, only who used one, the method and the path.
+    """
+    from access import AuditKind
+
+    await run_in_threadpool(lambda: access.audit.record(
+        AuditKind.TOKEN_USE, actor=principal.name, action=request.method, resource=request.url.path))

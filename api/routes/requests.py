@@ -1,0 +1,79 @@
+"""Access requests: ask for a resource, decide, see your own and those you may decide."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from access import Action, Resource
+from access.requests import RequestStatus
+from access.schemas import RequestCreate, RequestDecision, RequestPublic
+from api.authz import BASELINE, AccessDep, known
+from api.deps import PrincipalDep
+from api.schemas import ErrorResponse
+from lake.errors import AccessDenied
+
+router = APIRouter(prefix="/access/requests", tags=["access requests"], dependencies=[BASELINE])
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+@router.post("", status_code=201, responses=_errors(403, 404, 422))
+def create_request(body: RequestCreate, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+    """Ask for access to a resource (you must be able to discover it)."""
+    target = Resource.parse(body.resource)
+    subject = known(access, principal)
+    access.require(subject, Action.DISCOVER, target)
+    info = access.requests.create(subject, target, columns=body.columns, reason=body.reason,
+                                  duration=dt.timedelta(days=body.duration_days), action=Action.parse(body.action))
+    return RequestPublic.of(info)
+
+
+@router.get("")
+def list_requests(access: AccessDep, principal: PrincipalDep,
+                  status: Annotated[str | None, Query(description="pending, approved, rejected or cancelled")] = None,
+                  mine: Annotated[bool, Query(description="Only your own requests.")] = False,
+                  ) -> list[RequestPublic]:
+    """Your own requests and those you may decide."""
+    subject = known(access, principal)
+    wanted = RequestStatus.parse(status) if status else None
+    out = []
+    for r in access.requests.list(status=wanted, requester=subject if mine else None):
+        if r.requester == subject or (not mine and access.requests.can_decide(subject, r)):
+            out.append(RequestPublic.of(r))
+    return out
+
+
+@router.get("/{request_id}", responses=_errors(403, 404))
+def get_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+    subject = known(access, principal)
+    info = access.requests.get(request_id)
+    if info.requester != subject and not access.requests.can_decide(subject, info):
+        raise AccessDenied(subject, "see", f"access request {request_id}", "only its requester and deciders may")
+    return RequestPublic.of(info)
+
+
+@router.post("/{request_id}/approve", responses=_errors(403, 404, 409))
+def approve_request(request_id: int, body: RequestDecision, access: AccessDep, principal: PrincipalDep
+                    ) -> RequestPublic:
+    """Approve: the requester gets expiring grants (owner, or approve/grant on the resource)."""
+    subject = known(access, principal)
+    duration = dt.timedelta(days=body.duration_days) if body.duration_days else None
+    return RequestPublic.of(access.requests.approve(request_id, subject, note=body.note, duration=duration))
+
+
+@router.post("/{request_id}/reject", responses=_errors(403, 404, 409))
+def reject_request(request_id: int, body: RequestDecision, access: AccessDep, principal: PrincipalDep
+                   ) -> RequestPublic:
+    subject = known(access, principal)
+    return RequestPublic.of(access.requests.reject(request_id, subject, note=body.note))
+
+
+@router.post("/{request_id}/cancel", responses=_errors(403, 404, 409))
+def cancel_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+    subject = known(access, principal)
+    return RequestPublic.of(access.requests.cancel(request_id, subject))

@@ -1,0 +1,254 @@
+"""Decisions of the access layer against casbin.Enforcer, and the gateway's overhead.
+
+One run builds one policy (10k users, 1k roles, 10k objects by default: 20
+domains, 500 datasets, 9,480 columns; ~6k p lines, ~22k g lines) in a fresh
+lake's catalog, loads it into ``AccessControl`` (its decision index) and into
+``casbin.Enforcer`` with ``access/model.conf`` (plus the g2 resource hierarchy),
+and asks both the same random requests. It prints decisions/s and p50/p99
+latency of each, the speed-up, checks that both answered every shared request
+the same, and then the query gateway's overhead per query (parse, check,
+rewrite) from ``bench/_gateway.py``.
+
+Targets: the index at least 100x faster than Casbin, p99 at most 50 µs.
+
+    .venv/bin/python bench/authz.py [--users 10000] [--roles 1000] [--objects 10000]
+                                    [--requests 100000] [--casbin-requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import importlib.util
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+
+from sqlalchemy import insert  # noqa: E402
+
+from access.enforcer import casbin_enforcer  # noqa: E402
+from access.models import AccessGrant, AccessMembership, AccessRole  # noqa: E402
+from access.policy import AccessControl  # noqa: E402
+from access.resources import Action, Resource  # noqa: E402
+from lake.service import Lake  # noqa: E402
+from lake.settings import Settings  # noqa: E402
+
+ACTIONS = list(Action)
+ACTION_WEIGHTS = [3, 10, 2, 1, 1, 1, 1]  # discover, read, write, propose, approve, grant, admin
+
+
+def build_policy(users: int, roles: int, objects: int, seed: int) -> dict[str, Any]:
+    """A deterministic policy: objects, p lines, g lines."""
+    rng = random.Random(seed)
+    domains = [Resource.domain_(f"d{i:02d}") for i in range(20)]
+    per_dataset = 19
+    n_datasets = max(1, (objects - len(domains)) // (per_dataset + 1))
+    datasets = [Resource.table(f"d{i % len(domains):02d}.t{i:04d}") for i in range(n_datasets)]
+    columns = [Resource.column_of(t, f"c{j:02d}") for t in datasets for j in range(per_dataset)]
+    columns = columns[: max(0, objects - len(domains) - len(datasets))]
+    role_names = [f"role{i:04d}" for i in range(roles)]
+    user_names = [f"user{i:05d}" for i in range(users)]
+
+    def target() -> Resource:
+        x = rng.random()
+        if x < 0.1:
+            return rng.choice(domains)
+        if x < 0.6:
+            return rng.choice(datasets)
+        return rng.choice(columns)
+
+    p: set[tuple[str, str, str, str]] = set()
+    for role in role_names:
+        for _ in range(rng.randint(3, 8)):
+            action = rng.choices(ACTIONS, ACTION_WEIGHTS)[0].value
+            p.add((role, target().key, action, "deny" if rng.random() < 0.05 else "allow"))
+    for user in user_names:
+        if rng.random() < 0.1:
+            p.add((user, target().key, rng.choices(ACTIONS, ACTION_WEIGHTS)[0].value,
+                   "deny" if rng.random() < 0.2 else "allow"))
+    g: set[tuple[str, str]] = set()
+    for i, role in enumerate(role_names[:-1]):  # a DAG: roles inherit from roles with a higher number
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            g.add((role, role_names[rng.randint(i + 1, len(role_names) - 1)]))
+    for user in user_names:
+        for role in rng.sample(role_names, rng.randint(1, 3)):
+            g.add((user, role))
+    resources = [*domains, *datasets, *columns]
+    return {"users": user_names, "roles": role_names, "resources": resources, "p": sorted(p), "g": sorted(g)}
+
+
+def make_requests(policy: dict[str, Any], n: int, seed: int) -> list[tuple[str, Action, Resource]]:
+    """Half random requests, half aimed at what one of the user's roles was granted (or denied)."""
+    rng = random.Random(seed)
+    roles_of: dict[str, list[str]] = {}
+    for member, role in policy["g"]:
+        roles_of.setdefault(member, []).append(role)
+    lines_of: dict[str, list[tuple[str, str, str, str]]] = {}
+    for line in policy["p"]:
+        lines_of.setdefault(line[0], []).append(line)
+    by_key = {r.key: r for r in policy["resources"]}
+    children: dict[str, list[Resource]] = {}
+    for r in policy["resources"]:
+        if r.parent is not None:
+            children.setdefault(r.parent.key, []).append(r)
+    out = []
+    for i in range(n):
+        user = rng.choice(policy["users"])
+        lines = [ln for role in roles_of.get(user, []) for ln in lines_of.get(role, [])]
+        if i % 2 or not lines:
+            out.append((user, rng.choice(ACTIONS), rng.choice(policy["resources"])))
+            continue
+        _, obj, act, _ = rng.choice(lines)
+        target = by_key[obj]
+        while children.get(target.key) and rng.random() < 0.6:
+            target = rng.choice(children[target.key])
+        out.append((user, Action(act), target))
+    return out
+
+
+def load_lake(policy: dict[str, Any], home: Path) -> Lake:
+    """A lake whose catalog holds the policy (bulk insert; the same rows the API would write)."""
+    lake = Lake(Settings(home=home))
+    now = dt.datetime.now(dt.UTC)
+    common = {"created_by": "bench", "created_at": now}
+    with lake.catalog.session() as s:
+        s.execute(insert(AccessRole), [{"name": r, "kind": "role", "description": "", **common}
+                                       for r in policy["roles"]])
+        s.execute(insert(AccessMembership), [{"member": m, "role": r, "expires_at": None, **common}
+                                             for m, r in policy["g"]])
+        s.execute(insert(AccessGrant), [{"subject": sub, "resource": obj, "action": act, "effect": eft,
+                                         "expires_at": None, "reason": "", "request_id": None, **common}
+                                        for sub, obj, act, eft in policy["p"]])
+    return lake
+
+
+def casbin_csv(policy: dict[str, Any]) -> str:
+    lines = [f"p, {s}, {o}, {a}, {e}" for s, o, a, e in policy["p"]]
+    lines += [f"g, {m}, {r}" for m, r in policy["g"]]
+    seen = set()
+    for r in policy["resources"]:
+        if r.parent is not None and (r.key, r.parent.key) not in seen:
+            seen.add((r.key, r.parent.key))
+            lines.append(f"g2, {r.key}, {r.parent.key}")
+    return "\n".join(lines)
+
+
+def measure(decide: Callable[[Any], bool], requests: Sequence[Any], *, rate_pass: bool = True
+            ) -> tuple[dict[str, float], list[bool]]:
+    """Per-call latency (µs), decisions per second and the answers over ``requests``.
+
+    With ``rate_pass`` the rate comes from a second pass without per-call timers.
+    """
+    gc.disable()
+    try:
+        clock = time.perf_counter_ns
+        lat, answers = [], []
+        for req in requests:
+            t0 = clock()
+            answers.append(decide(req))
+            lat.append(clock() - t0)
+        if rate_pass:
+            t0 = time.perf_counter()
+            for req in requests:
+                decide(req)
+            rate = len(requests) / (time.perf_counter() - t0)
+        else:
+            rate = len(requests) / (sum(lat) / 1e9)
+    finally:
+        gc.enable()
+    lat.sort()
+    return {"rate": rate, "p50": lat[len(lat) // 2] / 1000, "p99": lat[int(len(lat) * 0.99)] / 1000,
+            "mean": statistics.fmean(lat) / 1000}, answers
+
+
+def gateway_overhead() -> None:
+    path = Path(__file__).with_name("_gateway.py")
+    if not path.exists():
+        print("gateway overhead: bench/_gateway.py is missing (the query gateway's benchmark); not measured")
+        return
+    spec = importlib.util.spec_from_file_location("_gateway", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_gateway"] = module
+    spec.loader.exec_module(module)
+    measure_fn = getattr(module, "measure_gateway_overhead", None)
+    if measure_fn is None:
+        print("gateway overhead: bench/_gateway.py has no measure_gateway_overhead(); not measured")
+        return
+    result = measure_fn()
+    if isinstance(result, dict):
+        print("gateway overhead per query (parse, check, rewrite):")
+        for key, value in result.items():
+            print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+    elif isinstance(result, (int, float)):
+        print(f"gateway overhead per query (parse, check, rewrite): {result:.3f} ms")
+    elif result is not None:
+        print(f"gateway overhead per query (parse, check, rewrite): {result}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--roles", type=int, default=1_000)
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=100_000, help="requests asked of the index")
+    parser.add_argument("--casbin-requests", type=int, default=400, help="of those, asked of Casbin too")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-gateway", action="store_true", help="skip the gateway's overhead")
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    policy = build_policy(args.users, args.roles, args.objects, args.seed)
+    print(f"policy: {len(policy['users']):,} users, {len(policy['roles']):,} roles, "
+          f"{len(policy['resources']):,} objects, {len(policy['p']):,} p lines, {len(policy['g']):,} g lines "
+          f"({time.perf_counter() - t0:.1f} s to generate)")
+    requests = make_requests(policy, args.requests, args.seed + 1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = load_lake(policy, Path(tmp) / "home")
+        try:
+            t0 = time.perf_counter()
+            ac = AccessControl(lake, sync_users=False, refresh_seconds=1.0)
+            print(f"index: loaded from the catalog in {time.perf_counter() - t0:.2f} s "
+                  f"({ac._state.index.rules:,} rules, {ac._state.index.links:,} links)")
+            t0 = time.perf_counter()
+            enforcer = casbin_enforcer(casbin_csv(policy))
+            print(f"casbin.Enforcer: loaded in {time.perf_counter() - t0:.2f} s")
+
+            shared = requests[: args.casbin_requests]
+            for req in requests[:2000]:  # warm the closure and lineage caches as a running server has them
+                ac.can(*req)
+            idx, mine = measure(lambda r: ac.can(*r), requests)
+            cas, theirs = measure(lambda r: enforcer.enforce(r[0], r[2].key, r[1].value), shared, rate_pass=False)
+            disagree = sum(a != b for a, b in zip(mine, theirs, strict=False))
+            allowed = sum(theirs)
+        finally:
+            lake.close()
+
+    print()
+    print(f"{'':18}{'decisions/s':>14}{'p50 µs':>10}{'p99 µs':>10}{'requests':>11}")
+    print(f"{'Lakegate index':18}{idx['rate']:>14,.0f}{idx['p50']:>10.1f}{idx['p99']:>10.1f}{len(requests):>11,}")
+    print(f"{'casbin.Enforcer':18}{cas['rate']:>14,.0f}{cas['p50']:>10.1f}{cas['p99']:>10.1f}{len(shared):>11,}")
+    speedup = idx["rate"] / cas["rate"]
+    print()
+    print(f"speed-up: {speedup:,.0f}x (target >= 100x: {'met' if speedup >= 100 else 'MISSED'}); "
+          f"index p99 {idx['p99']:.1f} µs (target <= 50 µs: {'met' if idx['p99'] <= 50 else 'MISSED'})")
+    print(f"agreement: {len(shared) - disagree:,}/{len(shared):,} shared requests answered the same "
+          f"({allowed:,} allowed)")
+    if not args.no_gateway:
+        print()
+        gateway_overhead()
+    return 0 if disagree == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
