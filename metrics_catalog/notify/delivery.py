@@ -11,11 +11,11 @@ A receiver recomputes the HMAC over the raw body with the secret it was given
 when the channel was created, compares in constant time and refuses old
 timestamps. Any 2xx answer counts as delivered.
 
-Email goes through SMTP when ``LAKEGATE_METRICS_SMTP_URL`` is set
+Email goes through SMTP when ``settings.smtp_url`` (``LAKEGATE_SMTP_URL``) is set
 (``smtp://user:password@host:587`` uses STARTTLS, ``smtps://`` TLS,
 ``smtp+plain://`` neither, for a relay on localhost); otherwise each message is
-written as an ``.eml`` file to ``<home>/outbox`` (``LAKEGATE_METRICS_OUTBOX_DIR``
-overrides it). ``LAKEGATE_METRICS_MAIL_FROM`` sets the sender.
+written as an ``.eml`` file to ``settings.outbox_dir`` (``<home>/outbox`` by
+default). ``settings.mail_from`` sets the sender.
 
 Messages are claimed one by one (``pending`` → ``sending`` only if still
 pending), so two dispatchers never send the same message. A failure goes back
@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import smtplib
 import ssl
 import time
@@ -48,9 +47,6 @@ from metrics_catalog.models import ChannelRow, OutboxRow
 
 MAX_ATTEMPTS = 5
 WEBHOOK_TIMEOUT_S = 5.0
-SMTP_URL_ENV = "LAKEGATE_METRICS_SMTP_URL"
-MAIL_FROM_ENV = "LAKEGATE_METRICS_MAIL_FROM"
-OUTBOX_DIR_ENV = "LAKEGATE_METRICS_OUTBOX_DIR"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -74,7 +70,7 @@ class Dispatcher:
 
     @property
     def outbox_dir(self) -> Path:
-        return Path(os.environ.get(OUTBOX_DIR_ENV) or self.settings.home / "outbox")
+        return Path(self.settings.outbox_dir or self.settings.home / "outbox")
 
     def _claim(self, message_id: int) -> tuple[OutboxRow, str] | None:
         with self.catalog.session() as s:
@@ -145,7 +141,7 @@ class Dispatcher:
     def _message(self, row: OutboxRow) -> EmailMessage:
         payload: dict[str, Any] = row.payload
         msg = EmailMessage()
-        msg["From"] = os.environ.get(MAIL_FROM_ENV) or "lakegate@localhost"
+        msg["From"] = self.settings.mail_from
         msg["To"] = row.target
         msg["Subject"] = str(payload.get("title", "Lakegate metrics"))
         msg["Date"] = formatdate(usegmt=True)
@@ -157,7 +153,7 @@ class Dispatcher:
 
     def _mail(self, row: OutboxRow) -> None:
         msg = self._message(row)
-        smtp_url = os.environ.get(SMTP_URL_ENV)
+        smtp_url = self.settings.smtp_url.get_secret_value() if self.settings.smtp_url else None
         if smtp_url:
             _send_smtp(smtp_url, msg)
             return

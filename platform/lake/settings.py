@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         openlineage_url: Send OpenLineage run events to this HTTP endpoint
             (e.g. Marquez); by default they go to ``<home>/openlineage/events.jsonl``.
         openlineage_api_key: Bearer token for that endpoint.
+        smtp_url: Send notification e-mail through this server
+            (``smtp://user:password@host:587``); without it, e-mail is written as
+            ``.eml`` files to the outbox directory.
+        mail_from: Sender address of notification e-mail.
+        outbox_dir: Where e-mail is written without SMTP. Defaults to ``<home>/outbox``.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAKEGATE_", extra="ignore")
@@ -61,6 +66,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     openlineage_url: str | None = None
     openlineage_api_key: SecretStr | None = None
+    smtp_url: SecretStr | None = None
+    mail_from: str = "lakegate@localhost"
+    outbox_dir: Path | None = None
 
     @field_validator("home", mode="after")
     @classmethod
@@ -77,6 +85,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.home / 'catalog.db'}"
         if self.master_key_file is None:
             self.master_key_file = self.home / "master.key"
+        if self.outbox_dir is None:
+            self.outbox_dir = self.home / "outbox"
         if self.max_upload_bytes <= 0:
             raise ValueError("max_upload_bytes must be positive")
         if self.production:
