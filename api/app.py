@@ -138,4 +138,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
                      access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
+    from ui.app import mount_ui
+
+    mount_ui(app)
     return app

@@ -1,0 +1,162 @@
+"""The pieces pages are drawn with: SQL highlighting, diffs, lineage graphs,
+charts, and the search documents of views and metrics."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from access import AccessControl
+from lake.search import SearchIndex
+from lake.service import Lake
+from metrics_catalog import MetricCatalog
+from ui import chart, graph
+from ui.graph import GraphEdge, GraphNode, NodeKind
+from ui.highlight import highlight_diff, highlight_sql
+from ui.indexing import CatalogSync
+
+from ui_world import CHAIN, make_data, make_policy, make_users
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _text(markup: str) -> str:
+    return html.unescape(_TAGS.sub("", markup))
+
+
+# -- SQL -------------------------------------------------------------------------------------
+
+
+def test_highlighting_marks_keywords_strings_numbers_functions_and_comments() -> None:
+    out = str(highlight_sql("SELECT count(*) AS n, 'a<b' -- note\nFROM t WHERE x > 1.5"))
+    assert '<span class="kw">SELECT</span>' in out
+    assert '<span class="fn">count</span>' in out
+    assert '<span class="str">&#39;a&lt;b&#39;</span>' in out
+    assert '<span class="num">1.5</span>' in out
+    assert '<span class="com"> -- note\n</span>' in out
+    assert "<b" not in out.replace("<span", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120))
+def test_highlighting_keeps_every_character_and_escapes_them(sql: str) -> None:
+    out = str(highlight_sql(sql))
+    assert _text(out) == sql
+    assert "<" not in _TAGS.sub("", out)
+
+
+def test_diff_lines_are_marked() -> None:
+    out = str(highlight_diff("--- a v1\n+++ a v2\n@@ -1 +1 @@\n-old <x>\n+new\n same"))
+    assert '<span class="del">-old &lt;x&gt;</span>' in out
+    assert '<span class="add">+new</span>' in out
+    assert '<span class="ctx"> same</span>' in out
+    assert out.count('class="hunk"') == 3
+
+
+# -- lineage graphs --------------------------------------------------------------------------
+
+
+def _nodes(*ids: str) -> list[GraphNode]:
+    return [GraphNode(i, i, NodeKind.VIEW, href=f"/ui/views/{i}") for i in ids]
+
+
+def test_layers_follow_the_longest_path_and_survive_cycles() -> None:
+    edges = [GraphEdge("a", "b"), GraphEdge("b", "c"), GraphEdge("a", "c")]
+    depth = graph.layers(_nodes("a", "b", "c", "d"), edges)
+    assert depth == {"a": 0, "b": 1, "c": 2, "d": 0}
+    cyclic = graph.layers(_nodes("a", "b", "c"), [*edges, GraphEdge("c", "a")])
+    assert sorted(cyclic.values()) == [0, 1, 2]  # one edge of the cycle is ignored
+
+
+def test_graph_links_visible_nodes_only_and_escapes_labels() -> None:
+    nodes = [GraphNode("x", "<script>x</script>", NodeKind.DATASET, href="/ui/datasets/a.b", focus=True),
+             GraphNode("y", "hidden view", NodeKind.HIDDEN)]
+    svg = str(graph.render(nodes, [GraphEdge("x", "y")], title="Lineage & more"))
+    assert svg.count("<a ") == 1 and 'href="/ui/datasets/a.b"' in svg
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "<title" in svg and "Lineage &amp; more" in svg
+    assert svg.count("<path ") == 2  # the arrow head and one edge
+    assert graph.render([], [], title="empty") == ""
+
+
+def test_graph_places_each_layer_after_its_inputs_across_or_down() -> None:
+    nodes, edges = _nodes("a", "b", "c", "d"), [GraphEdge("a", "b"), GraphEdge("b", "c"), GraphEdge("b", "d")]
+    across = {p.node.id: p for p in graph.place(nodes, edges)}
+    assert across["a"].x < across["b"].x < across["c"].x == across["d"].x and across["c"].y != across["d"].y
+    down = {p.node.id: p for p in graph.place(nodes, edges, graph.Direction.DOWN)}
+    assert down["a"].y < down["b"].y < down["c"].y == down["d"].y and down["c"].x != down["d"].x
+    both = graph.render_both(nodes, edges, title="t")
+    assert 'id="lineage-across-title"' in both["across"] and 'id="lineage-down-title"' in both["down"]
+
+
+# -- charts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 440), (0, 1), (-3, 7), (0, 0), (12.5, 13.1), (0, 987654)])
+def test_ticks_are_round_and_cover_the_range(low: float, high: float) -> None:
+    ticks = chart.nice_ticks(low, high)
+    assert ticks[0] <= low and ticks[-1] >= high
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+    assert len(steps) == 1 and 2 <= len(ticks) <= 12
+
+
+def test_chart_draws_one_line_per_series_with_a_point_per_value() -> None:
+    series = [chart.Series("US", (("2026-10-01", 3.0), ("2026-10-02", 5.0), ("2026-10-03", None))),
+              chart.Series("DE", (("2026-10-01", 1.0), ("2026-10-03", 2.0)))]
+    svg = str(chart.render(series, title="revenue <by> day", unit="EUR"))
+    assert svg.count("<circle") == 4 and svg.count('stroke-width="2.5"') == 2
+    assert "revenue &lt;by&gt; day" in svg and "US: 2026-10-02: 5" in svg
+    assert chart.render([chart.Series("x", (("2026-10-01", None),))], title="t") == ""
+
+
+def test_narrow_chart_labels_fewer_periods_and_always_the_last() -> None:
+    days = tuple((f"2026-10-{d:02d}", float(d)) for d in range(1, 31))
+    both = chart.render_both([chart.Series("all", days)], title="t")
+    labels = lambda svg: re.findall(r">(2026-10-\d\d)</text>", str(svg))
+    assert len(labels(both["narrow"])) <= 4 < len(labels(both["wide"])) <= 9
+    assert labels(both["narrow"])[-1] == labels(both["wide"])[-1] == "2026-10-30"
+    assert 'viewBox="0 0 360 240"' in both["narrow"]
+
+
+def test_every_template_compiles() -> None:
+    from ui.templating import ENV, TEMPLATES
+
+    names = sorted(p.name for p in TEMPLATES.glob("*.html"))
+    assert "base.html" in names and len(names) >= 12
+    for name in names:
+        ENV.get_template(name)
+
+
+# -- search documents of views and metrics ---------------------------------------------------------
+
+
+def test_metrics_are_indexed_when_they_change_and_certified_when_approved(lake: Lake) -> None:
+    make_users(lake)
+    make_data(lake)
+    access = AccessControl(lake, refresh_seconds=0)
+    make_policy(lake, access)
+    catalog = MetricCatalog(lake, access=access, deliver=False)
+    sync = CatalogSync(lake, catalog)
+    index = SearchIndex(lake.catalog)
+    assert sync.ensure() is True  # first look
+    assert sync.ensure() is False  # nothing changed
+    assert index.search("basket", kinds=["metric"]) == []
+    catalog.chains.set("sales", CHAIN, actor="root")
+    catalog.workflow.create({"name": "sales.basket", "view": "sales.orders", "expression": "AVG(amount)",
+                             "time_dimension": "order_date", "description": "Average order value in EUR.",
+                             "owner": "alice"}, actor="alice")
+    assert sync.ensure() is True
+    [hit] = index.search("basket", kinds=["metric"])
+    assert hit.key == "sales.basket" and not hit.certified and hit.owner == "alice" and "draft" in hit.tags
+    catalog.workflow.propose("sales.basket", actor="alice")
+    catalog.workflow.start_review("sales.basket", actor="tina")
+    catalog.workflow.decide("sales.basket", "approve", actor="tina")
+    catalog.workflow.decide("sales.basket", "approve", actor="bruno")
+    assert sync.ensure() is True
+    [hit] = index.search("average order", certified=True)
+    assert hit.key == "sales.basket" and hit.certified

@@ -1,0 +1,1 @@
+"""UI pages, one module per area; each exports ``router`` (built with :class:`ui.routing.UiRoute`)."""

@@ -1,0 +1,163 @@
+"""Admin and audit: roles, members, grants, masks and row filters; the audit
+log with its verification status. Both need ``admin`` on the lake."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from starlette.responses import RedirectResponse
+
+from access import (
+    AccessControl,
+    Action,
+    AuditKind,
+    Decision,
+    Effect,
+    Mask,
+    Resource,
+    RoleKind,
+)
+from lake.catalog.models import utcnow
+from lake.errors import LakegateError
+from ui import services
+from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.sessions import UiSessionInfo
+from ui.templating import UI_PREFIX, render
+
+router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
+
+AUDIT_PAGE = 100
+DONE = {
+    "role": "The role was created.", "member": "The member was added.", "unmember": "The member was removed.",
+    "grant": "The grant was added.", "revoke": "The grant was revoked.", "mask": "The mask was set.",
+    "unmask": "The mask was removed.", "filter": "The row filter was set.", "unfilter": "The row filter was removed.",
+}
+
+
+def _admin(request: Request, me: UiSessionInfo) -> AccessControl:
+    """The access layer, if the signed-in person is an admin of the lake (the decision is audited)."""
+    control = services.access(request)
+    control.require(me.user, Action.ADMIN, Resource.lake())
+    return control
+
+
+def admin_page(request: Request, me: UiSessionInfo, *, flash: str = "", flash_tone: str = "ok",
+               status_code: int = 200) -> Response:
+    control = _admin(request, me)
+    p = control.policies
+    now = utcnow()
+    return render(request, "admin.html", {
+        "roles": p.roles(), "memberships": p.memberships(), "grants": p.grants(include_expired=True),
+        "masks": p.masks(), "filters": p.row_filters(), "now": now, "actions": list(Action),
+        "effects": list(Effect), "kinds": list(RoleKind), "flash": flash, "flash_tone": flash_tone,
+        "version": control.version,
+    }, status_code=status_code, section="admin")
+
+
+@router.get("/admin")
+def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """Roles, members, grants, masks and row filters."""
+    return admin_page(request, me, flash=DONE.get(done or "", ""))
+
+
+async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str, change: object) -> Response:
+    try:
+        await in_thread(lambda: change(_admin(request, me)))  # type: ignore[operator]
+    except LakegateError as exc:
+        if exc.http_status >= 500 or exc.http_status == 403:
+            raise
+        message, status = exc.message, exc.http_status
+        return await in_thread(lambda: admin_page(request, me, flash=message, flash_tone="bad", status_code=status))
+    return RedirectResponse(f"{UI_PREFIX}/admin?done={done}#{anchor}", status_code=303)
+
+
+@router.post("/admin/roles")
+async def create_role(request: Request, me: Posted, name: Annotated[str, Form(max_length=255)],
+                      kind: Annotated[str, Form(max_length=10)] = "role",
+                      description: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    return await _change(request, me, "role", "roles", lambda c: c.create_role(
+        name.strip(), kind=RoleKind.parse(kind), description=description, actor=me.user))
+
+
+@router.post("/admin/members")
+async def add_member(request: Request, me: Posted, role: Annotated[str, Form(max_length=255)],
+                     member: Annotated[str, Form(max_length=255)]) -> Response:
+    return await _change(request, me, "member", "roles",
+                         lambda c: c.add_member(role.strip(), member.strip(), actor=me.user))
+
+
+@router.post("/admin/members/remove")
+async def remove_member(request: Request, me: Posted, role: Annotated[str, Form(max_length=255)],
+                        member: Annotated[str, Form(max_length=255)]) -> Response:
+    return await _change(request, me, "unmember", "roles", lambda c: c.remove_member(role, member, actor=me.user))
+
+
+@router.post("/admin/grants")
+async def add_grant(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
+                    action: Annotated[str, Form(max_length=20)], resource: Annotated[str, Form(max_length=400)],
+                    effect: Annotated[str, Form(max_length=10)] = "allow",
+                    days: Annotated[int | None, Form(ge=1, le=3660)] = None,
+                    reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    expires = utcnow() + dt.timedelta(days=days) if days else None
+    return await _change(request, me, "grant", "grants", lambda c: c.grant(
+        subject.strip(), Action.parse(action), Resource.parse(resource), effect=Effect.parse(effect),
+        expires_at=expires, reason=reason, actor=me.user))
+
+
+@router.post("/admin/grants/{grant_id}/revoke")
+async def revoke_grant(request: Request, me: Posted, grant_id: int) -> Response:
+    return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, actor=me.user))
+
+
+@router.post("/admin/masks")
+async def set_mask(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
+                   resource: Annotated[str, Form(max_length=400)], mask: Annotated[str, Form(max_length=20)]
+                   ) -> Response:
+    return await _change(request, me, "mask", "masks", lambda c: c.set_mask(
+        subject.strip(), Resource.parse(resource), Mask.parse(mask), actor=me.user))
+
+
+@router.post("/admin/masks/remove")
+async def remove_mask(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
+                      resource: Annotated[str, Form(max_length=400)]) -> Response:
+    return await _change(request, me, "unmask", "masks",
+                         lambda c: c.remove_mask(subject, Resource.parse(resource), actor=me.user))
+
+
+@router.post("/admin/filters")
+async def set_filter(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
+                     resource: Annotated[str, Form(max_length=400)],
+                     predicate: Annotated[str, Form(max_length=4000)]) -> Response:
+    return await _change(request, me, "filter", "filters", lambda c: c.set_row_filter(
+        subject.strip(), Resource.parse(resource), predicate, actor=me.user))
+
+
+@router.post("/admin/filters/remove")
+async def remove_filter(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
+                        resource: Annotated[str, Form(max_length=400)]) -> Response:
+    return await _change(request, me, "unfilter", "filters",
+                         lambda c: c.remove_row_filter(subject, Resource.parse(resource), actor=me.user))
+
+
+@router.get("/audit")
+def audit(
+    request: Request, me: Me,
+    actor: Annotated[str, Query(max_length=255)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
+    resource: Annotated[str, Query(max_length=400)] = "",
+    decision: Annotated[str, Query(max_length=5)] = "",
+    after_seq: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The audit log, newest first (or forward from ``after_seq``), with the chain's verification."""
+    control = _admin(request, me)
+    verified = control.audit.verify()
+    entries = control.audit.query(
+        actor=actor or None, kind=AuditKind.parse(kind) if kind else None, resource=resource or None,
+        decision=Decision(decision) if decision in ("allow", "deny") else None, after_seq=after_seq,
+        limit=AUDIT_PAGE, newest_first=after_seq is None)
+    return render(request, "audit.html", {
+        "verified": verified, "entries": entries, "kinds": list(AuditKind), "actor": actor, "kind": kind,
+        "resource": resource, "decision": decision, "after_seq": after_seq, "page": AUDIT_PAGE,
+    }, section="audit")

@@ -1,0 +1,99 @@
+"""Inboxes: proposals waiting for me (with their decisions), access requests
+waiting for me (approve, reject), my own requests, and my notifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from starlette.responses import RedirectResponse
+
+from lake.errors import LakegateError
+from ui import decisions, services
+from ui.inbox import waiting_for
+from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.sessions import UiSessionInfo
+from ui.templating import UI_PREFIX, render
+
+router = APIRouter(prefix=f"{UI_PREFIX}/inbox", route_class=UiRoute, include_in_schema=False)
+
+DONE = {
+    "approved": "The request is approved; the requester has access now.",
+    "rejected": "The request is rejected.",
+    "cancelled": "Your request is cancelled.",
+    "read": "Marked as read.",
+    "approve": "Your approval is recorded.",
+    "request_changes": "Changes were requested from the authors.",
+    "reject": "The proposal was rejected.",
+    "start_review": "The review has started; approvers of this stage may decide now.",
+    "comment": "Your comment was added.",
+}
+DURATIONS = (7, 30, 90, 180)
+
+
+def inbox_page(request: Request, me: UiSessionInfo, *, flash: str = "", flash_tone: str = "ok",
+               status_code: int = 200) -> Response:
+    waiting = waiting_for(request, me, notices=50)
+    control = services.access(request)
+    pii = {r.id: [c.column for c in decisions.pii_columns(control, r)] for r in waiting.requests}
+    return render(request, "inbox.html", {"waiting": waiting, "pii": pii, "durations": DURATIONS,
+                                          "flash": flash, "flash_tone": flash_tone},
+                  status_code=status_code, section="inbox")
+
+
+@router.get("")
+def inbox(request: Request, me: Me, done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """Everything waiting for the signed-in person."""
+    return inbox_page(request, me, flash=DONE.get(done or "", ""))
+
+
+async def _act(request: Request, me: UiSessionInfo, done: str, call: object, anchor: str) -> Response:
+    try:
+        await in_thread(call)  # type: ignore[arg-type]
+    except LakegateError as exc:
+        if exc.http_status >= 500:
+            raise
+        message, status = exc.message, exc.http_status
+        return await in_thread(lambda: inbox_page(request, me, flash=message, flash_tone="bad", status_code=status))
+    return RedirectResponse(f"{UI_PREFIX}/inbox?done={done}#{anchor}", status_code=303)
+
+
+@router.post("/requests/{request_id}/approve")
+async def approve_request(
+    request: Request, me: Posted, request_id: int,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    duration_days: Annotated[int | None, Form(ge=1, le=366)] = None,
+    reveal_pii: Annotated[bool, Form()] = False,
+) -> Response:
+    """Approve an access request (optionally showing its PII columns in clear)."""
+    control = services.access(request)
+    duration = dt.timedelta(days=duration_days) if duration_days else None
+    return await _act(request, me, "approved", lambda: decisions.approve(
+        control, request_id, me.user, note=note, duration=duration, reveal_pii=reveal_pii), "requests")
+
+
+@router.post("/requests/{request_id}/reject")
+async def reject_request(request: Request, me: Posted, request_id: int,
+                         note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    control = services.access(request)
+    return await _act(request, me, "rejected",
+                      lambda: control.requests.reject(request_id, me.user, note=note), "requests")
+
+
+@router.post("/requests/{request_id}/cancel")
+async def cancel_request(request: Request, me: Posted, request_id: int) -> Response:
+    control = services.access(request)
+    return await _act(request, me, "cancelled", lambda: control.requests.cancel(request_id, me.user), "mine")
+
+
+@router.post("/notices/{notice_id}/read")
+async def read_notice(request: Request, me: Posted, notice_id: int) -> Response:
+    inbox_ = services.metrics(request).inbox
+    return await _act(request, me, "read", lambda: inbox_.mark_read(me.user, notice_id), "notices")
+
+
+@router.post("/notices/read-all")
+async def read_all(request: Request, me: Posted) -> Response:
+    inbox_ = services.metrics(request).inbox
+    return await _act(request, me, "read", lambda: inbox_.mark_all_read(me.user), "notices")

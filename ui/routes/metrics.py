@@ -1,0 +1,166 @@
+"""The metric page: definition, certification, the approval chain with each
+stage's state, decisions, the comment thread, and a chart of its values."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from starlette.responses import RedirectResponse
+
+from access import Resource
+from lake.errors import InvalidInput, LakegateError, NotFound
+from ui import chart, services
+from ui.highlight import highlight_sql
+from ui.inbox import may_review
+from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.sessions import UiSessionInfo
+from ui.templating import UI_PREFIX, render
+from ui.visibility import not_found_message, require_discover
+
+router = APIRouter(prefix=f"{UI_PREFIX}/metrics", route_class=UiRoute, include_in_schema=False)
+
+#: Outcomes a redirect after a form may announce (fixed texts: nothing from the URL is shown).
+DONE = {
+    "approve": "Your approval is recorded.",
+    "request_changes": "Changes were requested from the authors.",
+    "reject": "The proposal was rejected.",
+    "start_review": "The review has started; approvers of this stage may decide now.",
+    "comment": "Your comment was added.",
+}
+
+
+def _resource(request: Request, user: str, name: str) -> Resource:
+    try:
+        resource = Resource.metric(name)
+    except InvalidInput:
+        raise NotFound(f"there is no metric named {name}") from None
+    require_discover(services.access(request), user, resource)
+    return resource
+
+
+def _series(values: Any) -> list[chart.Series]:
+    """Chart series from metric values: one per combination of dimension values."""
+    columns = list(values.columns)
+    period_at, value_at = columns.index("period"), columns.index("value")
+    dims = [i for i, c in enumerate(columns) if c not in ("period", "value")]
+    series: dict[str, list[tuple[str, float | None]]] = {}
+    for row in values.rows:
+        label = " / ".join(str(row[i]) for i in dims) or values.metric
+        v = row[value_at]
+        number = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+        if number is not None and not math.isfinite(number):
+            number = None
+        series.setdefault(label, []).append((str(row[period_at])[:10], number))
+    return [chart.Series(k, tuple(v)) for k, v in sorted(series.items())]
+
+
+def _thread(comments: list[Any]) -> dict[int | None, list[Any]]:
+    """Comments by the comment they answer (``None``: the metric itself), oldest first."""
+    out: dict[int | None, list[Any]] = {}
+    for c in comments:
+        out.setdefault(c.parent_id, []).append(c)
+    return out
+
+
+def _values(request: Request, me: UiSessionInfo, info: Any, grain: str | None) -> tuple[Any, str]:
+    """The metric's values for the chart, or why there are none."""
+    catalog = services.metrics(request)
+    try:
+        return catalog.values.get(info.name, actor=me.user, grain=grain, uncertified=not info.certified), ""
+    except LakegateError as exc:
+        return None, exc.message
+
+
+def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | None = None, flash: str = "",
+                flash_tone: str = "ok", status_code: int = 200) -> Response:
+    resource = _resource(request, me.user, name)
+    catalog = services.metrics(request)
+    try:
+        info = catalog.workflow.get(name)
+    except NotFound:
+        raise NotFound(not_found_message(resource)) from None
+    values, values_error = _values(request, me, info, grain)
+    series = _series(values) if values is not None else []
+    unit = info.definition.unit
+    return render(request, "metric.html", {
+        "info": info, "d": info.definition, "expression": highlight_sql(info.definition.expression),
+        "filters": [highlight_sql(f) for f in info.definition.filters],
+        "approvals": catalog.workflow.approvals(name), "history": list(reversed(catalog.workflow.history(name))),
+        "revisions": list(reversed(catalog.workflow.revisions(name))), "thread": _thread(catalog.comments.list(name)),
+        "can_review": may_review(info, me), "values": values, "values_error": values_error,
+        "chart": chart.render_both(series, title=f"{info.name} by {values.grain.value if values else 'period'}",
+                                   unit=unit) if series else None,
+        "grain": values.grain.value if values is not None else (grain or ""), "flash": flash,
+        "flash_tone": flash_tone,
+    }, status_code=status_code, section="search")
+
+
+@router.get("/{name}")
+def metric_view(request: Request, me: Me, name: str,
+                grain: Annotated[str | None, Query(max_length=10)] = None,
+                done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """A metric as the viewer may see it."""
+    return metric_page(request, me, name, grain=grain, flash=DONE.get(done or "", ""))
+
+
+async def _act(request: Request, me: UiSessionInfo, name: str, action: str, call: Any, back: str) -> Response:
+    """Run a workflow action; back to the page (or the inbox) with its outcome, or with the refusal."""
+    from ui.routes.inbox import inbox_page
+
+    await in_thread(_resource, request, me.user, name)
+    to_inbox = back == "inbox"
+    try:
+        await in_thread(call)
+    except LakegateError as exc:
+        if isinstance(exc, NotFound) or exc.http_status >= 500:
+            raise
+        message, status = exc.message, exc.http_status
+        if to_inbox:
+            return await in_thread(lambda: inbox_page(request, me, flash=f"{name}: {message}", flash_tone="bad",
+                                                      status_code=status))
+        return await in_thread(lambda: metric_page(request, me, name, flash=message, flash_tone="bad",
+                                                   status_code=status))
+    if to_inbox:
+        return RedirectResponse(f"{UI_PREFIX}/inbox?done={action}#proposals", status_code=303)
+    anchor = "#comments" if action == "comment" else "#chain"
+    return RedirectResponse(f"{UI_PREFIX}/metrics/{name}?done={action}{anchor}", status_code=303)
+
+
+@router.post("/{name}/decision")
+async def decide(
+    request: Request, me: Posted, name: str,
+    decision: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=5000)] = "",
+    revision: Annotated[int | None, Form(ge=1)] = None,
+    back: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Approve, request changes or reject at the current stage (as the signed-in approver)."""
+    from metrics_catalog import Decision
+
+    choice = Decision.parse(decision)
+    workflow = services.metrics(request).workflow
+    return await _act(request, me, name, choice.value,
+                      lambda: workflow.decide(name, choice, actor=me.user, reason=reason, revision=revision), back)
+
+
+@router.post("/{name}/start-review")
+async def start_review(request: Request, me: Posted, name: str,
+                       back: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Take a proposal into review (an approver of its first stage)."""
+    workflow = services.metrics(request).workflow
+    return await _act(request, me, name, "start_review", lambda: workflow.start_review(name, actor=me.user), back)
+
+
+@router.post("/{name}/comments")
+async def comment(
+    request: Request, me: Posted, name: str,
+    body: Annotated[str, Form(max_length=20000)] = "",
+    parent_id: Annotated[int | None, Form(ge=1)] = None,
+    back: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Add a comment to the thread (or answer one)."""
+    comments = services.metrics(request).comments
+    return await _act(request, me, name, "comment",
+                      lambda: comments.add(name, body, actor=me.user, parent_id=parent_id), back)

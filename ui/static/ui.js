@@ -1,0 +1,42 @@
+// Lakegate web UI: small progressive enhancements; every page works without script.
+(function () {
+  "use strict";
+
+  // Sign-in: show only the fields of the chosen method.
+  function syncMethod() {
+    var chosen = document.querySelector('input[name="method"]:checked');
+    if (!chosen) { return; }
+    document.querySelectorAll(".method").forEach(function (box) {
+      var active = box.getAttribute("data-method") === chosen.value;
+      box.hidden = !active;
+      box.querySelectorAll("input").forEach(function (input) { input.disabled = !active; });
+    });
+  }
+
+  // Forms with data-confirm ask before they are sent.
+  function confirmSubmit(event) {
+    var text = event.target.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) { event.preventDefault(); }
+  }
+
+  // Scrollable tables and figures get keyboard focus so they can be scrolled without a mouse.
+  function focusableScrollers() {
+    document.querySelectorAll(".table-wrap, .graph, .chart").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll('input[name="method"]').forEach(function (radio) {
+      radio.addEventListener("change", syncMethod);
+    });
+    syncMethod();
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", confirmSubmit);
+    });
+    focusableScrollers();
+    window.addEventListener("resize", focusableScrollers);
+  });
+})();
