@@ -148,6 +148,10 @@ def _is_stopped(spark: Any) -> bool:
 def _target(settings: Settings) -> str:
     if settings.spark_remote:
         return f"remote {settings.spark_remote}"
+    if settings.spark_master.startswith("local"):
+        # local, local[2], local[*]: one in-process engine serves them all; the
+        # thread count of the first one stays.
+        return "master local"
     return f"master {settings.spark_master}"
 
 

@@ -254,14 +254,18 @@ def test_pii_follows_through_views(make_view: Callable[..., Any], demo_lake: Lak
 
 
 def test_only_owner_or_admin_changes_a_view_through_the_api_rules(demo_lake: Lake) -> None:
+    from access import AccessControl
+    from api.routes.views import _grant_owner, _may_write
     from lake.auth import Principal
 
-    from api.routes.views import _may_write
-
+    for name, roles in (("ann", ["analysts"]), ("bob", ["producer"]), ("victor", [])):
+        demo_lake.users.ensure(name, roles=roles)
+    access = AccessControl(demo_lake)
     apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts")], actor="alice", spark_check=False)
-    _may_write(demo_lake, Principal("ann", ("analysts",)), "analytics.daily")
+    _grant_owner(demo_lake, access, "analytics.daily")
+    _may_write(demo_lake, access, Principal("ann", ("analysts",)), "analytics.daily")
     with pytest.raises(AccessDenied):
-        _may_write(demo_lake, Principal("bob", ("producer",)), "analytics.daily")
-    _may_write(demo_lake, Principal("bob", ("producer",)), "analytics.new_one")
+        _may_write(demo_lake, access, Principal("bob", ("producer",)), "analytics.daily")
+    _may_write(demo_lake, access, Principal("bob", ("producer",)), "analytics.new_one")  # producers propose
     with pytest.raises(AccessDenied):
-        _may_write(demo_lake, Principal("victor", ()), "analytics.new_one")
+        _may_write(demo_lake, access, Principal("victor", ()), "analytics.new_one")
