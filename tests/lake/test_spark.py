@@ -74,7 +74,9 @@ def test_session_is_cached_and_configured(spark: Any, tmp_path: Path) -> None:
 @spark_mark
 def test_session_for_other_settings_is_refused_while_one_runs(spark: Any, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="stop_spark"):
-        spark_session(Settings(home=tmp_path, spark_master="local[1]", spark_remote=None))
+        spark_session(Settings(home=tmp_path, spark_master="spark://elsewhere:7077", spark_remote=None))
+    # Another local thread count is served by the running local engine.
+    assert spark_session(Settings(home=tmp_path, spark_master="local[1]", spark_remote=None)) is spark
 
 
 @spark_mark
