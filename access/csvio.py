@@ -12,6 +12,9 @@ Lakegate's own facts ride in comment lines that Casbin skips::
     # lakegate {"mask": {"subject": "marketing", "resource": "dataset:ads.conversions.email", "mask": "hash"}}
     # lakegate {"row_filter": {"subject": "marketing", "resource": "dataset:ads.conversions", "predicate": "..."}}
 
+An expiring mask or row filter carries ``"expires_at"`` inside its note; one
+that has expired is neither exported nor imported (as for grants).
+
 ``g2`` lines (the resource hierarchy) are written for every resource the policy
 names and every column of every dataset; on import they are checked, never
 stored: the hierarchy follows from the names.
@@ -85,11 +88,16 @@ def export_policy(ac: AccessControl) -> str:
             lines.append(_note({"expires_at": m.expires_at.isoformat()}))
         lines.append(_line("g", m.member, m.role))
     for k in ac.policies.masks():
-        lines.append(_note({"mask": {"subject": k.subject, "resource": k.resource.key, "mask": str(k.mask)}}))
+        mask: dict[str, Any] = {"subject": k.subject, "resource": k.resource.key, "mask": str(k.mask)}
+        if k.expires_at is not None:
+            mask["expires_at"] = k.expires_at.isoformat()
+        lines.append(_note({"mask": mask}))
         named.append(k.resource)
     for f in ac.policies.row_filters():
-        lines.append(_note({"row_filter": {"subject": f.subject, "resource": f.resource.key,
-                                           "predicate": f.predicate}}))
+        row_filter: dict[str, Any] = {"subject": f.subject, "resource": f.resource.key, "predicate": f.predicate}
+        if f.expires_at is not None:
+            row_filter["expires_at"] = f.expires_at.isoformat()
+        lines.append(_note({"row_filter": row_filter}))
         named.append(f.resource)
     for info in ac.lake.datasets.list():
         table = Resource.table(info.name)
@@ -103,8 +111,8 @@ class _Parsed:
     roles: dict[str, tuple[RoleKind, str]] = field(default_factory=dict)
     grants: list[tuple[str, Resource, Action, Effect, dt.datetime | None]] = field(default_factory=list)
     memberships: list[tuple[str, str, dt.datetime | None]] = field(default_factory=list)
-    masks: list[tuple[str, Resource, Mask]] = field(default_factory=list)
-    filters: list[tuple[str, Resource, str]] = field(default_factory=list)
+    masks: list[tuple[str, Resource, Mask, dt.datetime | None]] = field(default_factory=list)
+    filters: list[tuple[str, Resource, str, dt.datetime | None]] = field(default_factory=list)
 
 
 def _parse_note(text: str, n: int) -> dict[str, Any]:
@@ -115,6 +123,13 @@ def _parse_note(text: str, n: int) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) < 1:
         raise InvalidPolicy("a lakegate note is a JSON object", line=n)
     return value
+
+
+def _expiry(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    when = dt.datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
 
 
 def parse_policy(text: str) -> _Parsed:
@@ -137,11 +152,11 @@ def parse_policy(text: str) -> _Parsed:
                 elif "mask" in note:
                     m = note["mask"]
                     out.masks.append((check_subject(m["subject"]), Resource.parse(m["resource"]),
-                                      Mask.parse(m["mask"])))
+                                      Mask.parse(m["mask"]), _expiry(m.get("expires_at"))))
                 elif "row_filter" in note:
                     f = note["row_filter"]
                     out.filters.append((check_subject(f["subject"]), Resource.parse(f["resource"]),
-                                        rowfilter.normalize(str(f["predicate"]))))
+                                        rowfilter.normalize(str(f["predicate"])), _expiry(f.get("expires_at"))))
                 else:
                     raise InvalidPolicy(f"unknown lakegate note {sorted(note)}", line=n)
                 continue
@@ -209,12 +224,14 @@ def import_policy(ac: AccessControl, text: str, *, replace: bool, actor: str) ->
                 store.add_grant(tx, subject, action, resource, effect, expires_at=expires, reason="imported",
                                 on_exists="replace")
         counts["grants"] = len(tx.changes) - mark
-        for subject, resource, mask in parsed.masks:
-            store.set_mask(tx, subject, resource, mask)
-            counts["masks"] += 1
-        for subject, resource, predicate in parsed.filters:
-            store.set_row_filter(tx, subject, resource, predicate)
-            counts["row_filters"] += 1
+        for subject, resource, mask, expires in parsed.masks:
+            if expires is None or expires > now:
+                store.set_mask(tx, subject, resource, mask, expires_at=expires)
+                counts["masks"] += 1
+        for subject, resource, predicate, expires in parsed.filters:
+            if expires is None or expires > now:
+                store.set_row_filter(tx, subject, resource, predicate, expires_at=expires)
+                counts["row_filters"] += 1
         if replace:
             counts["removed"] = _remove_unlisted(tx, parsed)
     return counts

@@ -64,7 +64,7 @@ class AccessGrant(Base):
 
 
 class AccessMask(Base):
-    """How ``subject`` sees a column (or the PII columns under a table, domain or the lake)."""
+    """How ``subject`` sees a column (or the PII columns under a table, domain or the lake), until ``expires_at``."""
 
     __tablename__ = "access_masks"
     __table_args__ = (UniqueConstraint("subject", "resource", name="uq_access_mask"),)
@@ -74,12 +74,13 @@ class AccessMask(Base):
     resource: Mapped[str] = mapped_column(String(512))
     kind: Mapped[str] = mapped_column(String(15))
     keep_last: Mapped[int] = mapped_column(Integer, default=4)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AccessRowFilter(Base):
-    """The rows ``subject`` reads of the tables under ``resource``: a Spark SQL predicate."""
+    """The rows ``subject`` reads of the tables under ``resource``: a Spark SQL predicate (until ``expires_at``)."""
 
     __tablename__ = "access_row_filters"
     __table_args__ = (UniqueConstraint("subject", "resource", name="uq_access_row_filter"),)
@@ -88,6 +89,7 @@ class AccessRowFilter(Base):
     subject: Mapped[str] = mapped_column(String(255))
     resource: Mapped[str] = mapped_column(String(512))
     predicate: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

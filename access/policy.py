@@ -294,8 +294,9 @@ class AccessControl:
                 if not st.index.allowed(subject, Action.READ.value, keys, now):
                     continue
                 for p in st.index.allowing_subjects(closure, Action.READ.value, keys, now):
-                    per_principal.setdefault(p, {})[name] = Reveal.of(self._mask(st, p, keys, pii), pii=pii)
-            preds = {p: [st.filters[k][p] for k in table_keys if p in st.filters.get(k, {})] for p in per_principal}
+                    per_principal.setdefault(p, {})[name] = Reveal.of(self._mask(st, p, keys, pii, now), pii=pii)
+            preds = {p: [f for k in table_keys if (f := st.live_filter(k, p, now)) is not None]
+                     for p in per_principal}
         known = {n.lower() for n, _ in cols}
         slices, ignored = [], []
         for p, colmap in per_principal.items():
@@ -341,13 +342,14 @@ class AccessControl:
                 + ", ".join(sorted(s.principal for s in slices)))
 
     @staticmethod
-    def _mask(st: PolicyState, principal: str, keys: tuple[str, ...], pii: bool) -> Mask | None:
-        """The principal's most specific mask rule for a column (``keys``: column first, then ancestors)."""
-        rule = st.masks.get(keys[0], {}).get(principal)
+    def _mask(st: PolicyState, principal: str, keys: tuple[str, ...], pii: bool, now: float) -> Mask | None:
+        """The principal's most specific live mask rule for a column (``keys``: column first, then
+        ancestors); a rule expired at ``now`` does not count."""
+        rule = st.live_mask(keys[0], principal, now)
         if rule is not None or not pii:
             return rule
         for key in keys[1:]:
-            rule = st.masks.get(key, {}).get(principal)
+            rule = st.live_mask(key, principal, now)
             if rule is not None:
                 return rule
         return None
@@ -391,18 +393,22 @@ class AccessControl:
         with self.policies.transaction(actor) as tx:
             return self.policies.revoke(tx, grant_id)
 
-    def set_mask(self, subject: str, resource: Resource, mask: Mask, *, actor: str = SYSTEM_ACTOR) -> MaskRule:
+    def set_mask(self, subject: str, resource: Resource, mask: Mask, *, expires_at: dt.datetime | None = None,
+                 actor: str = SYSTEM_ACTOR) -> MaskRule:
+        """Set how ``subject`` sees a column (or the PII columns under a table, domain or the lake);
+        with ``expires_at`` the rule stops applying then, like an expiring grant."""
         with self.policies.transaction(actor) as tx:
-            return self.policies.set_mask(tx, subject, resource, mask)
+            return self.policies.set_mask(tx, subject, resource, mask, expires_at=expires_at)
 
     def remove_mask(self, subject: str, resource: Resource, *, actor: str = SYSTEM_ACTOR) -> None:
         with self.policies.transaction(actor) as tx:
             self.policies.remove_mask(tx, subject, resource)
 
     def set_row_filter(self, subject: str, resource: Resource, predicate: str, *,
-                       actor: str = SYSTEM_ACTOR) -> RowFilterRule:
+                       expires_at: dt.datetime | None = None, actor: str = SYSTEM_ACTOR) -> RowFilterRule:
+        """Limit the rows ``subject``'s grants give under ``resource``; until ``expires_at`` if set."""
         with self.policies.transaction(actor) as tx:
-            return self.policies.set_row_filter(tx, subject, resource, predicate)
+            return self.policies.set_row_filter(tx, subject, resource, predicate, expires_at=expires_at)
 
     def remove_row_filter(self, subject: str, resource: Resource, *, actor: str = SYSTEM_ACTOR) -> None:
         with self.policies.transaction(actor) as tx:

@@ -7,6 +7,14 @@ duration; the decision index ignores an expired grant at decision time, so
 access ends without anyone acting. Approving needs the resource's owner (the
 dataset owner, a user or a team role the decider holds) or a principal with
 ``approve`` or ``grant`` on the resource; nobody decides their own request.
+
+A granted PII column is shown masked (``redact``, or as the requester's own
+mask rules say). Approving a read request with ``reveal_pii`` also gives the
+requester ``decrypt`` mask rules on the PII columns it covers (its columns, or
+every PII column of its dataset) that expire with the grants, in the same
+transaction. Showing PII in clear is a mask change, so it needs what setting a
+``decrypt`` mask needs on the API: ``admin`` on each of those columns (the
+dataset owner has it through :meth:`~access.policy.AccessControl.grant_owner`).
 """
 
 from __future__ import annotations
@@ -20,11 +28,12 @@ from sqlalchemy import select, update
 
 from access.audit import AuditKind
 from access.errors import RequestNotPending
+from access.masks import Mask, MaskKind
 from access.models import AccessRequest
 from access.resources import Action, Resource, ResourceKind
 from access.values import aware
 from lake.catalog.models import utcnow
-from lake.errors import AccessDenied, InvalidInput, NotFound
+from lake.errors import AccessDenied, Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -172,6 +181,37 @@ class AccessRequests:
                 return None
         return None
 
+    def pii_columns(self, request: AccessRequestInfo) -> tuple[Resource, ...]:
+        """The PII columns a request covers (its columns, or every column of its dataset), as resources.
+
+        Only a dataset's contract says which columns are PII: a request for a
+        view, metric or domain covers none.
+        """
+        if request.resource.kind is not ResourceKind.DATASET:
+            return ()
+        try:
+            contract = self.access.lake.datasets.get(request.resource.qualified).contract
+        except NotFound:
+            return ()
+        wanted = set(request.columns) or set(contract.column_names)
+        return tuple(Resource.column_of(request.resource, c.name) for c in contract.columns
+                     if c.pii and c.name in wanted)
+
+    def _may_reveal(self, approver: str, request: AccessRequestInfo) -> tuple[Resource, ...]:
+        """The PII columns ``approver`` shows in clear by approving ``request`` with ``reveal_pii``.
+
+        Raises:
+            InvalidInput: the request is not for reading.
+            AccessDenied: the approver lacks ``admin`` on one of them (audited, like every ``require``).
+        """
+        if request.action is not Action.READ:
+            raise InvalidInput(f"only a read request can show PII columns in clear, not a {request.action.value} "
+                               "request")
+        columns = self.pii_columns(request)
+        for column in columns:
+            self.access.require(approver, Action.ADMIN, column)
+        return columns
+
     def can_decide(self, decider: str, request: AccessRequestInfo) -> bool:
         """Owner of the resource, or ``approve``/``grant`` on it; never the requester."""
         if decider == request.requester:
@@ -200,18 +240,27 @@ class AccessRequests:
             raise RequestNotPending(request_id, row.status if row is not None else "gone")
 
     def approve(self, request_id: int, approver: str, *, note: str = "",
-                duration: dt.timedelta | None = None) -> AccessRequestInfo:
+                duration: dt.timedelta | None = None, reveal_pii: bool = False) -> AccessRequestInfo:
         """Approve: add the expiring grants, in one transaction with the decision.
 
         Args:
             duration: Shorten or lengthen the requested duration.
+            reveal_pii: Also show the PII columns the request covers in clear:
+                ``decrypt`` mask rules for the requester that expire with the
+                grants, in the same transaction (needs ``admin`` on each column;
+                nothing when the request covers no PII column).
 
         Raises:
-            AccessDenied: the approver may not decide this request.
+            AccessDenied: the approver may not decide this request, or (with
+                ``reveal_pii``) lacks ``admin`` on a PII column it covers.
+            InvalidInput: ``reveal_pii`` on a request that is not for reading.
+            Conflict: (with ``reveal_pii``) the requester has a different live
+                mask rule of its own on one of those columns; nothing is changed.
             RequestNotPending: it was decided already.
         """
         request = self.get(request_id)
         self._check_decider(approver, request)
+        revealed = self._may_reveal(approver, request) if reveal_pii else ()
         now = utcnow()
         expires = now + _check_duration(duration or request.duration)
         with self.access.policies.transaction(approver) as tx:
@@ -222,10 +271,19 @@ class AccessRequests:
                 self.access.policies.add_grant(tx, request.requester, request.action, target, expires_at=expires,
                                                reason=f"access request {request_id}", request_id=request_id,
                                                on_exists="extend")
+            for column in revealed:
+                try:
+                    self.access.policies.set_mask(tx, request.requester, column, Mask(MaskKind.DECRYPT),
+                                                  expires_at=expires, on_exists="extend")
+                except Conflict as exc:
+                    raise Conflict(f"{exc.message}; change that mask first, or approve without showing PII "
+                                   "in clear") from None
+            detail: dict[str, object] = {"request": request_id, "requester": request.requester,
+                                         "expires_at": expires.isoformat(), "note": note}
+            if reveal_pii:
+                detail["reveal_pii"] = [c.key for c in revealed]
             self.access.audit.append(tx.session, AuditKind.ACCESS_REQUEST, actor=approver, action="approve",
-                                     resource=request.resource.key,
-                                     detail={"request": request_id, "requester": request.requester,
-                                             "expires_at": expires.isoformat(), "note": note})
+                                     resource=request.resource.key, detail=detail)
         return self.get(request_id)
 
     def reject(self, request_id: int, approver: str, *, note: str = "") -> AccessRequestInfo:

@@ -77,6 +77,7 @@ class MaskSet(BaseModel):
     subject: str
     resource: str = Field(description="A column; or a table, domain or 'lake' for the PII columns under it.")
     mask: str = Field(description="null, redact, hash, partial, partial:N or decrypt.")
+    expires_at: dt.datetime | None = Field(None, description="When the rule stops applying (ISO 8601 with zone).")
 
 
 class MaskPublic(BaseModel):
@@ -84,10 +85,11 @@ class MaskPublic(BaseModel):
     subject: str
     resource: str
     mask: str
+    expires_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, m: MaskRule) -> MaskPublic:
-        return cls(id=m.id, subject=m.subject, resource=m.resource.key, mask=str(m.mask))
+        return cls(id=m.id, subject=m.subject, resource=m.resource.key, mask=str(m.mask), expires_at=m.expires_at)
 
 
 class RowFilterSet(BaseModel):
@@ -95,6 +97,7 @@ class RowFilterSet(BaseModel):
     resource: str = Field(description="A dataset, view, domain or 'lake'.")
     predicate: str = Field(description="A Spark SQL predicate over the table's columns, e.g. country IN ('DE', 'FR').",
                            max_length=4000)
+    expires_at: dt.datetime | None = Field(None, description="When the filter stops applying (ISO 8601 with zone).")
 
 
 class RowFilterPublic(BaseModel):
@@ -102,10 +105,12 @@ class RowFilterPublic(BaseModel):
     subject: str
     resource: str
     predicate: str
+    expires_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, f: RowFilterRule) -> RowFilterPublic:
-        return cls(id=f.id, subject=f.subject, resource=f.resource.key, predicate=f.predicate)
+        return cls(id=f.id, subject=f.subject, resource=f.resource.key, predicate=f.predicate,
+                   expires_at=f.expires_at)
 
 
 class RulePublic(BaseModel):
@@ -173,6 +178,8 @@ class RequestCreate(BaseModel):
 class RequestDecision(BaseModel):
     note: str = Field("", max_length=2000)
     duration_days: float | None = Field(None, gt=0, le=366, description="Approve for this long instead.")
+    reveal_pii: bool = Field(False, description="Approve only: also show the PII columns the request covers in "
+                                                "clear until the grants expire (needs admin on them).")
 
 
 class RequestPublic(BaseModel):

@@ -76,11 +76,24 @@ def _grant_payload(row: AccessGrant) -> dict[str, Any]:
             "effect": row.effect, "expires_at": iso(row.expires_at)}
 
 
+def _mask_rule(row: AccessMask) -> MaskRule:
+    return MaskRule(row.subject, Resource.parse(row.resource), Mask(row.kind, row.keep_last),  # type: ignore[arg-type]
+                    row.id, aware(row.expires_at))
+
+
+def _row_filter_rule(row: AccessRowFilter) -> RowFilterRule:
+    return RowFilterRule(row.subject, Resource.parse(row.resource), row.predicate, row.id, aware(row.expires_at))
+
+
 def _future(expires_at: dt.datetime | None) -> dt.datetime | None:
     expires_at = aware(expires_at)
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput(f"expiry {expires_at.isoformat()} is in the past")
     return expires_at
+
+
+def _until(expires_at: dt.datetime | None) -> str:
+    return f" until {expires_at.isoformat()}" if expires_at is not None else ""
 
 
 class PolicyStore:
@@ -361,24 +374,48 @@ class PolicyStore:
 
     # -- masks ------------------------------------------------------------------------------
 
-    def set_mask(self, tx: _Tx, subject: str, resource: Resource, mask: Mask) -> MaskRule:
-        """Set how ``subject`` sees a column (or the PII columns under a table, domain or the lake)."""
+    def set_mask(self, tx: _Tx, subject: str, resource: Resource, mask: Mask, *,
+                 expires_at: dt.datetime | None = None, on_exists: str = "replace") -> MaskRule:
+        """Set how ``subject`` sees a column (or the PII columns under a table, domain or the lake).
+
+        Args:
+            expires_at: When the rule stops applying (the decision index compares
+                it with the clock at decision time, as for grants); ``None``: never.
+            on_exists: What to do when ``subject`` has a rule on ``resource``:
+                ``replace`` sets it to ``mask`` until ``expires_at``; ``extend``
+                (access requests) pushes the expiry of the same mask out to
+                ``expires_at`` (one without expiry stays so) and refuses to
+                replace a different live mask.
+
+        Raises:
+            Conflict: ``extend``, and ``subject`` has a different live mask there.
+        """
         s = tx.session
         self._check_subject(s, subject)
         if resource.kind not in _MASKABLE:
             raise InvalidInput(f"masks apply to columns (or the PII columns of a table, domain or the lake), "
                                f"not to a {resource.kind.value}")
+        expires_at = _future(expires_at)
         row = s.scalars(select(AccessMask).where(AccessMask.subject == subject,
                                                  AccessMask.resource == resource.key)).one_or_none()
         if row is None:
-            row = AccessMask(subject=subject, resource=resource.key, kind=mask.kind.value, keep_last=mask.keep_last)
+            row = AccessMask(subject=subject, resource=resource.key, kind=mask.kind.value, keep_last=mask.keep_last,
+                             expires_at=expires_at)
             s.add(row)
         else:
-            row.kind, row.keep_last = mask.kind.value, mask.keep_last
+            if on_exists == "extend":
+                current = _mask_rule(row)
+                if current.mask != mask:
+                    if current.live(utcnow()):
+                        raise Conflict(f"{subject} has its own {current.mask} mask on {resource}"
+                                       f"{_until(current.expires_at)}; setting {mask} would replace it")
+                elif current.expires_at is None or (expires_at is not None and current.expires_at >= expires_at):
+                    return current
+            row.kind, row.keep_last, row.expires_at = mask.kind.value, mask.keep_last, expires_at
         s.flush()
         tx.log("add", "mask", {"subject": subject, "resource": resource.key, "kind": mask.kind.value,
-                               "keep_last": mask.keep_last}, resource.key)
-        return MaskRule(subject, resource, mask, row.id)
+                               "keep_last": mask.keep_last, "expires_at": iso(expires_at)}, resource.key)
+        return MaskRule(subject, resource, mask, row.id, expires_at)
 
     def remove_mask(self, tx: _Tx, subject: str, resource: Resource) -> None:
         n = tx.session.execute(delete(AccessMask).where(AccessMask.subject == subject,
@@ -387,35 +424,39 @@ class PolicyStore:
             raise NotFound(f"{subject} has no mask on {resource}")
         tx.log("remove", "mask", {"subject": subject, "resource": resource.key}, resource.key)
 
-    def masks(self, *, subject: str | None = None) -> list[MaskRule]:
+    def masks(self, *, subject: str | None = None, include_expired: bool = False) -> list[MaskRule]:
+        """Mask rules (of a subject); expired ones only with ``include_expired``."""
         q = select(AccessMask).order_by(AccessMask.resource, AccessMask.subject)
         if subject:
             q = q.where(AccessMask.subject == subject)
+        now = utcnow()
         with self.catalog.session() as s:
-            return [MaskRule(k.subject, Resource.parse(k.resource), Mask(k.kind, k.keep_last), k.id)  # type: ignore[arg-type]
-                    for k in s.scalars(q)]
+            return [m for m in map(_mask_rule, s.scalars(q)) if include_expired or m.live(now)]
 
     # -- row filters -------------------------------------------------------------------------
 
-    def set_row_filter(self, tx: _Tx, subject: str, resource: Resource, predicate: str) -> RowFilterRule:
-        """Limit the rows ``subject``'s grants give on the tables under ``resource``."""
+    def set_row_filter(self, tx: _Tx, subject: str, resource: Resource, predicate: str, *,
+                       expires_at: dt.datetime | None = None) -> RowFilterRule:
+        """Limit the rows ``subject``'s grants give on the tables under ``resource``
+        (until ``expires_at`` if set: then the filter stops applying, as if removed)."""
         s = tx.session
         self._check_subject(s, subject)
         if resource.kind not in _FILTERABLE:
             raise InvalidInput(f"row filters apply to datasets, views, domains or the lake, "
                                f"not to a {resource.kind.value}")
         normal = rowfilter.normalize(predicate)
+        expires_at = _future(expires_at)
         row = s.scalars(select(AccessRowFilter).where(AccessRowFilter.subject == subject,
                                                       AccessRowFilter.resource == resource.key)).one_or_none()
         if row is None:
-            row = AccessRowFilter(subject=subject, resource=resource.key, predicate=normal)
+            row = AccessRowFilter(subject=subject, resource=resource.key, predicate=normal, expires_at=expires_at)
             s.add(row)
         else:
-            row.predicate = normal
+            row.predicate, row.expires_at = normal, expires_at
         s.flush()
-        tx.log("add", "row_filter", {"subject": subject, "resource": resource.key, "predicate": normal},
-               resource.key)
-        return RowFilterRule(subject, resource, normal, row.id)
+        tx.log("add", "row_filter", {"subject": subject, "resource": resource.key, "predicate": normal,
+                                     "expires_at": iso(expires_at)}, resource.key)
+        return RowFilterRule(subject, resource, normal, row.id, expires_at)
 
     def remove_row_filter(self, tx: _Tx, subject: str, resource: Resource) -> None:
         n = tx.session.execute(delete(AccessRowFilter).where(
@@ -424,12 +465,14 @@ class PolicyStore:
             raise NotFound(f"{subject} has no row filter on {resource}")
         tx.log("remove", "row_filter", {"subject": subject, "resource": resource.key}, resource.key)
 
-    def row_filters(self, *, subject: str | None = None) -> list[RowFilterRule]:
+    def row_filters(self, *, subject: str | None = None, include_expired: bool = False) -> list[RowFilterRule]:
+        """Row filters (of a subject); expired ones only with ``include_expired``."""
         q = select(AccessRowFilter).order_by(AccessRowFilter.resource, AccessRowFilter.subject)
         if subject:
             q = q.where(AccessRowFilter.subject == subject)
+        now = utcnow()
         with self.catalog.session() as s:
-            return [RowFilterRule(f.subject, Resource.parse(f.resource), f.predicate, f.id) for f in s.scalars(q)]
+            return [f for f in map(_row_filter_rule, s.scalars(q)) if include_expired or f.live(now)]
 
     # -- changes --------------------------------------------------------------------------
 

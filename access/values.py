@@ -109,19 +109,33 @@ class Grant:
 
 @dataclass(frozen=True)
 class MaskRule:
-    """How ``subject`` sees a column; on a table, domain or the lake: its PII columns."""
+    """How ``subject`` sees a column; on a table, domain or the lake: its PII columns.
+
+    Until ``expires_at`` if set: after it the rule no longer applies (as if removed).
+    """
 
     subject: str
     resource: Resource
     mask: Mask
     id: int | None = None
+    expires_at: dt.datetime | None = None
+
+    def live(self, now: dt.datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 @dataclass(frozen=True)
 class RowFilterRule:
-    """The rows ``subject`` reads of every table under ``resource`` (a validated predicate)."""
+    """The rows ``subject`` reads of every table under ``resource`` (a validated predicate).
+
+    Until ``expires_at`` if set: after it the filter no longer applies (as if removed).
+    """
 
     subject: str
     resource: Resource
     predicate: str
     id: int | None = None
+    expires_at: dt.datetime | None = None
+
+    def live(self, now: dt.datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now

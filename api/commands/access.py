@@ -202,11 +202,15 @@ def grants(
 @_errors
 def mask_set(subject: str, resource: ResourceArg,
              mask: Annotated[str, typer.Argument(help="null, redact, hash, partial[:N] or decrypt.")],
+             days: Annotated[float | None, typer.Option("--days", min=0,
+                                                        help="The rule stops applying after this many days.")] = None,
              as_user: AsOpt = ADMIN_USER) -> None:
     """How a subject sees a column (or the PII columns under a table, domain or the lake)."""
     with _access() as ac:
-        rule = ac.set_mask(subject, Resource.parse(resource), Mask.parse(mask), actor=as_user)
-    typer.echo(f"{rule.subject} sees {rule.resource.key} as {rule.mask}")
+        rule = ac.set_mask(subject, Resource.parse(resource), Mask.parse(mask), expires_at=_expiry(days),
+                           actor=as_user)
+    typer.echo(f"{rule.subject} sees {rule.resource.key} as {rule.mask}"
+               + (f" until {_when(rule.expires_at)}" if rule.expires_at else ""))
 
 
 @mask_app.command("remove")
@@ -222,9 +226,9 @@ def mask_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER
 def mask_list() -> None:
     with _access() as ac:
         rules = ac.policies.masks()
-    table = Table("subject", "resource", "mask", title="masks")
+    table = Table("subject", "resource", "mask", "expires", title="masks")
     for r in rules:
-        table.add_row(r.subject, r.resource.key, str(r.mask))
+        table.add_row(r.subject, r.resource.key, str(r.mask), _when(r.expires_at))
     out.print(table)
 
 
@@ -232,11 +236,15 @@ def mask_list() -> None:
 @_errors
 def filter_set(subject: str, resource: ResourceArg,
                predicate: Annotated[str, typer.Argument(help="A Spark SQL predicate, e.g. \"country IN ('DE')\".")],
+               days: Annotated[float | None, typer.Option(
+                   "--days", min=0, help="The filter stops applying after this many days.")] = None,
                as_user: AsOpt = ADMIN_USER) -> None:
     """Limit the rows a subject's grants give on the tables under a resource."""
     with _access() as ac:
-        rule = ac.set_row_filter(subject, Resource.parse(resource), predicate, actor=as_user)
-    typer.echo(f"{rule.subject} reads the rows of {rule.resource.key} where {rule.predicate}")
+        rule = ac.set_row_filter(subject, Resource.parse(resource), predicate, expires_at=_expiry(days),
+                                 actor=as_user)
+    typer.echo(f"{rule.subject} reads the rows of {rule.resource.key} where {rule.predicate}"
+               + (f" until {_when(rule.expires_at)}" if rule.expires_at else ""))
 
 
 @filter_app.command("remove")
@@ -360,10 +368,14 @@ def request_list(status: Annotated[str | None, typer.Option(help="pending, appro
 def request_approve(request_id: int, as_user: Annotated[str, typer.Option("--as", help="The decider.")],
                     note_: Annotated[str, typer.Option("--note")] = "",
                     days: Annotated[float | None, typer.Option("--days", min=0, help="Approve for this long.")] = None,
+                    reveal_pii: Annotated[bool, typer.Option(
+                        "--reveal-pii", help="Also show the PII columns it covers in clear until the grants "
+                                             "expire (needs admin on them).")] = False,
                     ) -> None:
     """Approve: the requester gets grants that expire on their own."""
     with _access() as ac:
-        r = ac.requests.approve(request_id, as_user, note=note_, duration=dt.timedelta(days=days) if days else None)
+        r = ac.requests.approve(request_id, as_user, note=note_, duration=dt.timedelta(days=days) if days else None,
+                                reveal_pii=reveal_pii)
     typer.echo(f"request {r.id} approved until {_when(r.expires_at)}")
 
 

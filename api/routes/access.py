@@ -175,7 +175,7 @@ def set_mask(body: MaskSet, access: AccessDep, principal: PrincipalDep) -> MaskP
     """Set how a subject sees a column (or the PII columns under a table, domain or the lake)."""
     target, mask = Resource.parse(body.resource), Mask.parse(body.mask)
     actor = _may_grant(access, principal, target, decrypt=mask.kind is MaskKind.DECRYPT)
-    return MaskPublic.of(access.set_mask(body.subject, target, mask, actor=actor))
+    return MaskPublic.of(access.set_mask(body.subject, target, mask, expires_at=body.expires_at, actor=actor))
 
 
 @router.delete("/masks", status_code=204, response_class=Response, responses=_errors(403, 404))
@@ -199,7 +199,8 @@ def set_row_filter(body: RowFilterSet, access: AccessDep, principal: PrincipalDe
     """Limit the rows a subject's grants give on the tables under a resource."""
     target = Resource.parse(body.resource)
     actor = _may_grant(access, principal, target)
-    return RowFilterPublic.of(access.set_row_filter(body.subject, target, body.predicate, actor=actor))
+    return RowFilterPublic.of(access.set_row_filter(body.subject, target, body.predicate,
+                                                    expires_at=body.expires_at, actor=actor))
 
 
 @router.delete("/row-filters", status_code=204, response_class=Response, responses=_errors(403, 404))

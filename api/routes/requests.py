@@ -60,10 +60,12 @@ def get_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> 
 @router.post("/{request_id}/approve", responses=_errors(403, 404, 409))
 def approve_request(request_id: int, body: RequestDecision, access: AccessDep, principal: PrincipalDep
                     ) -> RequestPublic:
-    """Approve: the requester gets expiring grants (owner, or approve/grant on the resource)."""
+    """Approve: the requester gets expiring grants (owner, or approve/grant on the resource); with
+    ``reveal_pii`` also ``decrypt`` masks on the PII columns it covers, expiring with them (admin on those)."""
     subject = known(access, principal)
     duration = dt.timedelta(days=body.duration_days) if body.duration_days else None
-    return RequestPublic.of(access.requests.approve(request_id, subject, note=body.note, duration=duration))
+    return RequestPublic.of(access.requests.approve(request_id, subject, note=body.note, duration=duration,
+                                                    reveal_pii=body.reveal_pii))
 
 
 @router.post("/{request_id}/reject", responses=_errors(403, 404, 409))

@@ -107,6 +107,8 @@ def test_access_request_is_approved_in_the_owners_inbox_with_pii_in_clear(world:
     assert control.requests.get(request.id).status.value == "approved"
     after = control.table_access("victor", table, columns).column("email")
     assert after is not None and after.mask is not None and after.mask.kind is MaskKind.DECRYPT
+    [rule] = control.policies.masks(subject="victor")  # PII in clear ends with the grant
+    assert rule.expires_at is not None and rule.expires_at == control.requests.get(request.id).expires_at
 
     mine = _as(world, "victor").get("/ui/inbox").text
     assert re.search(r"approved.*for the follow-up", mine, re.DOTALL)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
+from access import Action
 from lake.errors import LakegateError
 from ui import decisions, services
 from ui.inbox import waiting_for
@@ -36,7 +37,9 @@ def inbox_page(request: Request, me: UiSessionInfo, *, flash: str = "", flash_to
                status_code: int = 200) -> Response:
     waiting = waiting_for(request, me, notices=50)
     control = services.access(request)
-    pii = {r.id: [c.column for c in decisions.pii_columns(control, r)] for r in waiting.requests}
+    # only a read request can show PII in clear (the approve form's checkbox)
+    pii = {r.id: [c.column for c in decisions.pii_columns(control, r)] if r.action is Action.READ else []
+           for r in waiting.requests}
     return render(request, "inbox.html", {"waiting": waiting, "pii": pii, "durations": DURATIONS,
                                           "flash": flash, "flash_tone": flash_tone},
                   status_code=status_code, section="inbox")
@@ -66,11 +69,12 @@ async def approve_request(
     duration_days: Annotated[int | None, Form(ge=1, le=366)] = None,
     reveal_pii: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Approve an access request (optionally showing its PII columns in clear)."""
+    """Approve an access request (optionally showing its PII columns in clear until the grants expire:
+    one transaction, see :meth:`access.requests.AccessRequests.approve`)."""
     control = services.access(request)
     duration = dt.timedelta(days=duration_days) if duration_days else None
-    return await _act(request, me, "approved", lambda: decisions.approve(
-        control, request_id, me.user, note=note, duration=duration, reveal_pii=reveal_pii), "requests")
+    return await _act(request, me, "approved", lambda: control.requests.approve(
+        request_id, me.user, note=note, duration=duration, reveal_pii=reveal_pii), "requests")
 
 
 @router.post("/requests/{request_id}/reject")
