@@ -26,7 +26,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
 from api.authz import BASELINE, audit_token_use
-from api.routes import access, audit, datasets, inbox, meetings, meta, metrics, requests, tokens, users, views
+from api.routes import (
+    access,
+    audit,
+    datasets,
+    gateway,
+    inbox,
+    meetings,
+    meta,
+    metrics,
+    requests,
+    tokens,
+    users,
+    views,
+)
 from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake
 from lake.settings import Settings
@@ -135,7 +148,8 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         prefix=API_PREFIX, dependencies=[Depends(current_principal), BASELINE, Depends(audit_token_use)]
     )
     for resource in (meta.router, datasets.router, tokens.router, users.router, views.router,
-                     access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router):
+                     access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router,
+                     gateway.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
     from ui.app import mount_ui

@@ -26,6 +26,7 @@ from rich.table import Table
 from api import console
 from api.commands import access as access_commands
 from api.commands import audit as audit_commands
+from api.commands import gateway as gateway_commands
 from api.commands import metrics as metrics_commands
 from api.commands import views as views_commands
 from api.console import err, fail, note, out
@@ -55,6 +56,7 @@ app.add_typer(views_commands.app, name="views")
 app.add_typer(access_commands.app, name="access")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(metrics_commands.app, name="metrics")
+app.add_typer(gateway_commands.app, name="query")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

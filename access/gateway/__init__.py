@@ -1,0 +1,49 @@
+"""The governed query gateway: one SQL SELECT in, masked and filtered rows out.
+
+The pipeline, one module per step::
+
+    parse.py      one read query, or refused (DDL/DML, SET, hints, parameters, denied functions)
+    bind.py       every table reference bound to a CTE in scope or to a catalog name;
+                  table functions and file paths refused
+    resolve.py    catalog names to datasets (and views), one answer for unknown and denied
+    check.py      every column reference checked: a denied column is refused, not nulled
+    masks_sql.py  masks and PII decryption as Spark SQL, keys as parameter markers
+    rewrite.py    each table replaced by a governed subquery (permitted columns, masks, row filter);
+                  the result parsed again and verified
+    plan.py       the steps above for one subject: a GovernedQuery
+    run.py        Spark execution with a row cap and a time limit (job group cancelled on timeout)
+    results.py    Arrow, JSON and Arrow IPC answers
+    service.py    Gateway: plan, run and audit
+"""
+
+from access.gateway.errors import QueryFailed, QueryRefused, QueryTimeout, UnknownColumn
+from access.gateway.limits import GatewayLimits, gateway_limits
+from access.gateway.plan import GovernedQuery, TableUse, plan_query
+from access.gateway.resolve import (
+    CatalogLookup,
+    CatalogTable,
+    DatasetResolver,
+    TableResolver,
+    ViewResolver,
+)
+from access.gateway.results import QueryResult
+from access.gateway.service import Gateway
+
+__all__ = [
+    "CatalogLookup",
+    "CatalogTable",
+    "DatasetResolver",
+    "Gateway",
+    "GatewayLimits",
+    "GovernedQuery",
+    "QueryFailed",
+    "QueryRefused",
+    "QueryResult",
+    "QueryTimeout",
+    "TableResolver",
+    "TableUse",
+    "UnknownColumn",
+    "ViewResolver",
+    "gateway_limits",
+    "plan_query",
+]

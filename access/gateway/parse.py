@@ -1,0 +1,170 @@
+"""Parse a subscriber's SQL and refuse everything but one read query.
+
+The gateway accepts exactly one ``SELECT`` (with ``WITH``, subqueries, joins
+and set operations) in the Spark dialect. Refused, with the reason and, when
+sqlglot knows it, the line and column:
+
+- anything that is not a query: DDL, DML, ``SET``, ``CACHE``, ``ADD JAR``,
+  ``EXPLAIN``, ``SHOW``, ``DESCRIBE``, ``USE``, ...; several statements;
+- script transforms (``SELECT TRANSFORM(...) USING 'script'``), ``SELECT ...
+  INTO``, query hints, ``PIVOT``/``UNPIVOT`` (their implicit grouping would
+  change with the columns a policy hides), parameter markers (``:name``,
+  ``?``) and variable references (``${...}``: Spark substitutes them from its
+  configuration and the environment before parsing);
+- functions that reach outside the governed tables or into the engine:
+  Java reflection, file names and blocks, AES functions, XML parsers, user and
+  version probes, functions that raise errors on purpose (see
+  :data:`DENIED_FUNCTIONS`).
+
+Table references are not judged here; :mod:`access.gateway.bind` does that.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from access.gateway.errors import QueryRefused
+
+DIALECT = "spark"
+
+#: Longest SQL text accepted, in characters.
+MAX_SQL_CHARS = 100_000
+
+#: Spark functions a gateway query may not call (lower-case names).
+DENIED_FUNCTIONS: frozenset[str] = frozenset({
+    # Java reflection runs arbitrary static methods in the engine.
+    "reflect", "java_method", "try_reflect",
+    # File names and offsets of the underlying storage.
+    "input_file_name", "input_file_block_start", "input_file_block_length",
+    # Table-valued readers and dynamic names.
+    "read_files", "identifier",
+    # Keys never pass through user SQL; the gateway decrypts where a policy allows.
+    "aes_encrypt", "aes_decrypt", "try_aes_decrypt",
+    # Errors on purpose are a side channel around row filters.
+    "raise_error", "assert_true",
+    # The engine's identity and version.
+    "current_user", "user", "session_user", "version", "secret",
+    # XML parsers (external entities).
+    "xpath", "xpath_boolean", "xpath_double", "xpath_float", "xpath_int", "xpath_long",
+    "xpath_number", "xpath_short", "xpath_string", "from_xml", "schema_of_xml",
+})
+
+_QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery)
+
+_REFUSED_NODES: tuple[tuple[type[exp.Expr], str], ...] = (
+    (exp.QueryTransform, "script transforms (TRANSFORM ... USING) are not allowed"),
+    (exp.Into, "SELECT ... INTO writes a table; only reads are allowed"),
+    (exp.Hint, "query hints are not accepted"),
+    (exp.Pivot, "PIVOT and UNPIVOT are not supported; aggregate with CASE WHEN instead"),
+    (exp.Placeholder, "parameter markers (:name, ?) are not accepted; write literal values"),
+    (exp.Parameter, "parameters and variables are not accepted; write literal values"),
+    (exp.SessionParameter, "session variables are not accepted"),
+    (exp.Lock, "locking clauses are not accepted"),
+    (exp.Command, "only a SELECT query is accepted"),
+    (exp.DDL, "only a SELECT query is accepted, not DDL"),
+    (exp.DML, "only a SELECT query is accepted, not DML"),
+)
+
+
+def _position(node: exp.Expr) -> tuple[int | None, int | None]:
+    for n in node.walk():
+        if n.meta.get("line") is not None:
+            return n.meta.get("line"), n.meta.get("col")
+    return None, None
+
+
+def function_name(node: exp.Func) -> str:
+    """The lower-case name a function call is known by in Spark."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    return node.sql_name().lower()
+
+
+def _statement_kind(node: exp.Expr) -> str | None:
+    """A name for a statement that is not a query (``DROP``, ``TRUNCATE TABLE``...), if it is one."""
+    if isinstance(node, exp.Command):
+        return str(node.name).upper() or None
+    if isinstance(node, exp.Expr) and not isinstance(node, exp.Condition | exp.Identifier):
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", type(node).__name__).upper()
+    return None
+
+
+def parse_query(sql: str) -> exp.Query:
+    """Parse ``sql`` as one Spark read query.
+
+    Args:
+        sql: The subscriber's SQL text.
+
+    Returns:
+        The query's syntax tree (a SELECT, a set operation or a parenthesized query).
+
+    Raises:
+        QueryRefused: Empty, too long, not parseable, several statements, not a
+            read query, or a refused construct or function.
+    """
+    if not isinstance(sql, str) or not sql.strip():
+        raise QueryRefused("the query is empty; send one SELECT statement")
+    if len(sql) > MAX_SQL_CHARS:
+        raise QueryRefused(f"the query is longer than {MAX_SQL_CHARS} characters")
+    if "${" in sql:
+        raise QueryRefused("variable references (${...}) are not accepted")
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        reason = str(first.get("description") or "")
+        near = str(first.get("highlight") or "").strip()
+        if not reason or "<class" in reason:
+            reason = f"unexpected {near!r}" if near else "cannot parse the SQL"
+        raise QueryRefused(f"syntax error: {reason}", line=first.get("line"), col=first.get("col")) from None
+    except TokenError as exc:
+        raise QueryRefused(f"syntax error: {exc}") from None
+    except RecursionError:
+        raise QueryRefused("the query is nested too deeply") from None
+    if not statements:
+        raise QueryRefused("the query is empty; send one SELECT statement")
+    if len(statements) > 1:
+        raise QueryRefused(f"one statement at a time: found {len(statements)}")
+    root = statements[0]
+    if not isinstance(root, _QUERY_TYPES):
+        kind = _statement_kind(root)
+        raise QueryRefused("only a SELECT query is accepted" + (f", not {kind}" if kind else ""))
+    check_constructs(root)
+    return root
+
+
+def check_constructs(tree: exp.Expr, *, key_params: frozenset[str] = frozenset()) -> None:
+    """Refuse the constructs and functions no gateway query may hold, anywhere in ``tree``.
+
+    Args:
+        tree: A parsed query or expression.
+        key_params: Parameter markers the gateway itself bound (its rewritten
+            SQL decrypts with ``try_aes_decrypt(col, :key, 'GCM')``); empty for
+            anything a person wrote.
+
+    Raises:
+        QueryRefused: Naming the first refused construct or function and its position.
+    """
+    for node in tree.walk():
+        if isinstance(node, exp.Placeholder) and key_params and str(node.name) in key_params:
+            continue
+        for kind, reason in _REFUSED_NODES:
+            if isinstance(node, kind):
+                line, col = _position(node)
+                raise QueryRefused(reason, line=line, col=col)
+        if isinstance(node, exp.Func):
+            name = function_name(node)
+            if name == "try_aes_decrypt" and key_params and _decrypts_with(node, key_params):
+                continue
+            if name in DENIED_FUNCTIONS or node.key in DENIED_FUNCTIONS:
+                line, col = _position(node)
+                raise QueryRefused(f"function {name}() is not allowed in gateway queries", line=line, col=col)
+
+
+def _decrypts_with(node: exp.Func, key_params: frozenset[str]) -> bool:
+    args = node.expressions
+    return len(args) == 3 and isinstance(args[1], exp.Placeholder) and str(args[1].name) in key_params

@@ -1,0 +1,116 @@
+"""Results of gateway queries: Arrow tables, JSON rows and Arrow IPC streams."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from lake.contracts import type_name
+
+
+#: Schema metadata keys of an Arrow IPC answer.
+META_QUERY_ID = b"lakegate.query_id"
+META_TRUNCATED = b"lakegate.truncated"
+META_ROW_CAP = b"lakegate.row_cap"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The answer to one gateway query.
+
+    Attributes:
+        query_id: Identifies the query in the audit log.
+        table: The rows (at most ``row_cap``).
+        truncated: Whether the query had more rows than ``row_cap``.
+        row_cap: The row cap the query ran with.
+        elapsed_ms: Wall time from the SQL text to the rows.
+        tables: The catalog objects the query read (``domain.name``).
+    """
+
+    query_id: str
+    table: pa.Table
+    truncated: bool
+    row_cap: int
+    elapsed_ms: float
+    tables: tuple[str, ...]
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+    def columns(self) -> list[dict[str, str]]:
+        """Name and type of each result column."""
+        return [{"name": f.name, "type": _type_label(f.type)} for f in self.table.schema]
+
+    def json_rows(self) -> list[list[Any]]:
+        """The rows as lists of JSON-safe values (see :func:`json_value`)."""
+        columns = [[json_value(v) for v in col.to_pylist()] for col in self.table.columns]
+        return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "columns": self.columns(),
+            "rows": self.json_rows(),
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "row_cap": self.row_cap,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "tables": list(self.tables),
+        }
+
+    def to_ipc(self) -> bytes:
+        """The rows as an Arrow IPC stream; query id, row cap and truncation in the schema metadata."""
+        meta = dict(self.table.schema.metadata or {})
+        meta.update({
+            META_QUERY_ID: self.query_id.encode(),
+            META_TRUNCATED: b"true" if self.truncated else b"false",
+            META_ROW_CAP: str(self.row_cap).encode(),
+        })
+        table = self.table.replace_schema_metadata(meta)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return bytes(sink.getvalue().to_pybytes())
+
+
+def _type_label(dtype: pa.DataType) -> str:
+    try:
+        return type_name(dtype)
+    except Exception:  # noqa: BLE001 - nested types have no contract spelling
+        return str(dtype)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe form of an Arrow value.
+
+    Decimals become strings (no precision is lost), dates and times ISO 8601
+    strings, bytes base64 strings, and non-finite floats the strings ``NaN``,
+    ``Infinity`` and ``-Infinity``.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return str(value)

@@ -1,0 +1,220 @@
+"""Rewrite each catalog reference into a governed subquery.
+
+``ads.conversions AS c`` becomes::
+
+    (SELECT <mask(col)> AS col, ...            -- permitted columns only, masked
+     FROM __lg_src_0 AS __lg_raw               -- the Delta snapshot, registered by the runner
+     WHERE <row filter>) AS c                  -- the caller's row filter
+
+so ``SELECT *`` expands to the permitted columns, masks apply before anything
+else sees a value, and the row filter holds wherever the table is used. The
+row filter is written over the table's columns in clear: a PII column in it
+is decrypted for the comparison, whatever the caller's mask.
+
+The rewritten tree is verified before it is rendered (:func:`verify_rewritten`):
+every table it names is a generated source or CTE name, and every parameter
+is a key the gateway bound. Rendering refuses constructs sqlglot cannot write
+in Spark SQL instead of approximating them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, UnsupportedError
+
+from access import rowfilter
+from access.errors import InvalidRowFilter
+from access.gateway.bind import GENERATED_PREFIX, CatalogRef
+from access.gateway.errors import QueryRefused
+from access.gateway.masks_sql import (
+    ColumnSpec,
+    Params,
+    TableKeys,
+    clear_value,
+    hmac_pads,
+    masked_value,
+    needs_data_key,
+    stored_column,
+)
+from access.gateway.parse import DIALECT, check_constructs
+from access.gateway.resolve import CatalogTable
+from access.masks import Mask, MaskKind
+from access.policy import TableAccess
+
+RAW_ALIAS = f"{GENERATED_PREFIX}raw"
+
+
+class RowFilterUnusable(Exception):
+    """A row filter that the gateway cannot apply safely (the caller is then denied)."""
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A Delta snapshot the runner registers under a generated temp view name."""
+
+    name: str
+    table: CatalogTable
+    version: int | None = None
+    timestamp: str | None = None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_row_filter(text: str) -> exp.Expr | str:
+    try:
+        return rowfilter.parse_predicate(text)
+    except InvalidRowFilter as exc:
+        return exc.reason
+
+
+def _parse_row_filter(text: str) -> exp.Expr:
+    """The validated row filter, as a fresh tree (parses are cached by text)."""
+    parsed = _parsed_row_filter(text)
+    if isinstance(parsed, str):
+        raise RowFilterUnusable(parsed)
+    return parsed.copy()
+
+
+def row_filter_expression(text: str, table: CatalogTable,
+                          value_of: Callable[[ColumnSpec], exp.Expr]) -> exp.Expr:
+    """The row filter over ``table``'s columns, each replaced by ``value_of(column)``.
+
+    The filter is validated again (:func:`access.rowfilter.parse_predicate`):
+    one predicate over the table's own, unqualified columns.
+
+    Raises:
+        RowFilterUnusable: The filter is not valid, or names a column the table lacks.
+    """
+    predicate = _parse_row_filter(text)
+    for column in list(predicate.find_all(exp.Column)):
+        spec = table.column(column.name.lower())
+        if spec is None:
+            raise RowFilterUnusable(f"{table.name} has no column {column.name!r}")
+        replacement = value_of(spec)
+        if column is predicate:
+            predicate = replacement
+        else:
+            column.replace(replacement)
+    return predicate
+
+
+def _filter_keys(text: str, table: CatalogTable) -> set[str]:
+    """Keys of the encrypted columns a row filter reads (it compares clear values)."""
+    names = {c.name.lower() for c in _parse_row_filter(text).find_all(exp.Column)}
+    return {c.key for c in table.columns if c.key is not None and c.name in names}
+
+
+def governed_subquery(
+    ref: CatalogRef,
+    table: CatalogTable,
+    access: TableAccess,
+    source: str,
+    params: Params,
+    hash_key: Callable[[], bytes],
+) -> exp.Subquery:
+    """The governed subquery that replaces one catalog reference.
+
+    Args:
+        ref: The reference (alias, column aliases, sample).
+        table: Its catalog object.
+        access: The caller's access to it (permitted columns with masks, row filter).
+        source: The temp view name of its Delta snapshot.
+        params: Collects the key parameters.
+        hash_key: Returns the table's hash key (called only for ``hash`` masks).
+
+    Raises:
+        RowFilterUnusable: The row filter cannot be applied, or a key is missing.
+    """
+    masks: dict[str, Mask | None] = {c.name: c.mask for c in access.columns}
+    needed = {c.key for c in table.columns if c.key is not None and c.name in masks
+              and needs_data_key(c, masks[c.name])}
+    if access.row_filter:
+        needed |= _filter_keys(access.row_filter, table)
+    data_keys: dict[str, exp.Placeholder] = {}
+    for key in sorted(needed):
+        fetch = table.data_keys.get(key)
+        if fetch is None:
+            raise RowFilterUnusable(f"{table.name} has no data key {key}")
+        data_keys[key] = params.add(fetch())
+    inner = outer = None
+    if any(m is not None and m.kind is MaskKind.HASH for m in masks.values()):
+        pad_in, pad_out = hmac_pads(hash_key())
+        inner, outer = params.add(pad_in), params.add(pad_out)
+    keys = TableKeys(data_keys=data_keys, hash_inner=inner, hash_outer=outer)
+
+    out_names = ref.column_aliases or tuple(c.name for c in table.columns)
+    projections: list[exp.Expr] = []
+    for spec, out_name in zip(table.columns, out_names, strict=True):
+        if spec.name not in masks:
+            continue
+        value = masked_value(spec, masks[spec.name], stored_column(RAW_ALIAS, spec.name), keys)
+        projections.append(exp.alias_(value, out_name, quoted=True, copy=False))
+    if not projections:
+        projections.append(exp.alias_(exp.Null(), f"{GENERATED_PREFIX}no_columns", quoted=True, copy=False))
+
+    raw = exp.Table(this=exp.to_identifier(source, quoted=True),
+                    alias=exp.TableAlias(this=exp.to_identifier(RAW_ALIAS, quoted=True)))
+    sample = ref.node.args.get("sample")
+    if sample is not None:
+        raw.set("sample", sample.copy())
+    select = exp.select(*projections, copy=False).from_(raw, copy=False)
+    if access.row_filter:
+        predicate = row_filter_expression(
+            access.row_filter, table,
+            lambda spec: clear_value(spec, stored_column(RAW_ALIAS, spec.name), keys),
+        )
+        select = select.where(predicate, copy=False)
+    subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True)))
+    return subquery
+
+
+def render(tree: exp.Expr) -> str:
+    """The Spark SQL text of a rewritten tree (identifiers quoted, no comments).
+
+    The generator may change ``tree`` (it is not used afterwards). A construct
+    that sqlglot cannot write as Spark SQL is refused rather than approximated.
+
+    Raises:
+        QueryRefused: The tree holds something Spark SQL cannot express.
+    """
+    try:
+        return Dialect.get_or_raise(DIALECT).generate(
+            tree, copy=False, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
+        )
+    except UnsupportedError as exc:
+        raise QueryRefused(f"the gateway cannot express this query in Spark SQL: {exc}") from None
+
+
+def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: frozenset[str]) -> None:
+    """Check a rewritten query before it is rendered: it reads only generated sources.
+
+    Every table the tree names must be one of ``allowed_tables`` (the query's
+    source views and renamed CTEs), unqualified; every parameter marker must be
+    a key the gateway bound, and only the gateway's own decryption may use it;
+    nothing refused at parse time may have crept in.
+
+    Raises:
+        QueryRefused: Otherwise (the rewrite failed; nothing runs).
+    """
+    allowed = {t.lower() for t in allowed_tables}
+    failure = QueryRefused("the gateway could not rewrite this query safely")
+    if not isinstance(tree, exp.Query):
+        raise failure
+    try:
+        check_constructs(tree, key_params=key_params)
+    except QueryRefused:
+        raise failure from None
+    for table in tree.find_all(exp.Table):
+        if (not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
+                or table.args.get("catalog") is not None or table.name.lower() not in allowed):
+            raise failure
+
+
+def check_rendered(sql: str) -> None:
+    """Refuse rendered SQL that Spark would rewrite before parsing (``${...}`` substitution)."""
+    if "${" in sql:
+        raise QueryRefused("the gateway could not rewrite this query safely")

@@ -1,0 +1,223 @@
+"""Run a governed query on Spark with a row cap and a time limit.
+
+Each query gets its own Spark session (``newSession()`` of the process-wide
+one: same engine, its own temp views and SQL settings), in which each Delta
+snapshot the query reads is registered under its generated name; variable
+substitution is off there. Over Spark Connect, where a client cannot open a
+second session, the views go in the shared session under per-query names and
+are dropped afterwards.
+
+The query runs in a worker thread inside a Spark job group (Connect: an
+operation tag). When the time limit passes, the group's jobs are cancelled,
+and so are jobs it would start later (the statement may still be planning),
+and the caller gets :class:`QueryTimeout`. At most ``row_cap + 1`` rows are
+collected, which tells whether the answer was truncated.
+
+Spark's error messages are reduced to their first line, without the
+generated names of the rewritten SQL and without "did you mean" suggestions.
+
+Keys reach the engine as statement parameters. py4j (classic sessions) logs
+every command it sends, arguments included, at DEBUG level; this module
+drops those wire dumps from the ``py4j`` loggers so that no log level shows
+a key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from access.gateway.errors import QueryFailed, QueryTimeout
+from access.gateway.plan import GovernedQuery
+from access.gateway.rewrite import SourceView
+from lake.errors import InvalidInput, LakegateError, NotFound
+from lake.settings import Settings
+from lake.spark import EngineError, register_delta, spark_session
+
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+class _NoWireDumps(logging.Filter):
+    """Drops py4j's DEBUG dumps of commands and answers (they hold call arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        return not (message.startswith(("Command to send", "Answer received")))
+
+
+_WIRE_FILTER = _NoWireDumps()
+for _name in ("py4j", "py4j.clientserver", "py4j.java_gateway", "py4j.protocol"):
+    logging.getLogger(_name).addFilter(_WIRE_FILTER)
+
+_GENERATED = re.compile(r"`?__lg_[A-Za-z0-9_]*`?\.?")
+_SUGGESTION = re.compile(r"\s*Did you mean.*$", re.DOTALL)
+_CANCEL_GRACE_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What Spark returned: at most ``row_cap`` rows, and whether there were more."""
+
+    table: pa.Table
+    truncated: bool
+
+
+def _is_connect(spark: Any) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _query_session(base: SparkSession) -> tuple[SparkSession, bool]:
+    """A session for one query, and whether it is a private one."""
+    if _is_connect(base):
+        return base, False
+    session = base.newSession()
+    session.conf.set("spark.sql.variable.substitute", "false")
+    return session, True
+
+
+def _error_class(exc: BaseException) -> str | None:
+    for getter in ("getCondition", "getErrorClass"):
+        fn = getattr(exc, getter, None)
+        if fn is not None:
+            try:
+                value = fn()
+            except Exception:  # noqa: BLE001 - foreign exception types
+                value = None
+            if value:
+                return str(value)
+    return None
+
+
+def clean_message(exc: BaseException) -> str:
+    """The first line of a Spark error, without generated names or suggestions."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    first = _SUGGESTION.sub("", first)
+    first = _GENERATED.sub("", first)
+    return first[:500]
+
+
+def _is_spark_error(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("pyspark", "py4j"))
+
+
+def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_seconds: float) -> Rows:
+    """Run ``query`` on Spark.
+
+    Args:
+        query: The governed query.
+        settings: Where Spark runs.
+        row_cap: Most rows to return.
+        timeout_seconds: Time limit; the query's Spark jobs are cancelled after it.
+
+    Returns:
+        The rows and whether more were available.
+
+    Raises:
+        QueryTimeout: The time limit passed.
+        QueryFailed: Spark refused or failed the query.
+        EngineError, StorageError, NotFound: Spark or a table could not be read.
+    """
+    base = spark_session(settings)
+    session, private = _query_session(base)
+    group = f"lakegate-gateway-{query.query_id}"
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+    cancelled = threading.Event()
+
+    def work() -> None:
+        try:
+            if _is_connect(session):
+                session.addTag(group)
+            else:
+                session.sparkContext.setJobGroup(group, "lakegate gateway query", interruptOnCancel=True)
+            for source in query.sources:
+                if cancelled.is_set():
+                    return
+                _register(session, source)
+            frame = session.sql(query.rewritten, args=dict(query.params))
+            if cancelled.is_set():
+                return
+            outcome["table"] = frame.limit(row_cap + 1).toArrow()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            if _is_connect(session):
+                with contextlib.suppress(Exception):
+                    session.removeTag(group)
+            done.set()
+
+    worker = threading.Thread(target=work, name=f"gateway-{query.query_id[:8]}", daemon=True)
+    worker.start()
+    try:
+        if not done.wait(timeout_seconds):
+            cancelled.set()
+            _cancel(session, group)
+            done.wait(_CANCEL_GRACE_SECONDS)
+            raise QueryTimeout(timeout_seconds)
+        error = outcome.get("error")
+        if error is not None:
+            if isinstance(error, LakegateError):
+                raise error
+            if _is_spark_error(error):
+                raise QueryFailed(clean_message(error), error_class=_error_class(error)) from None
+            raise error
+        table: pa.Table = outcome["table"]
+    finally:
+        if not private or done.is_set():
+            _drop_views(session, query)
+    truncated = table.num_rows > row_cap
+    return Rows(table.slice(0, row_cap) if truncated else table, truncated)
+
+
+def _register(session: SparkSession, source: SourceView) -> None:
+    """Register one snapshot; errors name the table, never its storage location."""
+    table = source.table
+    try:
+        register_delta(
+            session, source.name, table.table_uri,
+            version=source.version, timestamp=source.timestamp,
+            storage_options=dict(table.storage_options or {}) or None,
+        )
+    except (NotFound, InvalidInput) as exc:
+        at = (f" at version {source.version}" if source.version is not None
+              else f" as of {source.timestamp}" if source.timestamp is not None else "")
+        reason = exc.message.replace(table.table_uri, table.name)
+        reason = re.sub(r"(?:file://|s3a?://|/)\S*", "<storage>", reason)
+        raise QueryFailed(f"cannot read {table.name}{at}: {reason}") from None
+    except LakegateError as exc:
+        log.error("gateway: cannot read %s: %s", table.name, exc.message)
+        raise EngineError(f"the engine cannot read {table.name}; the server log has the details") from None
+
+
+def _cancel(session: SparkSession, group: str) -> None:
+    """Cancel the query's running jobs and any it starts later (planning may still be going on)."""
+    try:
+        if _is_connect(session):
+            session.interruptTag(group)
+            return
+        context = session.sparkContext
+        jvm_context = context._jsc.sc()
+        if hasattr(jvm_context, "cancelJobGroupAndFutureJobs"):
+            jvm_context.cancelJobGroupAndFutureJobs(group, "gateway time limit")
+        else:  # pragma: no cover - Spark before 4.0
+            context.cancelJobGroup(group)
+    except Exception as exc:  # noqa: BLE001 - the timeout is reported either way
+        log.warning("cancelling gateway query %s failed: %s", group, exc)
+
+
+def _drop_views(session: SparkSession, query: GovernedQuery) -> None:
+    for source in query.sources:
+        with contextlib.suppress(Exception):
+            session.catalog.dropTempView(source.name)

@@ -1,0 +1,48 @@
+"""Request and response bodies of the gateway's HTTP API (``POST /api/v1/query``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from access.gateway.parse import MAX_SQL_CHARS
+from access.gateway.results import QueryResult
+
+#: Media type of an Arrow IPC stream answer (ask for it with ``Accept``).
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+class QueryRequest(BaseModel):
+    """One SQL SELECT to run through the gateway."""
+
+    sql: str = Field(min_length=1, max_length=MAX_SQL_CHARS,
+                     description="One Spark SQL SELECT over catalog tables (domain.name).")
+    max_rows: int | None = Field(default=None, ge=1,
+                                 description="Row cap; the server default when absent, at most its maximum.")
+    timeout_seconds: float | None = Field(default=None, gt=0,
+                                          description="Time limit; the server default when absent, "
+                                                      "at most its maximum.")
+
+
+class ResultColumn(BaseModel):
+    name: str
+    type: str = Field(description="Arrow type, in contract spelling where there is one (int64, decimal(12,2)).")
+
+
+class QueryResultPublic(BaseModel):
+    """Rows of a gateway query (masked and filtered for the caller)."""
+
+    query_id: str = Field(description="The query's id in the audit log.")
+    columns: list[ResultColumn]
+    rows: list[list[Any]] = Field(description="One list per row; decimals as strings, times in ISO 8601, "
+                                              "bytes in base64.")
+    row_count: int
+    truncated: bool = Field(description="Whether the query had more rows than row_cap.")
+    row_cap: int
+    elapsed_ms: float
+    tables: list[str] = Field(description="The catalog tables the query read.")
+
+    @classmethod
+    def of(cls, result: QueryResult) -> QueryResultPublic:
+        return cls.model_validate(result.to_json())
