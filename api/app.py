@@ -36,6 +36,7 @@ from api.routes import (
     meta,
     metrics,
     requests,
+    subscribers,
     tokens,
     users,
     views,
@@ -149,7 +150,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
     )
     for resource in (meta.router, datasets.router, tokens.router, users.router, views.router,
                      access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router,
-                     gateway.router):
+                     gateway.router, subscribers.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
     from ui.app import mount_ui

@@ -28,6 +28,7 @@ from api.commands import access as access_commands
 from api.commands import audit as audit_commands
 from api.commands import gateway as gateway_commands
 from api.commands import metrics as metrics_commands
+from api.commands import subscribers as subscribers_commands
 from api.commands import views as views_commands
 from api.console import err, fail, note, out
 from lake.auth import ADMIN_ROLE, PRODUCER_ROLE, PrincipalKind
@@ -57,6 +58,7 @@ app.add_typer(access_commands.app, name="access")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(metrics_commands.app, name="metrics")
 app.add_typer(gateway_commands.app, name="query")
+app.add_typer(subscribers_commands.app, name="subscribers")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -64,13 +64,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     from api.app import create_app
     from lake.spark import stop_spark
-    from ui.app import mount_ui
 
     home = tmp_path_factory.mktemp("ui-browser") / "home"
     lake = Lake(Settings(home=home))
     build_world(lake)
-    app = create_app(lake=lake)
-    mount_ui(app)
+    app = create_app(lake=lake)  # the app mounts the UI
     port = _free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
                                        lifespan="on", access_log=False))

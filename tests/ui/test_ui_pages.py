@@ -12,7 +12,7 @@ from metrics_catalog import MetricCatalog
 from ui import services
 from ui.who import who_has_access
 
-from conftest import TestClient, app_request, csrf_of, sign_in
+from ui_helpers import TestClient, app_request, csrf_of, sign_in
 from ui_world import CHAIN, PASSWORDS
 
 # A metric straight over the dataset (no view, so no Spark is needed to validate it).

@@ -18,7 +18,7 @@ from ui.models import UiSession
 from ui.routing import LOGIN_CSRF_COOKIE, SESSION_COOKIE, safe_next
 from ui.sessions import SessionPolicy, SessionStore, digest
 
-from conftest import TestClient, csrf_of, sign_in
+from ui_helpers import TestClient, csrf_of, sign_in
 from ui_world import PASSWORDS
 
 

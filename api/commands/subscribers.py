@@ -1,0 +1,300 @@
+"""``lakegate subscribers``: engine subscribers (Redshift, EMR, SageMaker) on this host's lake.
+
+The CLI acts as the local administrator; ``--as`` names the actor recorded in
+the audit log. Vended credentials are printed once (as JSON, shell exports or
+Spark settings) and never stored. A domain error is one red ``error:`` line
+and exit status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import functools
+import json
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from access.policy import AccessControl
+from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
+from access.subscribers.schemas import (
+    CredentialPublic,
+    ExportPublic,
+    PolicyPublic,
+    RedshiftPlanPublic,
+    SubscriberPublic,
+    VendedPublic,
+)
+from api.console import fail, note, out
+from lake.errors import LakegateError
+from lake.service import Lake
+from lake.settings import get_settings
+
+app = typer.Typer(help="Engine subscribers: Redshift, EMR and SageMaker reading the lake under the access layer.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ADMIN_USER = "admin"
+
+AsOpt = Annotated[str, typer.Option("--as", help="The actor recorded in the audit log.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NameArg = Annotated[str, typer.Argument(help="The subscriber's name.")]
+
+
+class CredentialFormat(enum.StrEnum):
+    JSON = "json"
+    ENV = "env"
+    SPARK = "spark"
+
+
+def _errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LakegateError as exc:
+            fail(exc.message)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _subscribers() -> Iterator[Subscribers]:
+    lake = Lake(get_settings())
+    try:
+        yield Subscribers(AccessControl(lake))
+    finally:
+        lake.close()
+
+
+def _dump(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
+def _show(sub: SubscriberPublic) -> None:
+    typer.echo(f"{sub.name} ({sub.kind}, {sub.status}) principal {sub.subject}, owner {sub.owner}")
+    typer.echo(f"  roles: {', '.join(sub.roles) or 'none'}")
+    typer.echo(f"  role policy: {', '.join(sub.policy_tables) or 'no tables'}"
+               + (f" (until {_when(sub.policy_valid_until)})" if sub.policy_valid_until else ""))
+    if sub.role_arn:
+        typer.echo(f"  IAM role: {sub.role_arn}")
+    if sub.policy_error:
+        note(f"  last policy write failed: {sub.policy_error}", style="yellow")
+
+
+@app.command("create")
+@_errors
+def create(
+    name: NameArg,
+    kind: Annotated[str, typer.Option("--kind", help="redshift, emr or sagemaker.")],
+    owner: Annotated[str, typer.Option("--owner", help="The user or team role responsible for it.")],
+    role: Annotated[list[str] | None, typer.Option("--role", help="A role to bind it to; repeat for several.")]
+    = None,
+    description: Annotated[str, typer.Option(help="What it is.")] = "",
+    as_user: AsOpt = ADMIN_USER,
+) -> None:
+    """Register a subscriber (principal sub.NAME) bound to roles; its role policy is written."""
+    with _subscribers() as subs:
+        sub = subs.create(name, SubscriberKind.parse(kind), owner=owner, roles=role or [], description=description,
+                          actor=as_user)
+    _show(SubscriberPublic.of(sub))
+
+
+@app.command("list")
+@_errors
+def list_(
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    status: Annotated[str | None, typer.Option(help="active or suspended.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every subscriber."""
+    with _subscribers() as subs:
+        found = [SubscriberPublic.of(s) for s in subs.list(kind=SubscriberKind.parse(kind) if kind else None,
+                                                          status=SubscriberStatus.parse(status) if status else None)]
+    if as_json:
+        _dump([s.model_dump(mode="json") for s in found])
+        return
+    if not found:
+        note("no subscribers yet: lakegate subscribers create NAME --kind emr --owner TEAM --role ROLE")
+        return
+    table = Table("name", "kind", "status", "owner", "roles", "raw tables", title="subscribers")
+    for s in found:
+        table.add_row(s.name, s.kind, s.status, s.owner, ", ".join(s.roles), str(len(s.policy_tables)))
+    out.print(table)
+
+
+@app.command("show")
+@_errors
+def show(name: NameArg, as_json: JsonOpt = False) -> None:
+    """A subscriber and what it may read: raw, and governed only (with the reasons)."""
+    with _subscribers() as subs:
+        sub = SubscriberPublic.of(subs.get(name))
+        policy = PolicyPublic.of(subs.plan_policy(name))
+    if as_json:
+        _dump({"subscriber": sub.model_dump(mode="json"), "policy": policy.model_dump(mode="json")})
+        return
+    _show(sub)
+    for g in policy.governed:
+        typer.echo(f"  governed only: {g.table}: {'; '.join(g.reasons)}")
+
+
+@app.command("bind")
+@_errors
+def bind(name: NameArg, role: str, days: Annotated[float | None, typer.Option(
+        "--days", min=0, help="The binding ends after this many days.")] = None, as_user: AsOpt = ADMIN_USER) -> None:
+    """Bind a subscriber to a role or group."""
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
+    with _subscribers() as subs:
+        sub = subs.bind(name, role, expires_at=expires, actor=as_user)
+    _show(SubscriberPublic.of(sub))
+
+
+@app.command("unbind")
+@_errors
+def unbind(name: NameArg, role: str, as_user: AsOpt = ADMIN_USER) -> None:
+    with _subscribers() as subs:
+        sub = subs.unbind(name, role, actor=as_user)
+    _show(SubscriberPublic.of(sub))
+
+
+@app.command("suspend")
+@_errors
+def suspend(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
+    """Suspend: its role policy is removed at once, its tokens stop working."""
+    with _subscribers() as subs:
+        subs.suspend(name, actor=as_user)
+    typer.echo(f"suspended {name}: its role policy is removed and its credentials no longer read anything")
+
+
+@app.command("resume")
+@_errors
+def resume(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
+    with _subscribers() as subs:
+        sub = subs.resume(name, actor=as_user)
+    _show(SubscriberPublic.of(sub))
+
+
+@app.command("delete")
+@_errors
+def delete(name: NameArg, target: Annotated[str, typer.Option(help="Dialect of a Redshift teardown.")] = "redshift",
+           as_user: AsOpt = ADMIN_USER) -> None:
+    """Delete a subscriber; for a Redshift one, print the statements that clear its cluster."""
+    with _subscribers() as subs:
+        _, teardown = subs.delete(name, actor=as_user, target=Target.parse(target))
+    note(f"deleted {name}")
+    if teardown is not None:
+        typer.echo(teardown.script(), nl=False)
+
+
+@app.command("sync")
+@_errors
+def sync(
+    name: Annotated[str | None, typer.Argument(help="One subscriber; all active ones by default.")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Only those whose policy outlived a grant or failed.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write to IAM even when unchanged.")] = False,
+) -> None:
+    """Rewrite IAM role policies from the access layer (run `sync --due` from cron)."""
+    with _subscribers() as subs:
+        done = [subs.sync_policy(name, force=force)] if name else subs.sync_policies(due_only=due, force=force)
+    for synced in done:
+        plan = synced.plan
+        typer.echo(f"{plan.subscriber.name}: {len(plan.raw)} raw table(s)"
+                   + (" (written)" if synced.written else ""))
+
+
+@app.command("vend")
+@_errors
+def vend(
+    name: NameArg,
+    tables: Annotated[list[str], typer.Argument(help="domain.name of each table.")],
+    duration: Annotated[int | None, typer.Option("--duration", min=900, max=3600, help="Seconds (900-3600).")]
+    = None,
+    fmt: Annotated[CredentialFormat, typer.Option("--format", case_sensitive=False,
+                                                  help="json, env (shell exports) or spark (--conf lines).")]
+    = CredentialFormat.JSON,
+    as_user: AsOpt = ADMIN_USER,
+) -> None:
+    """Issue short-lived credentials to read TABLES raw (printed once, never stored)."""
+    with _subscribers() as subs:
+        vended = VendedPublic.of(subs.vend(name, tables, duration_seconds=duration, actor=as_user))
+    if fmt is CredentialFormat.ENV:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                    "AWS_ENDPOINT_URL"):
+            if key in vended.storage_options:
+                typer.echo(f"export {key}={shlex.quote(vended.storage_options[key])}")
+    elif fmt is CredentialFormat.SPARK:
+        for key, value in vended.spark_conf.items():
+            typer.echo(f"--conf {shlex.quote(f'{key}={value}')}")
+    else:
+        _dump(vended.model_dump(mode="json"))
+    note(f"credential {vended.record.id} for {', '.join(t.name for t in vended.tables)} expires "
+         f"{_when(vended.expiration)}")
+
+
+@app.command("credentials")
+@_errors
+def credentials(name: NameArg, all_: Annotated[bool, typer.Option("--all", help="Also expired and revoked.")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Credentials issued to a subscriber (active ones by default; never a secret)."""
+    with _subscribers() as subs:
+        found = [CredentialPublic.of(c) for c in subs.credentials(name, include_inactive=all_)]
+    if as_json:
+        _dump([c.model_dump(mode="json") for c in found])
+        return
+    table = Table("id", "key", "tables", "issued", "expires", "revoked", title=f"credentials of {name}")
+    for c in found:
+        table.add_row(str(c.id), c.access_key_prefix + "…", ", ".join(c.tables), _when(c.issued_at),
+                      _when(c.expires_at), _when(c.revoked_at))
+    out.print(table)
+
+
+@app.command("redshift")
+@_errors
+def redshift(
+    name: NameArg,
+    target: Annotated[str, typer.Option(help="redshift, or postgres (the same plan for PostgreSQL).")] = "redshift",
+    full: Annotated[bool, typer.Option("--full", help="Every statement for an empty cluster.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not record the statements as applied.")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False, help="Write the SQL here.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The Redshift statements (external schema, tables, views, grants) since the last sync."""
+    with _subscribers() as subs:
+        plan = subs.redshift_sync(name, target=Target.parse(target), full=full, commit=not dry_run)
+    if as_json:
+        _dump(RedshiftPlanPublic.of(plan).model_dump(mode="json"))
+    elif output is not None:
+        output.write_text(plan.script(), encoding="utf-8")
+    else:
+        typer.echo(plan.script(), nl=False)
+    for skipped in plan.skipped:
+        note(f"not exposed: {skipped.table}: {skipped.reason}", style="yellow")
+    note(f"{len(plan.statements)} statement(s)" + (" (dry run: nothing recorded)" if dry_run else
+                                                    " recorded as applied: run them on the cluster"))
+
+
+@app.command("export")
+@_errors
+def export(
+    name: NameArg,
+    table: Annotated[str, typer.Argument(help="domain.name")],
+    role: Annotated[str | None, typer.Option(help="One of the subscriber's roles instead of all.")] = None,
+    url_seconds: Annotated[int | None, typer.Option("--url-seconds", min=1, help="Presigned URL lifetime.")] = None,
+    as_user: AsOpt = ADMIN_USER,
+) -> None:
+    """A governed Parquet export of TABLE as the subscriber sees it (manifest and data card included)."""
+    with _subscribers() as subs:
+        done = ExportPublic.of(subs.export(name, table, role=role, url_seconds=url_seconds, actor=as_user))
+    _dump(done.model_dump(mode="json", exclude={"datacard"}))
+    note(f"exported {done.rows} row(s) of {done.table} to {done.location}")
