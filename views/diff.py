@@ -83,9 +83,10 @@ def _column_changes(old: VersionRecord, new: VersionRecord) -> list[Change]:
             changes.append(Change("added", a, f"column {a!r} added ({new_cols[a].sql_type or 'type unknown'})",
                                   False))
     for name, o in old_cols.items():
-        n = new_cols.get(name)
-        if n is None:
+        found = new_cols.get(name)
+        if found is None:
             continue
+        n = found
         if o.sql_type != n.sql_type:
             changes.append(Change("retyped", name, f"column {name!r} type changed from {o.sql_type} to {n.sql_type}",
                                   True))
@@ -105,7 +106,7 @@ def _clause(tree: exp.Expr, key: str) -> str:
         return ""
     if isinstance(node, list):
         return "; ".join(n.sql(dialect="spark") for n in node)
-    return node.sql(dialect="spark")
+    return str(node.sql(dialect="spark"))
 
 
 def _projections(tree: exp.Expr) -> dict[str, str]:

@@ -144,7 +144,8 @@ def _lineage_context(lake: Lake, run_id: str, record: VersionRecord, binder: Bin
                 contract = lake.datasets.get(dep.name, major=dep.version).contract
                 cols = tuple((c.name, types.from_arrow(c.storage_type)) for c in contract.columns)
             else:
-                cols = tuple((c.name, c.sql_type) for c in binder.snapshot.record(read.name, read.version).columns)
+                cols = tuple((c.name, c.sql_type or "unknown")
+                             for c in binder.snapshot.record(read.name, read.version).columns)
             ds = LineageDataset(dep.name, read.table_uri, cols, read.table_version)
         sources[(dep.name, dep.version)] = ds
         inputs.append(ds)

@@ -210,7 +210,7 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
 
 
 def _domain_row(lake: Lake, s: Any, name: str, owner: str) -> Domain:
-    domain = s.scalars(select(Domain).where(Domain.name == name)).one_or_none()
+    domain: Domain | None = s.scalars(select(Domain).where(Domain.name == name)).one_or_none()
     if domain is None:
         domain = Domain(name=name, owner=owner)
         domain.kms_key_id = lake.store.ensure_domain(name)

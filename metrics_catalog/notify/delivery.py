@@ -168,7 +168,7 @@ class Dispatcher:
 def _send_smtp(url: str, msg: EmailMessage) -> None:
     parts = urlparse(url)
     if parts.scheme not in ("smtp", "smtps", "smtp+plain") or not parts.hostname:
-        raise ConfigError(f"{SMTP_URL_ENV} must be smtp://, smtps:// or smtp+plain://host:port")
+        raise ConfigError("LAKEGATE_SMTP_URL must be smtp://, smtps:// or smtp+plain://host:port")
     port = parts.port or (465 if parts.scheme == "smtps" else 587 if parts.scheme == "smtp" else 25)
     context = ssl.create_default_context()
     client: smtplib.SMTP

@@ -100,7 +100,8 @@ def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | No
     _check_projection_names(ctx, root)
     inputs = resolve_tables(ctx, root, snapshot)
     try:
-        root = qualify(root, schema=inputs.schema(), dialect="spark", validate_qualify_columns=False,
+        schema: dict[str, object] = dict(inputs.schema())
+        root = qualify(root, schema=schema, dialect="spark", validate_qualify_columns=False,
                        quote_identifiers=True, identify=True, sql=definition.sql)
     except OptimizeError as exc:
         _unknown_qualified_column(ctx, root, inputs, str(exc))
