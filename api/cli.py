@@ -11,16 +11,12 @@ status 1; there is never a traceback for a known error.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from api import console
@@ -30,9 +26,9 @@ from api.commands import gateway as gateway_commands
 from api.commands import metrics as metrics_commands
 from api.commands import subscribers as subscribers_commands
 from api.commands import views as views_commands
-from api.console import err, fail, note, out
+from api.console import domain_errors, err, fail, note, open_lake, out
 from lake.auth import ADMIN_ROLE, PRODUCER_ROLE, PrincipalKind
-from lake.errors import ConfigError, LakegateError
+from lake.errors import ConfigError
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
 from lake.service import Lake
@@ -60,34 +56,6 @@ app.add_typer(metrics_commands.app, name="metrics")
 app.add_typer(gateway_commands.app, name="query")
 app.add_typer(subscribers_commands.app, name="subscribers")
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def domain_errors(fn: F) -> F:
-    """Turn a :class:`LakegateError` (or invalid settings) into one ``error:`` line
-    and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-        except ValidationError as exc:  # only Settings are pydantic models here
-            problems = "; ".join(f"LAKEGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                                 if e["loc"] else e["msg"] for e in exc.errors())
-            fail(f"invalid settings: {problems}")
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def open_lake(settings: Settings | None = None) -> Iterator[Lake]:
-    lake = Lake(settings or get_settings())
-    try:
-        yield lake
-    finally:
-        lake.close()
 
 
 def _ensure_admin(lake: Lake) -> None:

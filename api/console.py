@@ -7,23 +7,28 @@ stderr, so ``TOKEN=$(lakegate init)`` works.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import io
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
 
 from lake.datasets import DatasetInfo
-from lake.errors import SchemaChange
+from lake.errors import LakegateError, SchemaChange
 from lake.ingest import IngestResult
+from lake.service import Lake
+from lake.settings import Settings, get_settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -31,11 +36,41 @@ err = Console(stderr=True, highlight=False)
 #: Bytes per read when the reader is asked for the whole file at once.
 READ_CHUNK = 1 << 20
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def fail(message: str) -> NoReturn:
     """Print one red ``error:`` line (never a traceback) and exit with status 1."""
     err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
     raise typer.Exit(1)
+
+
+def domain_errors(fn: F) -> F:
+    """Turn a :class:`LakegateError` (or invalid settings) into one ``error:`` line
+    and exit status 1; every CLI command is wrapped in it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LakegateError as exc:
+            fail(exc.message)
+        except ValidationError as exc:  # only Settings are pydantic models here
+            problems = "; ".join(f"LAKEGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                 if e["loc"] else e["msg"] for e in exc.errors())
+            fail(f"invalid settings: {problems}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def open_lake(settings: Settings | None = None) -> Iterator[Lake]:
+    """The lake of this host (from the settings), closed afterwards."""
+    lake = Lake(settings or get_settings())
+    try:
+        yield lake
+    finally:
+        lake.close()
 
 
 def note(message: str, style: str = "") -> None:

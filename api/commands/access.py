@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.requests import RequestStatus
-from api.console import fail, note, out
-from lake.errors import ConfigError, LakegateError
-from lake.service import Lake
-from lake.settings import get_settings
+from api.console import domain_errors, note, open_lake, out
+from lake.errors import ConfigError
 
 app = typer.Typer(help="Access policy: roles, groups, grants, masks, row filters, requests.", no_args_is_help=True)
 role_app = typer.Typer(help="Roles and groups, and their members.", no_args_is_help=True)
@@ -36,7 +33,6 @@ app.add_typer(mask_app, name="mask")
 app.add_typer(filter_app, name="filter")
 app.add_typer(request_app, name="request")
 
-F = TypeVar("F", bound=Callable[..., Any])
 ADMIN_USER = "admin"
 
 AsOpt = Annotated[str, typer.Option("--as", help="The actor recorded in the audit log.")]
@@ -45,24 +41,11 @@ ResourceArg = Annotated[str, typer.Argument(help="lake, domain:ads, dataset:ads.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-
-    return wrapper  # type: ignore[return-value]
-
 
 @contextlib.contextmanager
 def _access() -> Iterator[AccessControl]:
-    lake = Lake(get_settings())
-    try:
+    with open_lake() as lake:
         yield AccessControl(lake)
-    finally:
-        lake.close()
 
 
 def _expiry(days: float | None) -> dt.datetime | None:
@@ -77,7 +60,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 @role_app.command("create")
-@_errors
+@domain_errors
 def role_create(
     name: Annotated[str, typer.Argument(help="Lower-case name.")],
     group: Annotated[bool, typer.Option("--group", help="A group of people rather than a role.")] = False,
@@ -92,7 +75,7 @@ def role_create(
 
 
 @role_app.command("list")
-@_errors
+@domain_errors
 def role_list(as_json: JsonOpt = False) -> None:
     """Every role and group with its members."""
     with _access() as ac:
@@ -109,7 +92,7 @@ def role_list(as_json: JsonOpt = False) -> None:
 
 
 @role_app.command("delete")
-@_errors
+@domain_errors
 def role_delete(name: str, as_user: AsOpt = ADMIN_USER) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
     with _access() as ac:
@@ -118,7 +101,7 @@ def role_delete(name: str, as_user: AsOpt = ADMIN_USER) -> None:
 
 
 @role_app.command("add-member")
-@_errors
+@domain_errors
 def role_add_member(
     role: str,
     member: Annotated[str, typer.Argument(help="A user, service principal, group or role.")],
@@ -132,7 +115,7 @@ def role_add_member(
 
 
 @role_app.command("remove-member")
-@_errors
+@domain_errors
 def role_remove_member(role: str, member: str, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
         ac.remove_member(role, member, actor=as_user)
@@ -143,7 +126,7 @@ def role_remove_member(role: str, member: str, as_user: AsOpt = ADMIN_USER) -> N
 
 
 @app.command("grant")
-@_errors
+@domain_errors
 def grant(
     subject: Annotated[str, typer.Argument(help="A user, service principal, group or role.")],
     action: Annotated[str, typer.Argument(help="discover, read, write, propose, approve, grant or admin.")],
@@ -164,7 +147,7 @@ def grant(
 
 
 @app.command("revoke")
-@_errors
+@domain_errors
 def revoke(grant_id: Annotated[int, typer.Argument(help="The grant's id (see 'lakegate access grants').")],
            as_user: AsOpt = ADMIN_USER) -> None:
     """Remove a grant."""
@@ -174,7 +157,7 @@ def revoke(grant_id: Annotated[int, typer.Argument(help="The grant's id (see 'la
 
 
 @app.command("grants")
-@_errors
+@domain_errors
 def grants(
     subject: Annotated[str | None, typer.Option(help="Only this subject's grants.")] = None,
     resource: Annotated[str, typer.Option(help="Grants on this resource and below it.")] = "lake",
@@ -199,7 +182,7 @@ def grants(
 
 
 @mask_app.command("set")
-@_errors
+@domain_errors
 def mask_set(subject: str, resource: ResourceArg,
              mask: Annotated[str, typer.Argument(help="null, redact, hash, partial[:N] or decrypt.")],
              days: Annotated[float | None, typer.Option("--days", min=0,
@@ -214,7 +197,7 @@ def mask_set(subject: str, resource: ResourceArg,
 
 
 @mask_app.command("remove")
-@_errors
+@domain_errors
 def mask_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
         ac.remove_mask(subject, Resource.parse(resource), actor=as_user)
@@ -222,7 +205,7 @@ def mask_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER
 
 
 @mask_app.command("list")
-@_errors
+@domain_errors
 def mask_list() -> None:
     with _access() as ac:
         rules = ac.policies.masks()
@@ -233,7 +216,7 @@ def mask_list() -> None:
 
 
 @filter_app.command("set")
-@_errors
+@domain_errors
 def filter_set(subject: str, resource: ResourceArg,
                predicate: Annotated[str, typer.Argument(help="A Spark SQL predicate, e.g. \"country IN ('DE')\".")],
                days: Annotated[float | None, typer.Option(
@@ -248,7 +231,7 @@ def filter_set(subject: str, resource: ResourceArg,
 
 
 @filter_app.command("remove")
-@_errors
+@domain_errors
 def filter_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
         ac.remove_row_filter(subject, Resource.parse(resource), actor=as_user)
@@ -256,7 +239,7 @@ def filter_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_US
 
 
 @filter_app.command("list")
-@_errors
+@domain_errors
 def filter_list() -> None:
     with _access() as ac:
         rules = ac.policies.row_filters()
@@ -270,7 +253,7 @@ def filter_list() -> None:
 
 
 @app.command("check")
-@_errors
+@domain_errors
 def check(subject: str, action: str, resource: ResourceArg) -> None:
     """Whether a subject may do an action on a resource, and which grants decide it. Exit 1 if not."""
     with _access() as ac:
@@ -281,7 +264,7 @@ def check(subject: str, action: str, resource: ResourceArg) -> None:
 
 
 @app.command("show")
-@_errors
+@domain_errors
 def show(subject: str, dataset: Annotated[str, typer.Argument(help="domain.dataset")], as_json: JsonOpt = False) -> None:
     """What a subject may read of a dataset: columns, masks and rows."""
     with _access() as ac:
@@ -299,7 +282,7 @@ def show(subject: str, dataset: Annotated[str, typer.Argument(help="domain.datas
 
 
 @app.command("export")
-@_errors
+@domain_errors
 def export(output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None) -> None:
     """The whole policy as a Casbin CSV (casbin.Enforcer loads it with access/model.conf)."""
     with _access() as ac:
@@ -312,7 +295,7 @@ def export(output: Annotated[Path | None, typer.Option("-o", "--output", help="W
 
 
 @app.command("import")
-@_errors
+@domain_errors
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Casbin CSV policy.")],
     replace: Annotated[bool, typer.Option("--replace", help="Remove what the file does not list.")] = False,
@@ -332,7 +315,7 @@ def import_(
 
 
 @request_app.command("create")
-@_errors
+@domain_errors
 def request_create(
     resource: ResourceArg,
     reason: Annotated[str, typer.Option(help="Why you need it.")],
@@ -350,7 +333,7 @@ def request_create(
 
 
 @request_app.command("list")
-@_errors
+@domain_errors
 def request_list(status: Annotated[str | None, typer.Option(help="pending, approved, rejected, cancelled.")] = None
                  ) -> None:
     with _access() as ac:
@@ -364,7 +347,7 @@ def request_list(status: Annotated[str | None, typer.Option(help="pending, appro
 
 
 @request_app.command("approve")
-@_errors
+@domain_errors
 def request_approve(request_id: int, as_user: Annotated[str, typer.Option("--as", help="The decider.")],
                     note_: Annotated[str, typer.Option("--note")] = "",
                     days: Annotated[float | None, typer.Option("--days", min=0, help="Approve for this long.")] = None,
@@ -380,7 +363,7 @@ def request_approve(request_id: int, as_user: Annotated[str, typer.Option("--as"
 
 
 @request_app.command("reject")
-@_errors
+@domain_errors
 def request_reject(request_id: int, as_user: Annotated[str, typer.Option("--as", help="The decider.")],
                    note_: Annotated[str, typer.Option("--note")] = "") -> None:
     with _access() as ac:
@@ -389,7 +372,7 @@ def request_reject(request_id: int, as_user: Annotated[str, typer.Option("--as",
 
 
 @request_app.command("cancel")
-@_errors
+@domain_errors
 def request_cancel(request_id: int, as_user: Annotated[str, typer.Option("--as", help="The requester.")]) -> None:
     with _access() as ac:
         r = ac.requests.cancel(request_id, as_user)

@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from access import AuditKind, Decision
 from access.audit import AuditLog
-from api.console import fail, note, out
-from lake.errors import LakegateError
+from api.console import domain_errors, fail, note, out
 from lake.service import Lake
 from lake.settings import get_settings
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @app.command("verify")
-@_errors
+@domain_errors
 def verify(
     expected_head: Annotated[str | None, typer.Option("--expected-head",
                                                       help="A head hash noted earlier; it must still be there.")]
@@ -63,7 +49,7 @@ def verify(
 
 
 @app.command("list")
-@_errors
+@domain_errors
 def list_(
     actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
     kind: Annotated[str | None, typer.Option(help="decision, query, policy_change, access_request, token_use")]

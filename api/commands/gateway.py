@@ -9,18 +9,15 @@ Arrow IPC stream (to stdout or ``--output FILE``).
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from api.console import fail, note, out
-from lake.errors import LakegateError
+from api.console import domain_errors, note, out
 
 
 app = typer.Typer(
@@ -31,7 +28,6 @@ app = typer.Typer(
     subcommand_metavar="",
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OutputFormat(enum.StrEnum):
@@ -39,16 +35,6 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
     ARROW = "arrow"
 
-
-def _domain_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _cell(value: Any) -> str:
@@ -60,7 +46,7 @@ def _cell(value: Any) -> str:
 
 
 @app.callback(invoke_without_command=True)
-@_domain_errors
+@domain_errors
 def query(
     sql: Annotated[str, typer.Argument(help="One Spark SQL SELECT over catalog tables (domain.name).")],
     as_user: Annotated[str, typer.Option("--as", help="The user whose access applies (must exist).")],

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 import yaml
-from lake.errors import ConfigError, InvalidInput, LakegateError
-from lake.service import Lake
-from lake.settings import get_settings
+from lake.errors import ConfigError, InvalidInput
 from rich.table import Table
 
-from api.console import fail, note, out
+from api.console import domain_errors, fail, note, open_lake, out
 from metrics_catalog import MetricCatalog, MetricInfo, parse_definition
 
 app = typer.Typer(help="Governed metrics: definitions, approval chains, review meetings, values.",
@@ -37,7 +34,6 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(outbox_app, name="outbox")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 AsOpt = Annotated[str, typer.Option("--as", help="The user acting (their roles and rights apply).")]
 NameArg = Annotated[str, typer.Argument(help="domain.metric")]
@@ -46,24 +42,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded and sent to the author).")]
 
 
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-
-    return wrapper  # type: ignore[return-value]
-
 
 @contextlib.contextmanager
 def _catalog() -> Iterator[MetricCatalog]:
-    lake = Lake(get_settings())
-    try:
+    with open_lake() as lake:
         yield MetricCatalog(lake)
-    finally:
-        lake.close()
 
 
 def _read(path: Path) -> str:
@@ -107,7 +90,7 @@ def _show(info: MetricInfo, as_json: bool = False) -> None:
 
 
 @app.command("list")
-@_errors
+@domain_errors
 def list_metrics(domain: Annotated[str | None, typer.Option(help="Only this domain.")] = None,
                  status: Annotated[str | None, typer.Option(help="Only this state.")] = None,
                  as_json: JsonOpt = False) -> None:
@@ -128,7 +111,7 @@ def list_metrics(domain: Annotated[str | None, typer.Option(help="Only this doma
 
 
 @app.command()
-@_errors
+@domain_errors
 def show(name: NameArg, as_json: JsonOpt = False) -> None:
     """Show a metric: definition, state, chain progress, duplicates."""
     with _catalog() as mc:
@@ -136,7 +119,7 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-@_errors
+@domain_errors
 def create(file: FileOpt, as_user: AsOpt = "admin",
            message: Annotated[str, typer.Option(help="Why (kept with revision 1).")] = "") -> None:
     """Create a metric (a draft) from a definition file."""
@@ -146,7 +129,7 @@ def create(file: FileOpt, as_user: AsOpt = "admin",
 
 
 @app.command()
-@_errors
+@domain_errors
 def validate(file: FileOpt) -> None:
     """Check a definition against its view without saving it."""
     text = _read(file)
@@ -156,7 +139,7 @@ def validate(file: FileOpt) -> None:
 
 
 @app.command()
-@_errors
+@domain_errors
 def edit(name: NameArg, file: Annotated[Path, typer.Option("-f", "--file", exists=True, dir_okay=False,
                                                              help="YAML with the fields to change.")],
          message: Annotated[str, typer.Option(help="What changed and why.")] = "", as_user: AsOpt = "admin") -> None:
@@ -169,7 +152,7 @@ def edit(name: NameArg, file: Annotated[Path, typer.Option("-f", "--file", exist
 
 
 @app.command()
-@_errors
+@domain_errors
 def revisions(name: NameArg, as_json: JsonOpt = False) -> None:
     """List a metric's revisions."""
     with _catalog() as mc:
@@ -185,7 +168,7 @@ def revisions(name: NameArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-@_errors
+@domain_errors
 def history(name: NameArg) -> None:
     """Show a metric's state changes and decisions."""
     with _catalog() as mc:
@@ -207,21 +190,21 @@ def _act(call: Callable[[MetricCatalog], MetricInfo]) -> None:
 
 
 @app.command()
-@_errors
+@domain_errors
 def propose(name: NameArg, as_user: AsOpt = "admin", message: Annotated[str, typer.Option()] = "") -> None:
     """Submit a draft to its domain's approval chain."""
     _act(lambda mc: mc.workflow.propose(name, actor=as_user, message=message))
 
 
 @app.command()
-@_errors
+@domain_errors
 def review(name: NameArg, as_user: AsOpt = "admin") -> None:
     """Take a proposal into review."""
     _act(lambda mc: mc.workflow.start_review(name, actor=as_user))
 
 
 @app.command()
-@_errors
+@domain_errors
 def approve(name: NameArg, as_user: AsOpt = "admin", reason: ReasonOpt = "",
             revision: Annotated[int | None, typer.Option(help="The revision you reviewed.")] = None) -> None:
     """Approve at the current stage."""
@@ -229,42 +212,42 @@ def approve(name: NameArg, as_user: AsOpt = "admin", reason: ReasonOpt = "",
 
 
 @app.command()
-@_errors
+@domain_errors
 def reject(name: NameArg, reason: ReasonOpt, as_user: AsOpt = "admin") -> None:
     """Reject: ends the chain, with a reason."""
     _act(lambda mc: mc.workflow.decide(name, "reject", actor=as_user, reason=reason))
 
 
 @app.command("request-changes")
-@_errors
+@domain_errors
 def request_changes(name: NameArg, reason: ReasonOpt, as_user: AsOpt = "admin") -> None:
     """Send a proposal back to its authors for changes."""
     _act(lambda mc: mc.workflow.decide(name, "request_changes", actor=as_user, reason=reason))
 
 
 @app.command()
-@_errors
+@domain_errors
 def withdraw(name: NameArg, as_user: AsOpt = "admin", reason: ReasonOpt = "") -> None:
     """Take a proposal back to draft."""
     _act(lambda mc: mc.workflow.withdraw(name, actor=as_user, reason=reason))
 
 
 @app.command()
-@_errors
+@domain_errors
 def deprecate(name: NameArg, reason: ReasonOpt, as_user: AsOpt = "admin") -> None:
     """Deprecate a certified metric (still served, flagged)."""
     _act(lambda mc: mc.workflow.deprecate(name, actor=as_user, reason=reason))
 
 
 @app.command()
-@_errors
+@domain_errors
 def reinstate(name: NameArg, as_user: AsOpt = "admin") -> None:
     """Undo a deprecation."""
     _act(lambda mc: mc.workflow.reinstate(name, actor=as_user))
 
 
 @app.command()
-@_errors
+@domain_errors
 def retire(name: NameArg, as_user: AsOpt = "admin", reason: ReasonOpt = "") -> None:
     """Retire a metric for good."""
     _act(lambda mc: mc.workflow.retire(name, actor=as_user, reason=reason))
@@ -274,7 +257,7 @@ def retire(name: NameArg, as_user: AsOpt = "admin", reason: ReasonOpt = "") -> N
 
 
 @app.command()
-@_errors
+@domain_errors
 def comment(name: NameArg, text: Annotated[str, typer.Argument(help="The comment.")], as_user: AsOpt = "admin",
             reply_to: Annotated[int | None, typer.Option("--reply-to", help="Answer this comment id.")] = None,
             ) -> None:
@@ -285,7 +268,7 @@ def comment(name: NameArg, text: Annotated[str, typer.Argument(help="The comment
 
 
 @app.command()
-@_errors
+@domain_errors
 def comments(name: NameArg) -> None:
     """Show a metric's comment threads."""
     with _catalog() as mc:
@@ -303,7 +286,7 @@ def comments(name: NameArg) -> None:
 
 
 @app.command()
-@_errors
+@domain_errors
 def values(name: NameArg, as_user: AsOpt = "admin",
            grain: Annotated[str | None, typer.Option(help="day, week or month.")] = None,
            dimension: Annotated[list[str] | None, typer.Option("--dimension", "-d", help="Group by; repeat.")] = None,
@@ -328,7 +311,7 @@ def values(name: NameArg, as_user: AsOpt = "admin",
 
 
 @app.command()
-@_errors
+@domain_errors
 def sql(name: NameArg, grain: Annotated[str | None, typer.Option()] = None,
         dimension: Annotated[list[str] | None, typer.Option("--dimension", "-d")] = None,
         start: Annotated[str | None, typer.Option("--from")] = None,
@@ -342,7 +325,7 @@ def sql(name: NameArg, grain: Annotated[str | None, typer.Option()] = None,
 
 
 @chain_app.command("set")
-@_errors
+@domain_errors
 def chain_set(domain: Annotated[str, typer.Argument(help="The domain.")], file: FileOpt,
               as_user: AsOpt = "admin") -> None:
     """Create or replace a domain's approval chain."""
@@ -355,7 +338,7 @@ def chain_set(domain: Annotated[str, typer.Argument(help="The domain.")], file: 
 
 
 @chain_app.command("show")
-@_errors
+@domain_errors
 def chain_show(domain: Annotated[str, typer.Argument(help="The domain.")]) -> None:
     """Print a domain's approval chain as YAML."""
     with _catalog() as mc:
@@ -374,7 +357,7 @@ def _when(text: str) -> dt.datetime:
 
 
 @meeting_app.command("create")
-@_errors
+@domain_errors
 def meeting_create(domain: Annotated[str, typer.Argument()],
                    title: Annotated[str, typer.Option()], stage: Annotated[str, typer.Option()],
                    starts_at: Annotated[str, typer.Option("--starts-at", help="First occurrence (UTC if no offset).")],
@@ -392,7 +375,7 @@ def meeting_create(domain: Annotated[str, typer.Argument()],
 
 
 @meeting_app.command("list")
-@_errors
+@domain_errors
 def meeting_list(domain: Annotated[str | None, typer.Option()] = None) -> None:
     """List review meetings."""
     with _catalog() as mc:
@@ -406,7 +389,7 @@ def meeting_list(domain: Annotated[str | None, typer.Option()] = None) -> None:
 
 
 @meeting_app.command("agenda")
-@_errors
+@domain_errors
 def meeting_agenda(meeting_id: Annotated[int, typer.Argument()]) -> None:
     """What the next session would review."""
     with _catalog() as mc:
@@ -426,7 +409,7 @@ def _minutes(session: Any) -> None:
 
 
 @meeting_app.command("open")
-@_errors
+@domain_errors
 def meeting_open(meeting_id: Annotated[int, typer.Argument()],
                  at: Annotated[str | None, typer.Option("--at", help="The occurrence; the current or next by default.")]
                  = None, as_user: AsOpt = "admin") -> None:
@@ -436,7 +419,7 @@ def meeting_open(meeting_id: Annotated[int, typer.Argument()],
 
 
 @meeting_app.command("decide")
-@_errors
+@domain_errors
 def meeting_decide(session_id: Annotated[int, typer.Argument()], metric: Annotated[str, typer.Argument()],
                    decision: Annotated[str, typer.Argument(help="approve, request_changes or reject")],
                    reason: ReasonOpt = "", as_user: AsOpt = "admin") -> None:
@@ -446,7 +429,7 @@ def meeting_decide(session_id: Annotated[int, typer.Argument()], metric: Annotat
 
 
 @meeting_app.command("note")
-@_errors
+@domain_errors
 def meeting_note(session_id: Annotated[int, typer.Argument()], text: Annotated[str, typer.Argument()],
                  as_user: AsOpt = "admin") -> None:
     """Add a note to a session's minutes."""
@@ -456,7 +439,7 @@ def meeting_note(session_id: Annotated[int, typer.Argument()], text: Annotated[s
 
 
 @meeting_app.command("close")
-@_errors
+@domain_errors
 def meeting_close(session_id: Annotated[int, typer.Argument()], as_user: AsOpt = "admin") -> None:
     """Close a session; undecided items carry over to the next."""
     with _catalog() as mc:
@@ -464,7 +447,7 @@ def meeting_close(session_id: Annotated[int, typer.Argument()], as_user: AsOpt =
 
 
 @meeting_app.command("minutes")
-@_errors
+@domain_errors
 def meeting_minutes(session_id: Annotated[int, typer.Argument()]) -> None:
     """Print a session's agenda and minutes."""
     with _catalog() as mc:
@@ -472,7 +455,7 @@ def meeting_minutes(session_id: Annotated[int, typer.Argument()]) -> None:
 
 
 @meeting_app.command("ics")
-@_errors
+@domain_errors
 def meeting_ics(domain: Annotated[str | None, typer.Option()] = None,
                 meeting_id: Annotated[int | None, typer.Option("--id")] = None,
                 output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None) -> None:
@@ -490,7 +473,7 @@ def meeting_ics(domain: Annotated[str | None, typer.Option()] = None,
 
 
 @app.command()
-@_errors
+@domain_errors
 def inbox(as_user: AsOpt = "admin", unread: Annotated[bool, typer.Option(help="Only unread.")] = False,
           mark_read: Annotated[bool, typer.Option("--mark-read", help="Mark them read.")] = False) -> None:
     """Show your metric notices."""
@@ -503,7 +486,7 @@ def inbox(as_user: AsOpt = "admin", unread: Annotated[bool, typer.Option(help="O
 
 
 @app.command()
-@_errors
+@domain_errors
 def channel(kind: Annotated[str, typer.Argument(help="webhook or email")],
             target: Annotated[str, typer.Argument(help="URL or address")], as_user: AsOpt = "admin") -> None:
     """Also send your notices to a webhook or an email address."""
@@ -516,7 +499,7 @@ def channel(kind: Annotated[str, typer.Argument(help="webhook or email")],
 
 
 @outbox_app.command("deliver")
-@_errors
+@domain_errors
 def outbox_deliver() -> None:
     """Send pending webhooks and email now."""
     with _catalog() as mc:

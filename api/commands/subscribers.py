@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
-import functools
 import json
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,15 +30,11 @@ from access.subscribers.schemas import (
     SubscriberPublic,
     VendedPublic,
 )
-from api.console import fail, note, out
-from lake.errors import LakegateError
-from lake.service import Lake
-from lake.settings import get_settings
+from api.console import domain_errors, note, open_lake, out
 
 app = typer.Typer(help="Engine subscribers: Redshift, EMR and SageMaker reading the lake under the access layer.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 
-F = TypeVar("F", bound=Callable[..., Any])
 ADMIN_USER = "admin"
 
 AsOpt = Annotated[str, typer.Option("--as", help="The actor recorded in the audit log.")]
@@ -53,24 +48,11 @@ class CredentialFormat(enum.StrEnum):
     SPARK = "spark"
 
 
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
-
-    return wrapper  # type: ignore[return-value]
-
 
 @contextlib.contextmanager
 def _subscribers() -> Iterator[Subscribers]:
-    lake = Lake(get_settings())
-    try:
+    with open_lake() as lake:
         yield Subscribers(AccessControl(lake))
-    finally:
-        lake.close()
 
 
 def _dump(value: Any) -> None:
@@ -93,7 +75,7 @@ def _show(sub: SubscriberPublic) -> None:
 
 
 @app.command("create")
-@_errors
+@domain_errors
 def create(
     name: NameArg,
     kind: Annotated[str, typer.Option("--kind", help="redshift, emr or sagemaker.")],
@@ -111,7 +93,7 @@ def create(
 
 
 @app.command("list")
-@_errors
+@domain_errors
 def list_(
     kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
     status: Annotated[str | None, typer.Option(help="active or suspended.")] = None,
@@ -134,7 +116,7 @@ def list_(
 
 
 @app.command("show")
-@_errors
+@domain_errors
 def show(name: NameArg, as_json: JsonOpt = False) -> None:
     """A subscriber and what it may read: raw, and governed only (with the reasons)."""
     with _subscribers() as subs:
@@ -149,7 +131,7 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command("bind")
-@_errors
+@domain_errors
 def bind(name: NameArg, role: str, days: Annotated[float | None, typer.Option(
         "--days", min=0, help="The binding ends after this many days.")] = None, as_user: AsOpt = ADMIN_USER) -> None:
     """Bind a subscriber to a role or group."""
@@ -160,7 +142,7 @@ def bind(name: NameArg, role: str, days: Annotated[float | None, typer.Option(
 
 
 @app.command("unbind")
-@_errors
+@domain_errors
 def unbind(name: NameArg, role: str, as_user: AsOpt = ADMIN_USER) -> None:
     with _subscribers() as subs:
         sub = subs.unbind(name, role, actor=as_user)
@@ -168,7 +150,7 @@ def unbind(name: NameArg, role: str, as_user: AsOpt = ADMIN_USER) -> None:
 
 
 @app.command("suspend")
-@_errors
+@domain_errors
 def suspend(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
     """Suspend: its role policy is removed at once, its tokens stop working."""
     with _subscribers() as subs:
@@ -177,7 +159,7 @@ def suspend(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
 
 
 @app.command("resume")
-@_errors
+@domain_errors
 def resume(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
     with _subscribers() as subs:
         sub = subs.resume(name, actor=as_user)
@@ -185,7 +167,7 @@ def resume(name: NameArg, as_user: AsOpt = ADMIN_USER) -> None:
 
 
 @app.command("delete")
-@_errors
+@domain_errors
 def delete(name: NameArg, target: Annotated[str, typer.Option(help="Dialect of a Redshift teardown.")] = "redshift",
            as_user: AsOpt = ADMIN_USER) -> None:
     """Delete a subscriber; for a Redshift one, print the statements that clear its cluster."""
@@ -197,7 +179,7 @@ def delete(name: NameArg, target: Annotated[str, typer.Option(help="Dialect of a
 
 
 @app.command("sync")
-@_errors
+@domain_errors
 def sync(
     name: Annotated[str | None, typer.Argument(help="One subscriber; all active ones by default.")] = None,
     due: Annotated[bool, typer.Option("--due", help="Only those whose policy outlived a grant or failed.")] = False,
@@ -213,7 +195,7 @@ def sync(
 
 
 @app.command("vend")
-@_errors
+@domain_errors
 def vend(
     name: NameArg,
     tables: Annotated[list[str], typer.Argument(help="domain.name of each table.")],
@@ -242,7 +224,7 @@ def vend(
 
 
 @app.command("credentials")
-@_errors
+@domain_errors
 def credentials(name: NameArg, all_: Annotated[bool, typer.Option("--all", help="Also expired and revoked.")] = False,
                 as_json: JsonOpt = False) -> None:
     """Credentials issued to a subscriber (active ones by default; never a secret)."""
@@ -259,7 +241,7 @@ def credentials(name: NameArg, all_: Annotated[bool, typer.Option("--all", help=
 
 
 @app.command("redshift")
-@_errors
+@domain_errors
 def redshift(
     name: NameArg,
     target: Annotated[str, typer.Option(help="redshift, or postgres (the same plan for PostgreSQL).")] = "redshift",
@@ -285,7 +267,7 @@ def redshift(
 
 
 @app.command("export")
-@_errors
+@domain_errors
 def export(
     name: NameArg,
     table: Annotated[str, typer.Argument(help="domain.name")],

@@ -8,22 +8,17 @@ exit status 1.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from lake.errors import LakegateError
 from lake.service import Lake
-from lake.settings import get_settings
 from rich.table import Table
 from rich.text import Text
 
-from api.console import fail, note, out
+from api.console import domain_errors, note, open_lake, out
 from views import catalog, inspect, registry
 from views.files import load_directory
 from views.materialize import materialize as materialize_view_version
@@ -34,7 +29,6 @@ from views.transpile import transpile
 app = typer.Typer(help="Versioned SQL views: plan/apply view files, lineage, materialization.",
                   no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 AsOpt = Annotated[str, typer.Option("--as", help="The user recorded as author or actor.")]
 NameArg = Annotated[str, typer.Argument(help="domain.name (or domain.name@vN)")]
@@ -42,24 +36,7 @@ VersionOpt = Annotated[int | None, typer.Option("--version", "-v", min=1, help="
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakegateError as exc:
-            fail(exc.message)
 
-    return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def _lake() -> Iterator[Lake]:
-    lake = Lake(get_settings())
-    try:
-        yield lake
-    finally:
-        lake.close()
 
 
 def _actor(lake: Lake, name: str) -> str:
@@ -86,7 +63,7 @@ def _show_plan(plan: Plan, *, applied: bool) -> None:
 
 
 @app.command("apply")
-@_errors
+@domain_errors
 def apply_cmd(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A directory of view files.")],
     major: Annotated[list[str] | None, typer.Option("--major", help="Declare a breaking change to this view "
@@ -97,7 +74,7 @@ def apply_cmd(
 ) -> None:
     """Plan the view files of a directory (like a diff), then apply them in one transaction."""
     definitions = load_directory(directory)
-    with _lake() as lake:
+    with open_lake() as lake:
         if dry_run:
             _show_plan(registry.plan(lake, definitions), applied=False)
             return
@@ -109,11 +86,11 @@ def apply_cmd(
 
 
 @app.command("list")
-@_errors
+@domain_errors
 def list_cmd(domain: Annotated[str | None, typer.Option(help="Only this domain.")] = None,
              as_json: JsonOpt = False) -> None:
     """List views (current versions)."""
-    with _lake() as lake:
+    with open_lake() as lake:
         infos = catalog.list_views(lake, domain=domain)
     if as_json:
         _print_json([i.to_dict() for i in infos])
@@ -130,10 +107,10 @@ def list_cmd(domain: Annotated[str | None, typer.Option(help="Only this domain."
 
 
 @app.command("show")
-@_errors
+@domain_errors
 def show_cmd(name: NameArg, version: VersionOpt = None, as_json: JsonOpt = False) -> None:
     """Show a version: columns with types, PII and lineage, the compiled SQL."""
-    with _lake() as lake:
+    with open_lake() as lake:
         info = catalog.get_view(lake, name, version, allow_retired=True)
     if as_json:
         _print_json(info.to_dict())
@@ -157,10 +134,10 @@ def show_cmd(name: NameArg, version: VersionOpt = None, as_json: JsonOpt = False
 
 
 @app.command("versions")
-@_errors
+@domain_errors
 def versions_cmd(name: NameArg) -> None:
     """List every version of a view."""
-    with _lake() as lake:
+    with open_lake() as lake:
         infos = catalog.list_versions(lake, name)
     table = Table("version", "status", "major", "author", "created", "message", "sunset")
     for i in infos:
@@ -171,13 +148,13 @@ def versions_cmd(name: NameArg) -> None:
 
 
 @app.command("diff")
-@_errors
+@domain_errors
 def diff_cmd(name: NameArg,
              from_version: Annotated[int, typer.Argument(min=1, help="The older version.")],
              to_version: Annotated[int | None, typer.Argument(min=1, help="The newer version (current).")] = None,
              as_json: JsonOpt = False) -> None:
     """Show what changed between two versions, and whether it breaks readers."""
-    with _lake() as lake:
+    with open_lake() as lake:
         d = inspect.diff(lake, name, from_version, to_version)
     if as_json:
         _print_json(d.as_dict())
@@ -192,22 +169,22 @@ def diff_cmd(name: NameArg,
 
 
 @app.command("lineage")
-@_errors
+@domain_errors
 def lineage_cmd(name: NameArg, version: VersionOpt = None,
                 upstream: Annotated[bool, typer.Option("--upstream/--no-upstream")] = True,
                 downstream: Annotated[bool, typer.Option("--downstream/--no-downstream")] = True) -> None:
     """Print the lineage graph (tables and columns) as JSON."""
-    with _lake() as lake:
+    with open_lake() as lake:
         _print_json(inspect.lineage(lake, name, version=version, upstream=upstream, downstream=downstream))
 
 
 @app.command("impact")
-@_errors
+@domain_errors
 def impact_cmd(name: NameArg,
                compatible: Annotated[bool, typer.Option("--compatible", help="Assess a non-breaking change.")]
                = False) -> None:
     """List the downstream views a new version of a view affects."""
-    with _lake() as lake:
+    with open_lake() as lake:
         items = inspect.impact_of(lake, name, breaking=not compatible)
     if not items:
         typer.echo(f"no view reads {name}")
@@ -216,10 +193,10 @@ def impact_cmd(name: NameArg,
 
 
 @app.command("compile")
-@_errors
+@domain_errors
 def compile_cmd(name: NameArg, as_json: JsonOpt = False) -> None:
     """Compile a view's current definition with sqlglot and Spark (creates nothing)."""
-    with _lake() as lake:
+    with open_lake() as lake:
         result = inspect.compile_current(lake, name)
     if as_json:
         _print_json(result.to_dict())
@@ -230,17 +207,17 @@ def compile_cmd(name: NameArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command("materialize")
-@_errors
+@domain_errors
 def materialize_cmd(name: NameArg, version: VersionOpt = None, as_user: AsOpt = "admin") -> None:
     """Materialize one version of a table view."""
-    with _lake() as lake:
+    with open_lake() as lake:
         run = materialize_view_version(lake, name, version, actor=_actor(lake, as_user))
     typer.echo(f"{run.view} v{run.version}: {run.rows:,} rows in {run.duration_ms} ms "
                f"(Delta version {run.table_version}, run {run.run_id})")
 
 
 @app.command("refresh")
-@_errors
+@domain_errors
 def refresh_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Views to refresh; all views when none.")] = None,
     upstream: Annotated[bool, typer.Option("--upstream", help="Also refresh what they read.")] = False,
@@ -248,7 +225,7 @@ def refresh_cmd(
     as_user: AsOpt = "admin",
 ) -> None:
     """Rebuild table views in dependency order; a failure skips what reads the failed view."""
-    with _lake() as lake:
+    with open_lake() as lake:
         result = refresh(lake, names or None, actor=_actor(lake, as_user), upstream=upstream,
                                      downstream=downstream)
     for run in result.runs:
@@ -262,11 +239,11 @@ def refresh_cmd(
 
 
 @app.command("runs")
-@_errors
+@domain_errors
 def runs_cmd(name: NameArg, version: VersionOpt = None,
              limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
     """Materialization runs, newest first."""
-    with _lake() as lake:
+    with open_lake() as lake:
         found = runs(lake, name, version=version, limit=limit)
     table = Table("run", "version", "status", "rows", "ms", "started", "error")
     for r in found:
@@ -277,17 +254,17 @@ def runs_cmd(name: NameArg, version: VersionOpt = None,
 
 
 @app.command("transpile")
-@_errors
+@domain_errors
 def transpile_cmd(name: NameArg,
                   dialect: Annotated[str, typer.Option("--dialect", "-d", help="redshift, trino, athena, duckdb.")],
                   version: VersionOpt = None) -> None:
     """Print a version's SQL for another engine."""
-    with _lake() as lake:
+    with open_lake() as lake:
         typer.echo(transpile(lake, name, dialect, version=version).sql)
 
 
 @app.command("deprecate")
-@_errors
+@domain_errors
 def deprecate_cmd(
     name: NameArg,
     version: Annotated[int, typer.Option("--version", "-v", min=1, help="The version to deprecate.")],
@@ -300,7 +277,7 @@ def deprecate_cmd(
         sunset_on = dt.date.fromisoformat(sunset) if sunset else None
     except ValueError:
         raise typer.BadParameter("must be a date YYYY-MM-DD", param_hint="--sunset") from None
-    with _lake() as lake:
+    with open_lake() as lake:
         record = registry.deprecate(lake, name, version, actor=_actor(lake, as_user), sunset_on=sunset_on,
                                     note=note_text)
     when = f"; reading it fails from {record.sunset_on.isoformat()}" if record.sunset_on else ""
