@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Self
 
 import sqlglot
 from lake.service import Lake
-from lake.tables import DeltaTableIO
 from sqlalchemy import select
 from sqlglot import exp
 
@@ -140,7 +139,7 @@ class Binder:
 
         info = self.lake.datasets.get(dep.name, major=dep.version)
         options = self.lake.store.storage_options(info.domain)
-        table_version = DeltaTableIO(info.table_uri, options).version()
+        table_version = self.lake.datasets.table(info).version()
         temp = self._name()
         register_delta(self.spark, temp, info.table_uri, version=table_version, storage_options=options)
         self.reads[dep.name] = SourceRead(SourceKind.DATASET, dep.name, dep.version, info.table_uri, table_version)

@@ -23,7 +23,9 @@ from sqlglot import exp
 
 from views.errors import InvalidViewDefinition
 
-_PINNED = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})@v(?P<version>[1-9][0-9]{0,8})$")
+#: ``name@vN``; the name part is :data:`lake.contracts.NAME_RE` without its anchors.
+_PINNED = re.compile(
+    rf"^(?P<name>{NAME_RE.pattern.removeprefix('^').removesuffix('$')})@v(?P<version>[1-9][0-9]{{0,8}})$")
 
 
 @dataclass(frozen=True, order=True)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
-from lake.catalog.models import Domain
 from lake.errors import Conflict, InvalidInput
 from lake.service import Lake
 from sqlalchemy import select
@@ -209,18 +208,6 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
     return Plan(tuple(items), spark_check)
 
 
-def _domain_row(lake: Lake, s: Any, name: str, owner: str) -> Domain:
-    domain: Domain | None = s.scalars(select(Domain).where(Domain.name == name)).one_or_none()
-    if domain is None:
-        domain = Domain(name=name, owner=owner)
-        domain.kms_key_id = lake.store.ensure_domain(name)
-        s.add(domain)
-        s.flush()
-    elif domain.kms_key_id is None:
-        domain.kms_key_id = lake.store.ensure_domain(name)
-    return domain
-
-
 def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, major: Collection[str] = (),
           message: str = "", spark_check: bool = True) -> Plan:
     """Plan and create every new version in one catalog transaction.
@@ -258,7 +245,7 @@ def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, majo
                     major=item.name in major,
                 )
                 domain_name, short = item.name.split(".", 1)
-                domain = _domain_row(lake, s, domain_name, record.owner)
+                domain = lake.datasets.ensure_domain(s, domain_name, record.owner)
                 view = s.scalars(select(View).where(View.domain_id == domain.id, View.name == short)).one_or_none()
                 if view is None:
                     if item.previous is not None:

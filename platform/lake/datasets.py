@@ -171,7 +171,12 @@ class DatasetRegistry:
 
     # -- writes -----------------------------------------------------------------
 
-    def _domain(self, s: Session, name: str, owner: str) -> Domain:
+    def ensure_domain(self, s: Session, name: str, owner: str) -> Domain:
+        """The domain's catalog row, created (owned by ``owner``) if missing.
+
+        Also asks the store for the domain's KMS key when the row has none yet.
+        Runs inside the caller's session ``s``; the caller commits.
+        """
         domain = s.scalars(select(Domain).where(Domain.name == name)).one_or_none()
         if domain is None:
             domain = Domain(name=name, owner=owner)
@@ -208,7 +213,7 @@ class DatasetRegistry:
         owner = contract.owner or actor
         try:
             with self.catalog.session() as s:
-                domain = self._domain(s, contract.domain, owner)
+                domain = self.ensure_domain(s, contract.domain, owner)
                 exists = s.scalars(
                     select(Dataset.id).where(Dataset.domain_id == domain.id, Dataset.name == contract.name)
                 ).first()
