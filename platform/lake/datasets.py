@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,15 +85,8 @@ class DatasetRegistry:
 
     # -- reads -----------------------------------------------------------------
 
-    def _info(self, s: Session, row: Dataset) -> DatasetInfo:
-        cv = s.scalars(
-            select(ContractVersion)
-            .where(ContractVersion.dataset_id == row.id)
-            .order_by(ContractVersion.version.desc())
-            .limit(1)
-        ).one()
-        domain = s.get(Domain, row.domain_id)
-        assert domain is not None
+    @staticmethod
+    def _build(row: Dataset, domain: Domain, cv: ContractVersion) -> DatasetInfo:
         return DatasetInfo(
             id=row.id,
             name=f"{domain.name}.{row.name}",
@@ -109,6 +102,17 @@ class DatasetRegistry:
             created_at=row.created_at,
             kms_key_id=domain.kms_key_id,
         )
+
+    def _info(self, s: Session, row: Dataset) -> DatasetInfo:
+        cv = s.scalars(
+            select(ContractVersion)
+            .where(ContractVersion.dataset_id == row.id)
+            .order_by(ContractVersion.version.desc())
+            .limit(1)
+        ).one()
+        domain = s.get(Domain, row.domain_id)
+        assert domain is not None
+        return self._build(row, domain, cv)
 
     def _row(self, s: Session, name: str, major: int | None) -> Dataset:
         domain, table = split_dataset_name(name)
@@ -126,13 +130,30 @@ class DatasetRegistry:
             return self._info(s, self._row(s, name, major))
 
     def list(self, *, domain: str | None = None, include_old_majors: bool = False) -> list[DatasetInfo]:
+        """Datasets (current majors by default) with their newest contracts, in three queries."""
         with self.catalog.session() as s:
-            q = select(Dataset).join(Domain).order_by(Domain.name, Dataset.name, Dataset.major)
+            q = select(Dataset, Domain).join(Domain).order_by(Domain.name, Dataset.name, Dataset.major)
             if domain:
                 q = q.where(Domain.name == domain)
             if not include_old_majors:
                 q = q.where(Dataset.is_current.is_(True))
-            return [self._info(s, r) for r in s.scalars(q)]
+            rows = s.execute(q).all()
+            if not rows:
+                return []
+            ids = [r.id for r, _ in rows]
+            newest = (
+                select(ContractVersion.dataset_id, func.max(ContractVersion.version).label("version"))
+                .where(ContractVersion.dataset_id.in_(ids))
+                .group_by(ContractVersion.dataset_id)
+                .subquery()
+            )
+            contracts = {
+                cv.dataset_id: cv
+                for cv in s.scalars(select(ContractVersion).join(
+                    newest, (ContractVersion.dataset_id == newest.c.dataset_id)
+                    & (ContractVersion.version == newest.c.version)))
+            }
+            return [self._build(row, dom, contracts[row.id]) for row, dom in rows]
 
     def contract_versions(self, name: str, *, major: int | None = None) -> builtins.list[dict[str, Any]]:
         with self.catalog.session() as s:
