@@ -11,6 +11,7 @@ SQL, the line and column.
 
 from __future__ import annotations
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
@@ -20,7 +21,7 @@ from sqlglot.optimizer.qualify import qualify
 from metrics_catalog.definition import RESERVED_COLUMNS, MetricDefinition
 from metrics_catalog.errors import InvalidMetric
 from metrics_catalog.sources import Source, SourceColumn
-from metrics_catalog.sqltypes import sqlglot_type
+from views import types as spark_types
 
 DIALECT = "spark"
 _SOURCE_ALIAS = "src"
@@ -92,8 +93,16 @@ def _check_no_window(metric: str, field: str, text: str, tree: exp.Expr) -> None
         raise InvalidMetric(metric, field, "window functions are not allowed", text=text, line=line, column=col)
 
 
+def _spark_type(dtype: pa.DataType) -> str:
+    """The Spark type name the view layer gives an Arrow type (``string`` for anything unusual)."""
+    try:
+        return spark_types.from_arrow(dtype)
+    except ValueError:
+        return "string"
+
+
 def _annotated_type(tree: exp.Expr, source: Source) -> exp.DataType | None:
-    schema: dict[str, object] = {_SOURCE_ALIAS: {c.name: sqlglot_type(c.type) for c in source.columns}}
+    schema: dict[str, object] = {_SOURCE_ALIAS: {c.name: _spark_type(c.type) for c in source.columns}}
     select = exp.select(exp.alias_(tree.copy(), "v")).from_(_SOURCE_ALIAS)
     try:
         typed = annotate_types(qualify(select, schema=schema, dialect=DIALECT, validate_qualify_columns=False),
