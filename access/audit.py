@@ -36,27 +36,19 @@ from sqlalchemy.orm import Session
 
 from access.models import AuditEntryRow, AuditHead
 from lake.catalog import Catalog
-from lake.errors import InvalidInput
+from lake.enums import ParsableEnum
 
 GENESIS_HASH = "0" * 64
 _RETRIES = 8
 _VERIFY_BATCH = 2000
 
 
-class AuditKind(enum.StrEnum):
+class AuditKind(ParsableEnum, label="audit entry kind"):
     DECISION = "decision"  # an allow or deny answer of require()
     QUERY = "query"  # a gateway query
     POLICY_CHANGE = "policy_change"  # a grant, membership, mask, row filter or role changed
     ACCESS_REQUEST = "access_request"  # a request was made, approved, rejected or cancelled
     TOKEN_USE = "token_use"  # an API token authenticated a caller
-
-    @classmethod
-    def parse(cls, text: str) -> AuditKind:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(k.value for k in cls)
-            raise InvalidInput(f"unknown audit entry kind {text!r}; expected one of: {allowed}") from None
 
 
 class Decision(enum.StrEnum):

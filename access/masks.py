@@ -26,26 +26,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
 
 #: Longest suffix a partial mask may keep.
 MAX_KEEP_LAST = 64
 
 
-class MaskKind(enum.StrEnum):
+class MaskKind(ParsableEnum, label="mask"):
     NULL = "null"
     REDACT = "redact"
     HASH = "hash"
     PARTIAL = "partial"
     DECRYPT = "decrypt"
-
-    @classmethod
-    def parse(cls, text: str) -> MaskKind:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(k.value for k in cls)
-            raise InvalidInput(f"unknown mask {text!r}; expected one of: {allowed}") from None
 
 
 @dataclass(frozen=True)

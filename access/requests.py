@@ -20,7 +20,6 @@ dataset owner has it through :meth:`~access.policy.AccessControl.grant_owner`).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from access.models import AccessRequest
 from access.resources import Action, Resource, ResourceKind
 from access.values import aware
 from lake.catalog.models import utcnow
+from lake.enums import ParsableEnum
 from lake.errors import AccessDenied, Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -45,19 +45,11 @@ _REQUESTABLE = (ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.VIEW, Re
 _ACTIONS = (Action.DISCOVER, Action.READ, Action.WRITE, Action.PROPOSE)
 
 
-class RequestStatus(enum.StrEnum):
+class RequestStatus(ParsableEnum, label="request status"):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
-
-    @classmethod
-    def parse(cls, text: str) -> RequestStatus:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(s.value for s in cls)
-            raise InvalidInput(f"unknown request status {text!r}; expected one of: {allowed}") from None
 
 
 @dataclass(frozen=True)

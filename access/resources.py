@@ -19,16 +19,16 @@ dataset's column) and the short forms ``ads``, ``ads.conversions`` and
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 
+from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
 
 _PART = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class Action(enum.StrEnum):
+class Action(ParsableEnum, label="action"):
     DISCOVER = "discover"
     READ = "read"
     WRITE = "write"
@@ -37,30 +37,14 @@ class Action(enum.StrEnum):
     GRANT = "grant"
     ADMIN = "admin"
 
-    @classmethod
-    def parse(cls, text: str) -> Action:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(a.value for a in cls)
-            raise InvalidInput(f"unknown action {text!r}; expected one of: {allowed}") from None
 
-
-class ResourceKind(enum.StrEnum):
+class ResourceKind(ParsableEnum, label="resource kind"):
     LAKE = "lake"
     DOMAIN = "domain"
     DATASET = "dataset"
     VIEW = "view"
     METRIC = "metric"
     COLUMN = "column"
-
-    @classmethod
-    def parse(cls, text: str) -> ResourceKind:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(k.value for k in cls)
-            raise InvalidInput(f"unknown resource kind {text!r}; expected one of: {allowed}") from None
 
 
 @dataclass(frozen=True, order=True)

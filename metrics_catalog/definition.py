@@ -21,12 +21,12 @@ Example (YAML, as ``lakegate metrics create -f`` reads it)::
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 from lake.contracts import NAME_RE
+from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -36,18 +36,10 @@ from metrics_catalog.errors import InvalidMetric
 RESERVED_COLUMNS = ("period", "value")
 
 
-class Grain(enum.StrEnum):
+class Grain(ParsableEnum, label="grain"):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
-
-    @classmethod
-    def parse(cls, text: str) -> Grain:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(g.value for g in cls)
-            raise InvalidInput(f"unknown grain {text!r}; expected one of: {allowed}") from None
 
     @property
     def spark_unit(self) -> str:
@@ -55,7 +47,7 @@ class Grain(enum.StrEnum):
         return self.value.upper()
 
 
-class ValueFormat(enum.StrEnum):
+class ValueFormat(ParsableEnum, label="value format"):
     """How a value is displayed."""
 
     NUMBER = "number"
@@ -63,14 +55,6 @@ class ValueFormat(enum.StrEnum):
     PERCENT = "percent"
     CURRENCY = "currency"
     DURATION = "duration"
-
-    @classmethod
-    def parse(cls, text: str) -> ValueFormat:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(f.value for f in cls)
-            raise InvalidInput(f"unknown value format {text!r}; expected one of: {allowed}") from None
 
 
 #: Fields whose change alters what the metric computes.

@@ -15,14 +15,12 @@ being served) and ``rejected`` into ``draft``. ``retired`` is final.
 
 from __future__ import annotations
 
-import enum
-
-from lake.errors import InvalidInput
+from lake.enums import ParsableEnum
 
 from metrics_catalog.errors import IllegalTransition
 
 
-class Status(enum.StrEnum):
+class Status(ParsableEnum, label="metric status"):
     DRAFT = "draft"
     PROPOSED = "proposed"
     IN_REVIEW = "in_review"
@@ -32,20 +30,12 @@ class Status(enum.StrEnum):
     DEPRECATED = "deprecated"
     RETIRED = "retired"
 
-    @classmethod
-    def parse(cls, text: str) -> Status:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(s.value for s in cls)
-            raise InvalidInput(f"unknown metric status {text!r}; expected one of: {allowed}") from None
-
     @property
     def certified(self) -> bool:
         return self is Status.APPROVED
 
 
-class MetricAction(enum.StrEnum):
+class MetricAction(ParsableEnum, label="metric action"):
     REVISE = "revise"
     PROPOSE = "propose"
     START_REVIEW = "start_review"
@@ -58,15 +48,11 @@ class MetricAction(enum.StrEnum):
     RETIRE = "retire"
 
     @classmethod
-    def parse(cls, text: str) -> MetricAction:
-        try:
-            return cls(text.strip().lower().replace("-", "_"))
-        except ValueError:
-            allowed = ", ".join(a.value for a in cls)
-            raise InvalidInput(f"unknown metric action {text!r}; expected one of: {allowed}") from None
+    def _normalize(cls, text: str) -> str:
+        return text.strip().lower().replace("-", "_")
 
 
-class Decision(enum.StrEnum):
+class Decision(ParsableEnum, label="decision"):
     """What an approver decides at a stage."""
 
     APPROVE = "approve"
@@ -74,12 +60,8 @@ class Decision(enum.StrEnum):
     REJECT = "reject"
 
     @classmethod
-    def parse(cls, text: str) -> Decision:
-        try:
-            return cls(text.strip().lower().replace("-", "_"))
-        except ValueError:
-            allowed = ", ".join(d.value for d in cls)
-            raise InvalidInput(f"unknown decision {text!r}; expected one of: {allowed}") from None
+    def _normalize(cls, text: str) -> str:
+        return text.strip().lower().replace("-", "_")
 
     @property
     def action(self) -> MetricAction:

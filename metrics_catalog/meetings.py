@@ -19,6 +19,7 @@ from typing import Any
 
 from lake.auth import Principal
 from lake.catalog.models import utcnow
+from lake.enums import ParsableEnum
 from lake.errors import (
     AccessDenied,
     AlreadyExists,
@@ -40,17 +41,10 @@ from metrics_catalog.notify.inbox import NoticeKind, post
 from metrics_catalog.workflow import Workflow
 
 
-class Frequency(enum.StrEnum):
+class Frequency(ParsableEnum, label="meeting frequency"):
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
-
-    @classmethod
-    def parse(cls, text: str) -> Frequency:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            raise InvalidInput(f"unknown meeting frequency {text!r}; expected one of: daily, weekly, monthly") from None
 
 
 class SessionStatus(enum.StrEnum):

@@ -18,11 +18,10 @@ domain).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import sqlglot
-from lake.errors import InvalidInput
+from lake.enums import ParsableEnum
 from lake.service import Lake
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
@@ -31,20 +30,12 @@ from views.catalog import get_view
 from views.errors import TranspileError
 
 
-class Dialect(enum.StrEnum):
+class Dialect(ParsableEnum, label="dialect"):
     SPARK = "spark"
     REDSHIFT = "redshift"
     TRINO = "trino"
     ATHENA = "athena"
     DUCKDB = "duckdb"
-
-    @classmethod
-    def parse(cls, text: str) -> Dialect:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            known = ", ".join(d.value for d in cls)
-            raise InvalidInput(f"unknown dialect {text!r}; expected one of: {known}") from None
 
 
 _COLLECTIONS: tuple[type[exp.Expr], ...] = (exp.Lambda, exp.Explode, exp.Posexplode, exp.Struct, exp.Map,

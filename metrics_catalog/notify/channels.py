@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import enum
 import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from lake.catalog import Catalog
+from lake.enums import ParsableEnum
 from lake.errors import AlreadyExists, InvalidInput, NotFound
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -20,16 +20,9 @@ from metrics_catalog.models import ChannelRow, OutboxRow
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class ChannelKind(enum.StrEnum):
+class ChannelKind(ParsableEnum, label="channel kind"):
     WEBHOOK = "webhook"
     EMAIL = "email"
-
-    @classmethod
-    def parse(cls, text: str) -> ChannelKind:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            raise InvalidInput(f"unknown channel kind {text!r}; expected one of: webhook, email") from None
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from lake.catalog import Catalog
 from lake.catalog.models import utcnow
-from lake.errors import InvalidInput, NotFound
+from lake.enums import ParsableEnum
+from lake.errors import NotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from metrics_catalog.models import ChannelRow, InboxRow, OutboxRow
 
 
-class NoticeKind(enum.StrEnum):
+class NoticeKind(ParsableEnum, label="notice kind"):
     STAGE_REACHED = "stage_reached"      # an approver's stage has a proposal waiting
     DECISION = "decision"                # the author: approved, rejected, changes requested
     REVISED = "revised"                  # approvers of a reset stage: a new revision needs them again
@@ -26,12 +26,8 @@ class NoticeKind(enum.StrEnum):
     MEETING = "meeting"                  # approvers of a stage: a session opened with an agenda
 
     @classmethod
-    def parse(cls, text: str) -> NoticeKind:
-        try:
-            return cls(text)
-        except ValueError:
-            raise InvalidInput(f"unknown notice kind {text!r}; expected one of: "
-                               f"{', '.join(k.value for k in cls)}") from None
+    def _normalize(cls, text: str) -> str:
+        return text
 
 
 @dataclass(frozen=True)

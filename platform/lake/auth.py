@@ -21,6 +21,7 @@ from sqlalchemy import select
 from lake.catalog import Catalog
 from lake.catalog.models import ApiToken, User, utcnow
 from lake.contracts import NAME_RE
+from lake.enums import ParsableEnum
 from lake.errors import AccessDenied, AlreadyExists, AuthenticationError, InvalidInput, NotFound
 
 TOKEN_PREFIX = "lg_"
@@ -28,16 +29,13 @@ ADMIN_ROLE = "admin"
 PRODUCER_ROLE = "producer"
 
 
-class PrincipalKind(enum.StrEnum):
+class PrincipalKind(ParsableEnum, label="principal kind"):
     USER = "user"
     SERVICE = "service"
 
     @classmethod
-    def parse(cls, text: str) -> PrincipalKind:
-        try:
-            return cls(text)
-        except ValueError:
-            raise InvalidInput(f"unknown principal kind {text!r}; expected one of: user, service") from None
+    def _normalize(cls, text: str) -> str:
+        return text
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ dataset's quarantine table.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +24,7 @@ from lake.catalog.models import Commit, utcnow
 from lake.contracts import Contract
 from lake.crypto import encrypt_array
 from lake.datasets import DatasetInfo, DatasetRegistry
+from lake.enums import ParsableEnum
 from lake.errors import Conflict, ContractViolation, InvalidInput, Violation
 from lake.formats import BatchFormat, Source, read_batch
 from lake.tables import CommitInfo, DeltaTableIO
@@ -33,29 +33,23 @@ from lake.validation import ValidationResult, validate
 STALE_CLAIM = dt.timedelta(minutes=15)
 
 
-class WriteMode(enum.StrEnum):
+class WriteMode(ParsableEnum, label="write mode"):
     APPEND = "append"
     OVERWRITE = "overwrite"
     UPSERT = "upsert"
 
     @classmethod
-    def parse(cls, text: str) -> WriteMode:
-        try:
-            return cls(text.lower())
-        except ValueError:
-            raise InvalidInput(f"unknown write mode {text!r}; expected one of: append, overwrite, upsert") from None
+    def _normalize(cls, text: str) -> str:
+        return text.lower()
 
 
-class OnError(enum.StrEnum):
+class OnError(ParsableEnum, label="on_error"):
     REJECT = "reject"
     QUARANTINE = "quarantine"
 
     @classmethod
-    def parse(cls, text: str) -> OnError:
-        try:
-            return cls(text.lower())
-        except ValueError:
-            raise InvalidInput(f"unknown on_error {text!r}; expected one of: reject, quarantine") from None
+    def _normalize(cls, text: str) -> str:
+        return text.lower()
 
 
 @dataclass(frozen=True)
