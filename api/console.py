@@ -25,10 +25,13 @@ from rich.table import Table
 from rich.text import Text
 
 from lake.datasets import DatasetInfo
-from lake.errors import LakegateError, SchemaChange
+from lake.errors import ConfigError, LakegateError, SchemaChange
 from lake.ingest import IngestResult
 from lake.service import Lake
 from lake.settings import Settings, get_settings
+
+#: The local administrator ``lakegate init`` creates; the default actor of commands.
+ADMIN_USER = "admin"
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -71,6 +74,19 @@ def open_lake(settings: Settings | None = None) -> Iterator[Lake]:
         yield lake
     finally:
         lake.close()
+
+
+def actor_name(lake: Lake, name: str) -> str:
+    """The actor to record; it must be a known user."""
+    return lake.users.get(name).name
+
+
+def read_text(path: Path) -> str:
+    """A text file given on the command line, or a :class:`ConfigError` naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
 def note(message: str, style: str = "") -> None:

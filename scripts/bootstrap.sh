@@ -1,31 +1,43 @@
 #!/usr/bin/env bash
-# Create .venv and install Lakegate with its test dependencies from pyproject.toml.
+# Install everything Lakegate needs from the project's own locks:
+#   - .venv with the exact Python packages of uv.lock (hashes checked), by the uv
+#     pinned in scripts/uv-requirements.txt;
+#   - the Spark engine's JVM jars of jvm/pom.xml into jvm/jars/, checked against
+#     jvm/jars.sha256 (scripts/fetch-jars.sh);
+#   - Java 17 or 21 for Spark, and Debian's Chromium when WITH_BROWSER=1
+#     (installed with apt-get when run as root).
+# Safe to run again: each step is quick when already done. scripts/lock.sh
+# refreshes uv.lock and jvm/jars.sha256.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-stamp=.venv/.lakegate-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
-    touch "$stamp"
-fi
-# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-if [ "${WITH_BROWSER:-0}" = "1" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+
+say() { echo "bootstrap: $*" >&2; }
+
+apt_install() {
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+        say "installing $* from Debian's packages"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >/dev/null
     else
-        echo "browser tests need Debian's chromium and chromium-driver packages" >&2
+        return 1
     fi
-fi
+}
+
+# .venv exactly as uv.lock says (hashes checked), by the pinned uv; --locked
+# refuses a lock that disagrees with pyproject.toml.
+bash scripts/uv.sh sync --locked --extra dev --python "$PYTHON" --quiet
+
 # Spark 4 needs a full JDK 17 or 21 on PATH.
 if ! java -version 2>&1 | grep -qE 'version "(17|21)'; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-    else
-        echo "Spark needs Java 17 or 21 on PATH (Debian: apt-get install openjdk-17-jre-headless)" >&2
-        exit 1
-    fi
+    apt_install openjdk-17-jre-headless ||
+        { say "Spark needs Java 17 or 21 on PATH (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+fi
+
+bash scripts/fetch-jars.sh
+
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+if [ "${WITH_BROWSER:-0}" = "1" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+    apt_install chromium chromium-driver ||
+        say "browser tests need Debian's chromium and chromium-driver packages"
 fi

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from lake.service import Lake
 from lake.settings import Settings, get_settings
@@ -17,7 +18,8 @@ from lake.settings import Settings, get_settings
 from factories import contract_doc
 from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
 
-PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The server and role scripts/ensure-postgres.sh starts and creates.
+PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://lakegate:lakegate@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +54,12 @@ def pg_url() -> Iterator[str]:
     try:
         conn = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:  # pragma: no cover - CI starts the server
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.fail(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_URL)!r} ({exc}); "
+                    "scripts/ensure-postgres.sh starts it")
     conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+                  .render_as_string(hide_password=False))
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()

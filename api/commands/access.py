@@ -20,7 +20,7 @@ from rich.table import Table
 
 from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.requests import RequestStatus
-from api.console import domain_errors, note, open_lake, out
+from api.console import ADMIN_USER, domain_errors, note, open_lake, out
 from lake.errors import ConfigError
 
 app = typer.Typer(help="Access policy: roles, groups, grants, masks, row filters, requests.", no_args_is_help=True)
@@ -33,7 +33,6 @@ app.add_typer(mask_app, name="mask")
 app.add_typer(filter_app, name="filter")
 app.add_typer(request_app, name="request")
 
-ADMIN_USER = "admin"
 
 AsOpt = Annotated[str, typer.Option("--as", help="The actor recorded in the audit log.")]
 ResourceArg = Annotated[str, typer.Argument(help="lake, domain:ads, dataset:ads.x, view:ads.v, "

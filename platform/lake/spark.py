@@ -155,31 +155,76 @@ def _target(settings: Settings) -> str:
     return f"master {settings.spark_master}"
 
 
+#: How long a local Spark Connect server may take to answer; a busy machine
+#: (two test suites side by side on two cores) needs well over a minute.
+CONNECT_START_SECONDS = 240.0
+
+
+def _start_local_connect(master: str, conf: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Start a Spark Connect server on ``master`` in this process; return its URL
+    and the settings a Connect session may still take.
+
+    pyspark's own ``remote("local[N]")`` binds the server to the fixed port 15002
+    on every interface, so a second process on the machine collides with the
+    first (and may reach the first one's server). Here the server takes a free
+    port on loopback, and :func:`_wait_until_answering` waits for it.
+    """
+    from pyspark.sql import SparkSession as ClassicSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    opts = {**conf, "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": "0"}
+    os.environ["SPARK_LOCAL_REMOTE"] = "1"  # pyspark's marker: stopping the session stops the server
+    ConnectSession._start_connect_server(master, opts)  # keeps only runtime settings in opts
+    server = ClassicSession._instantiatedSession
+    if server is None:  # pragma: no cover - _start_connect_server always makes one
+        raise EngineError(f"the local Spark Connect server on {master} did not start")
+    service = getattr(server._jvm, "org.apache.spark.sql.connect.service.SparkConnectService$")
+    port = int(getattr(service, "MODULE$").localPort())
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    return f"sc://localhost:{port}", opts
+
+
+def _wait_until_answering(session: Any, url: str) -> None:
+    """Call the server until it answers, for up to :data:`CONNECT_START_SECONDS`."""
+    import time
+
+    deadline = time.monotonic() + CONNECT_START_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            session.version  # one round trip
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure before the deadline is retried
+            if time.monotonic() + delay > deadline:
+                raise EngineError(
+                    f"the Spark Connect server at {url} did not answer within "
+                    f"{CONNECT_START_SECONDS:.0f} s: {exc}"
+                ) from exc
+            log.info("waiting for the Spark Connect server at %s: %s", url, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def _build_session(settings: Settings) -> SparkSession:
     with _quiet_pyspark_imports():
         from pyspark.sql import SparkSession
 
         if settings.spark_remote:
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+
             url = settings.spark_remote
-            builder = SparkSession.builder.remote(url)
             if url.startswith("local"):
-                # pyspark starts a Connect server in this process from these settings;
-                # it keeps only the runtime ones for the Connect session itself.
-                conf = _engine_conf(url)
+                url, conf = _start_local_connect(url, _engine_conf(url))
             else:
                 conf = {"spark.sql.session.timeZone": "UTC"}
+            connect_builder = ConnectSession.builder.remote(url)
             for key, value in conf.items():
-                builder = builder.config(key, value)
-            with warnings.catch_warnings():
-                # The local server starts with every setting; pyspark then also tries to
-                # set the static ones on the Connect session and warns that it cannot.
-                warnings.filterwarnings(
-                    "ignore", message=r"Failed to set spark\.\S+ .*CANNOT_MODIFY_CONFIG", category=UserWarning
-                )
-                session = builder.getOrCreate()
-            if not _is_connect(session):  # pragma: no cover - pyspark always honours remote()
-                raise EngineError(f"asked for a Spark Connect session at {url} but got a classic one")
-            return session
+                connect_builder = connect_builder.config(key, value)
+            connect = connect_builder.getOrCreate()
+            if settings.spark_remote.startswith("local"):
+                _wait_until_answering(connect, url)
+            # Both session classes implement the DataFrame API this module uses.
+            return connect  # type: ignore[return-value]
 
         builder = SparkSession.builder.master(settings.spark_master)
         for key, value in _engine_conf(settings.spark_master).items():

@@ -339,3 +339,43 @@ def test_serve_over_tls(runner: CliRunner, initialised: str, orders: None, tmp_p
         log.close()
     assert initialised not in (tmp_path / "server.log").read_text()  # tokens never reach the log
 
+
+
+# -- start-up ------------------------------------------------------------------------------------
+
+
+def test_help_and_version_load_no_domain_package() -> None:
+    """``lakegate --help`` and ``lakegate version`` import commands only when run."""
+    code = (
+        "import sys\n"
+        "from api.cli import app\n"
+        "for argv in (['--help'], ['version']):\n"
+        "    try:\n"
+        "        app(argv)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, exc.code\n"
+        "heavy = sorted(m for m in ('pyarrow', 'pyspark', 'sqlalchemy', 'deltalake', 'sqlglot', 'lake',\n"
+        "                           'access', 'views', 'metrics_catalog', 'fastapi') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "platform"), str(repo)]), "COLUMNS": "120"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=repo,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "subscribers" in result.stdout and "lakegate 0." in result.stdout
+    assert "HEAVY []" in result.stdout
+
+
+def test_listed_help_is_each_commands_own() -> None:
+    from api.cli import COMMANDS, load_command
+
+    for name, (_, _, listed) in COMMANDS.items():
+        assert load_command(name).get_short_help_str(limit=300) == listed, name
+
+
+def test_lazy_commands_run_and_fail_as_before(runner: CliRunner, cli_home: Path) -> None:
+    assert "Register a dataset" in ok(runner, "dataset", "--help").stdout
+    result = run(runner, "dataset", "show", "ads.nope")
+    assert result.exit_code == 1 and result.stderr.startswith("error: ")
+    assert run(runner, "no-such-command").exit_code == 2

@@ -3,6 +3,7 @@ credentials read exactly the granted Delta tables, and stop when revoked."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pyarrow as pa
@@ -63,3 +64,38 @@ def test_vended_credentials_read_only_granted_tables(moto_iam_server, monkeypatc
     roles.sync_grants("etl", "emr", [])  # revoke: the same credentials stop working
     assert _denied(ads_uri, opts)
     roles.delete_role("etl", "emr")
+
+
+def test_moto_authorizes_s3_by_iam_action(moto_iam_server) -> None:  # type: ignore[no-untyped-def]
+    """The S3 stand-in must check the IAM action AWS checks, or vending tests prove nothing.
+
+    AWS authorizes ListObjectsV2 as ``s3:ListBucket`` and HeadObject as
+    ``s3:GetObject`` (there is no ``s3:ListObjectsV2`` or ``s3:HeadObject`` IAM
+    action). moto 5.2.6 changed ``BaseResponse._get_action`` (moto/core/responses.py)
+    to return the botocore operation name, so its S3 authorization asks for
+    ``s3:ListObjectsV2`` and refuses every policy written for AWS; 5.2.5 used the
+    S3 ``ACTION_MAP`` name. pyproject.toml excludes 5.2.6 for that reason.
+    """
+    srv = moto_iam_server
+    bucket = f"iam-actions-{uuid.uuid4().hex[:10]}"
+    admin_s3 = srv.client("s3")
+    admin_s3.create_bucket(Bucket=bucket)
+    admin_s3.put_object(Bucket=bucket, Key="lake/t/_delta_log/00000000000000000000.json", Body=b"{}")
+    iam = srv.client("iam")
+    user = f"reader-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="aws-actions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/lake/*"},
+        ]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = srv.client("s3", key_id=key["AccessKeyId"], secret=key["SecretAccessKey"])
+
+    listed = reader.list_objects_v2(Bucket=bucket, Prefix="lake/t/_delta_log/")  # s3:ListBucket
+    assert [o["Key"] for o in listed["Contents"]] == ["lake/t/_delta_log/00000000000000000000.json"]
+    head = reader.head_object(Bucket=bucket, Key="lake/t/_delta_log/00000000000000000000.json")  # s3:GetObject
+    assert head["ContentLength"] == 2
+    with pytest.raises(Exception, match="AccessDenied|403"):  # and the policy still binds
+        reader.put_object(Bucket=bucket, Key="lake/t/x", Body=b"")
