@@ -13,16 +13,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
 say() { echo "bootstrap: $*" >&2; }
-
-apt_install() {
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-        say "installing $* from Debian's packages"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >/dev/null
-    else
-        return 1
-    fi
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 # .venv exactly as uv.lock says (hashes checked), by the pinned uv; --locked
 # refuses a lock that disagrees with pyproject.toml.

@@ -29,12 +29,10 @@ is_root() { [ "$(id -u)" = "0" ]; }
 server_binary() { ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n1; }
 
 if [ -z "$(server_binary)" ] || ! command -v pg_ctlcluster >/dev/null; then
-    is_root && command -v apt-get >/dev/null ||
+    # shellcheck source=scripts/lib.sh
+    . "$(dirname "$0")/lib.sh"
+    apt_install postgresql postgresql-client ||
         fail "no PostgreSQL server here; install Debian's 'postgresql' package (as root: apt-get install postgresql)"
-    say "installing PostgreSQL from Debian's packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends postgresql postgresql-client </dev/null >/dev/null
 fi
 [ -n "$(server_binary)" ] || fail "PostgreSQL's server is still missing after the install"
 version="$(basename "$(dirname "$(dirname "$(server_binary)")")")"

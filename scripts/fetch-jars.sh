@@ -26,21 +26,23 @@ if [ "$record" = 0 ] && matches; then
 fi
 
 if ! command -v mvn >/dev/null; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-        say "installing Maven from Debian's packages"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven </dev/null >/dev/null
-    else
-        say "the Spark jars are fetched with Maven: install it (Debian: apt-get install maven)"
-        exit 1
-    fi
+    # shellcheck source=scripts/lib.sh
+    . scripts/lib.sh
+    apt_install maven || { say "the Spark jars are fetched with Maven: install it (Debian: apt-get install maven)"; exit 1; }
 fi
 
 say "fetching the Spark jars of jvm/pom.xml from Maven Central"
 staging="$(mktemp -d "${TMPDIR:-/tmp}/lakegate-jars.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
-mvn -B -q --no-transfer-progress -Dstyle.color=never -f jvm/pom.xml dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$staging" </dev/null
+log="$(mktemp "${TMPDIR:-/tmp}/lakegate-mvn.XXXXXX")"
+if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -f jvm/pom.xml dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$staging" </dev/null >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "Maven could not fetch the jars (is Maven Central reachable?)"
+    exit 1
+fi
+rm -f "$log"
 
 if [ "$record" = 1 ]; then
     (cd "$staging" && sha256sum -- *.jar) > "$SUMS"
