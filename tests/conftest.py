@@ -52,7 +52,7 @@ def pg_url() -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     name = f"lakegate_test_{uuid.uuid4().hex[:10]}"
     try:
-        conn = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=30)
     except psycopg.OperationalError as exc:  # pragma: no cover - CI starts the server
         pytest.fail(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_URL)!r} ({exc}); "
                     "scripts/ensure-postgres.sh starts it")
