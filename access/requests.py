@@ -253,7 +253,8 @@ class AccessRequests:
         request = self.get(request_id)
         self._check_decider(approver, request)
         revealed = self._may_reveal(approver, request) if reveal_pii else ()
-        now = utcnow()
+        # The access layer's clock decides expiry, so the grant's end is on it too.
+        now = dt.datetime.fromtimestamp(self.access.clock(), dt.UTC)
         expires = now + _check_duration(duration or request.duration)
         with self.access.policies.transaction(approver) as tx:
             self._transition(tx.session, request_id, RequestStatus.APPROVED, decided_by=approver, decided_at=now,
