@@ -35,14 +35,15 @@ class VacuumResult:
     """The files a vacuum deleted (or, in a dry run, would delete), relative to each table's root."""
 
     dataset: str
+    major: int
     retention_hours: int
     dry_run: bool
     files: tuple[str, ...]
     quarantine_files: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "retention_hours": self.retention_hours, "dry_run": self.dry_run,
-                "files": list(self.files), "quarantine_files": list(self.quarantine_files)}
+        return {"dataset": self.dataset, "major": self.major, "retention_hours": self.retention_hours,
+                "dry_run": self.dry_run, "files": list(self.files), "quarantine_files": list(self.quarantine_files)}
 
 
 class Lake:
@@ -121,7 +122,7 @@ class Lake:
         return self.ingestor.commits(dataset, limit=limit)
 
     def vacuum(self, dataset: str, *, actor: str, retention_hours: int = DEFAULT_RETENTION_HOURS,
-               dry_run: bool = False) -> VacuumResult:
+               dry_run: bool = False, major: int | None = None) -> VacuumResult:
         """Delete the files of a dataset (current major) that no version within the retention needs.
 
         Full mode: files removed by commits older than the retention, and files
@@ -135,17 +136,18 @@ class Lake:
             retention_hours: Keep what versions of the last N hours need (time
                 travel within them keeps working).
             dry_run: Only list the files.
+            major: A major version; the current one by default.
         """
         if retention_hours < 0:
             raise InvalidInput("retention_hours must be 0 or more")
-        info = self.datasets.get(dataset)
+        info = self.datasets.get(dataset, major=major)
         commit = CommitInfo(actor=actor, reason="vacuum")
         with self.ingestor.writing(info):
             files = self.datasets.table(info).vacuum(commit, retention_hours=retention_hours, dry_run=dry_run)
             quarantine = self.datasets.table(info, quarantine=True)
             q_files = (quarantine.vacuum(commit, retention_hours=retention_hours, dry_run=dry_run)
                        if quarantine.exists() else [])
-        return VacuumResult(info.name, retention_hours, dry_run, tuple(files), tuple(q_files))
+        return VacuumResult(info.name, info.major, retention_hours, dry_run, tuple(files), tuple(q_files))
 
     def optimize(self, dataset: str, *, actor: str) -> dict[str, Any]:
         info = self.datasets.get(dataset)

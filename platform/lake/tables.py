@@ -30,8 +30,11 @@ _T = TypeVar("_T")
 #: Up to this many distinct keys, candidate files are chosen by file statistics
 #: for each key value; above it, by the batch's range of each key column.
 KEY_LIST_PRUNING_LIMIT = 10_000
-#: Rows per batch when scanning key columns.
+#: Rows per batch when scanning key columns, and how many files and batches
+#: the scan reads ahead: what bounds its memory, whatever the table's size.
 KEY_SCAN_BATCH_ROWS = 64 * 1024
+KEY_SCAN_FILES_AHEAD = 2
+KEY_SCAN_BATCHES_AHEAD = 4
 #: Key column types whose values file statistics can rule out.
 _PRUNABLE = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string, pa.types.is_date,
              pa.types.is_timestamp)
@@ -321,7 +324,9 @@ class DeltaTableIO:
             condition = pc.field(names[0]).isin(distinct[names[0]])
             for n in names[1:]:
                 condition = condition & pc.field(n).isin(distinct[n])
-            scanner = dataset.scanner(columns=names, filter=condition, batch_size=KEY_SCAN_BATCH_ROWS)
+            scanner = dataset.scanner(columns=names, filter=condition, batch_size=KEY_SCAN_BATCH_ROWS,
+                                      fragment_readahead=KEY_SCAN_FILES_AHEAD,
+                                      batch_readahead=KEY_SCAN_BATCHES_AHEAD)
             hits = [batch for batch in scanner.to_batches() if batch.num_rows]
         except (DeltaError, OSError, pa.ArrowException) as exc:
             raise self._failed("reading the primary keys", exc) from exc
