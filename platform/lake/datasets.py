@@ -172,10 +172,18 @@ class DatasetRegistry:
                 for cv in row.contracts
             ]
 
-    def table(self, info: DatasetInfo, *, quarantine: bool = False) -> DeltaTableIO:
+    def table(self, info: DatasetInfo, *, quarantine: bool = False, exclusive: bool = False) -> DeltaTableIO:
+        """The dataset's Delta table (or its quarantine table).
+
+        Args:
+            info: The dataset major version.
+            quarantine: The quarantine table instead.
+            exclusive: The caller holds the table's write lock
+                (:meth:`lake.ingest.Ingestor.writing`).
+        """
         uri = info.quarantine_uri if quarantine else info.table_uri
         label = f"{info.name} (major {info.major}{', quarantine' if quarantine else ''})"
-        return DeltaTableIO(uri, self.store.storage_options(info.domain), label=label)
+        return DeltaTableIO(uri, self.store.storage_options(info.domain), label=label, exclusive=exclusive)
 
     # -- data keys -----------------------------------------------------------------
 

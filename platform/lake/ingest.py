@@ -421,7 +421,7 @@ class Ingestor:
                 mode: WriteMode, key: str | None, reason: str) -> IngestResult:
         """Quarantine, commit to Delta, record: the last two in one logical step."""
         result, good_rows = prepared.result, prepared.stored.num_rows
-        table = self.registry.table(info)
+        table = self.registry.table(info, exclusive=True)
         commit = CommitInfo(actor=actor, reason=reason, idempotency_key=key, extra={
             "commit_id": str(commit_id), "contract_version": str(info.contract_version),
             "rows": str(good_rows), "rejected_rows": str(result.bad_count),
@@ -430,7 +430,7 @@ class Ingestor:
         # rows removed by settle(); a landed one always has them.
         q_version = None
         if result.bad_count:
-            q_table = self.registry.table(info, quarantine=True)
+            q_table = self.registry.table(info, quarantine=True, exclusive=True)
             q_version = q_table.append(quarantine_rows(result, contract, prepared.data_key, commit_id), commit)
 
         version: int | None = None

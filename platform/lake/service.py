@@ -152,4 +152,4 @@ class Lake:
     def optimize(self, dataset: str, *, actor: str) -> dict[str, Any]:
         info = self.datasets.get(dataset)
         with self.ingestor.writing(info):
-            return self.datasets.table(info).optimize(CommitInfo(actor=actor, reason="optimize"))
+            return self.datasets.table(info, exclusive=True).optimize(CommitInfo(actor=actor, reason="optimize"))

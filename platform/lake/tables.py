@@ -69,13 +69,17 @@ class DeltaTableIO:
         uri: Table root.
         storage_options: delta-rs options (credentials, SSE-KMS) for S3.
         label: How errors name the table (a dataset name); never its location.
+        exclusive: The caller holds the table's write lock (no other writer
+            has files in flight), so the files of a commit attempt that failed
+            are removed at once.
     """
 
     def __init__(self, uri: str, storage_options: dict[str, str] | None = None, *,
-                 label: str | None = None) -> None:
+                 label: str | None = None, exclusive: bool = False) -> None:
         self.uri = uri
         self.storage_options = dict(storage_options or {})
         self.label = label or "the table"
+        self.exclusive = exclusive
 
     def _failed(self, what: str, exc: Exception) -> StorageError:
         """A path-free error for callers; the store's own message goes to the log."""
@@ -87,10 +91,13 @@ class DeltaTableIO:
         """Run one commit, again if a concurrent commit won (``attempt`` starts over
         from the newest version each time)."""
         for n in range(1, attempts + 1):
+            started = dt.datetime.now(dt.UTC)
             try:
                 return attempt()
             except CommitFailedError as exc:
                 log.info("%s of %s lost to a concurrent commit (attempt %d): %s", what, self.label, n, exc)
+                if self.exclusive:
+                    self.remove_unreferenced(started)
                 if n == attempts:
                     raise CommitConflict(f"{what} of {self.label}", attempts) from exc
             except DeltaError as exc:

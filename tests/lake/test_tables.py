@@ -163,3 +163,32 @@ def test_remove_unreferenced_deletes_only_new_files_the_log_does_not_name(table:
     (part / "part-00000-failed.parquet").write_bytes(b"written by the failed write")
     assert table.remove_unreferenced(since) == ["country=US/part-00000-failed.parquet"]
     assert before.exists() and rows(table.read()) == [(1, "US", 1.0)]
+
+
+def test_racing_upserts_are_retried_or_refused_as_a_conflict(table: DeltaTableIO, tmp_path: Path) -> None:
+    import threading
+
+    from lake.errors import CommitConflict
+
+    table.append(batch(*[(i, "US", 0.0) for i in range(20)]), CommitInfo(actor="seed"))
+    barrier, outcomes = threading.Barrier(4), [None] * 4
+
+    def upsert(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = table.upsert(batch(*[(k, "US", float(i)) for k in range(20)]), ["id"],  # type: ignore[call-overload]
+                                       CommitInfo(actor=f"w{i}"))
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[i] = exc  # type: ignore[call-overload]
+
+    threads = [threading.Thread(target=upsert, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for o in outcomes:
+        assert isinstance(o, int) or (isinstance(o, CommitConflict) and "retry" in str(o)
+                                      and str(tmp_path) not in str(o)), repr(o)
+    versions = [o for o in outcomes if isinstance(o, int)]
+    assert len(set(versions)) == len(versions) >= 1
+    assert len(rows(table.read())) == 20

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from lake.errors import TableBusy
 
@@ -94,24 +94,36 @@ class TableLocks:
 
     @contextlib.contextmanager
     def _postgres(self, table_id: int, deadline: float) -> Iterator[bool]:
-        # Autocommit: the lock belongs to the session, and no transaction (and
-        # no snapshot) stays open while the writer works.
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        # A waiter holds no connection between attempts (many waiters must not
+        # drain the pool); the holder keeps its connection, in autocommit so no
+        # transaction (and no snapshot) stays open while it writes.
         key = {"id": table_id}
-        try:
-            acquired = False
-            for _ in _sleeps(deadline):
-                if conn.execute(text("SELECT pg_try_advisory_lock(hashtext(current_schema()), :id)"),
-                                key).scalar():
-                    acquired = True
-                    break
+        conn: Connection | None = None
+        for _ in _sleeps(deadline):
+            attempt = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
-                yield acquired
-            finally:
-                if acquired:
-                    conn.execute(text("SELECT pg_advisory_unlock(hashtext(current_schema()), :id)"), key)
+                got = attempt.execute(text("SELECT pg_try_advisory_lock(hashtext(current_schema()), :id)"),
+                                      key).scalar()
+            except BaseException:
+                attempt.close()
+                raise
+            if got:
+                conn = attempt
+                break
+            attempt.close()
+        if conn is None:
+            yield False
+            return
+        try:
+            yield True
         finally:
-            conn.close()
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(current_schema()), :id)"), key)
+            except BaseException:
+                conn.invalidate()  # never hand a connection that may hold the lock back to the pool
+                raise
+            finally:
+                conn.close()
 
     @contextlib.contextmanager
     def _file(self, table_id: int, deadline: float) -> Iterator[bool]:
