@@ -29,7 +29,7 @@ _T = TypeVar("_T")
 
 #: Up to this many distinct keys, candidate files are chosen by file statistics
 #: for each key value; above it, by the batch's range of each key column.
-KEY_LIST_PRUNING_LIMIT = 10_000
+KEY_LIST_PRUNING_LIMIT = 1_000
 #: Rows per batch when scanning key columns, and how many files and batches
 #: the scan reads ahead: what bounds its memory, whatever the table's size.
 KEY_SCAN_BATCH_ROWS = 64 * 1024
