@@ -33,8 +33,8 @@ KEY_LIST_PRUNING_LIMIT = 1_000
 #: Rows per batch when scanning key columns, and how many files and batches
 #: the scan reads ahead: what bounds its memory, whatever the table's size.
 KEY_SCAN_BATCH_ROWS = 64 * 1024
-KEY_SCAN_FILES_AHEAD = 2
-KEY_SCAN_BATCHES_AHEAD = 4
+KEY_SCAN_FILES_AHEAD = 1
+KEY_SCAN_BATCHES_AHEAD = 2
 #: Key column types whose values file statistics can rule out.
 _PRUNABLE = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string, pa.types.is_date,
              pa.types.is_timestamp)
