@@ -16,6 +16,7 @@ from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
 from lake.ingest import IngestResult
+from lake.service import VacuumResult
 
 
 class ErrorBody(BaseModel):
@@ -110,6 +111,21 @@ class IngestResultPublic(BaseModel):
 
     @classmethod
     def of(cls, result: IngestResult) -> IngestResultPublic:
+        return cls.model_validate(result.to_dict())
+
+
+class VacuumPublic(BaseModel):
+    """Files a vacuum deleted (or, in a dry run, would delete), relative to each table's root."""
+
+    dataset: str
+    major: int
+    retention_hours: int
+    dry_run: bool
+    files: list[str] = Field(description="Data files of the dataset's table.")
+    quarantine_files: list[str] = Field(description="Data files of its quarantine table.")
+
+    @classmethod
+    def of(cls, result: VacuumResult) -> VacuumPublic:
         return cls.model_validate(result.to_dict())
 
 

@@ -8,12 +8,26 @@ One run, one batch of N rows (5M by default): the same Arrow table is
 Prints rows/s and the ratio of each to the raw write. Target: Lakegate's
 validated ingest reaches at least 0.6x the raw write's rows/s.
 
+With ``--append-rss``, it measures instead the memory of a small append with
+a primary-key check (10k rows by default) into tables of growing size (1M and
+20M rows by default), each append in a fresh process: the process's RSS just
+before the append, its peak RSS during the append (VmHWM, reset just before)
+and the growth between them (Linux only). The target is flat memory: the
+growth for the largest table at most 1.5x that for the smallest one, measured
+in the same run (the same append into an empty table, which needs no key
+lookup at all, is printed as the floor). Two key layouts:
+``new`` keys beyond the table's range (file statistics rule every file out)
+and ``spread`` keys between existing ones across the whole range (no file can
+be ruled out: every key column is scanned, in a stream).
+
     .venv/bin/python bench/ingest.py [--rows 5000000] [--no-spark]
+    .venv/bin/python bench/ingest.py --append-rss [--table-rows 1000000,20000000] [--append-rows 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import shutil
 import sys
 import tempfile
@@ -66,11 +80,108 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - t0
 
 
+RSS_TARGET = 1.5
+CHUNK_ROWS = 1_000_000
+
+
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from ``/proc/self/status`` (Linux), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Start the peak (VmHWM) over from the current RSS (``ru_maxrss`` cannot be
+    reset, and also counts the parent's memory inherited at fork)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _fill(home: Path, rows: int) -> None:
+    """A registered dataset of ``rows`` rows with even event ids, written in 1M-row commits."""
+    from deltalake import write_deltalake
+
+    lake = Lake(Settings(home=home))
+    info = lake.register(CONTRACT, actor="bench")
+    schema = info.contract.storage_schema()
+    for start in range(0, rows, CHUNK_ROWS):
+        size = min(CHUNK_ROWS, rows - start)
+        chunk = make_batch(size, seed=start + 1)
+        ids = (np.arange(start, start + size, dtype=np.int64) * 2)[np.random.default_rng(start).permutation(size)]
+        chunk = chunk.set_column(0, "event_id", pa.array(ids)).cast(schema)
+        write_deltalake(info.table_uri, chunk, mode="append")
+    lake.close()
+
+
+def _append_child(home: str, table_rows: int, append_rows: int, layout: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    lake = Lake(Settings(home=Path(home)))
+    batch = make_batch(append_rows, seed=7)
+    if layout == "new":
+        ids = np.arange(append_rows, dtype=np.int64) * 2 + 2 * table_rows
+    else:  # odd ids spread over the whole range: never in the table, in every file's min/max
+        step = max(1, table_rows // append_rows)
+        ids = np.arange(append_rows, dtype=np.int64) * 2 * step + 1
+    batch = batch.set_column(0, "event_id", pa.array(ids))
+    before = _status_bytes("VmRSS")
+    _reset_peak_rss()
+    started = time.perf_counter()
+    result = lake.ingest_table("bench.events", batch, actor="bench")
+    seconds = time.perf_counter() - started
+    assert result.rows == append_rows, result
+    peak = _status_bytes("VmHWM")
+    lake.close()
+    out.put((before, peak, seconds))
+
+
+def append_rss(table_sizes: list[int], append_rows: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="lakegate-bench-rss-"))
+    ctx = mp.get_context("spawn")
+    try:
+        print(f"append of {append_rows:,} rows with a primary-key check; each in a fresh process")
+        print(f"{'table rows':>12} {'keys':>7} {'RSS before':>11} {'peak RSS':>10} {'growth':>9} {'seconds':>8}")
+        growth: dict[tuple[int, str], int] = {}
+        for rows in [0, *table_sizes]:
+            home = work / f"t{rows}"
+            _fill(home, rows)
+            for layout in ("new", "spread"):
+                shutil.rmtree(home.with_suffix(".run"), ignore_errors=True)
+                shutil.copytree(home, home.with_suffix(".run"))
+                queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+                proc = ctx.Process(target=_append_child,
+                                   args=(str(home.with_suffix(".run")), rows, append_rows, layout, queue))
+                proc.start()
+                before, peak, seconds = queue.get(timeout=3600)
+                proc.join()
+                growth[(rows, layout)] = peak - before
+                print(f"{rows:>12,} {layout:>7} {before / 2**20:>8.0f} MiB {peak / 2**20:>6.0f} MiB "
+                      f"{(peak - before) / 2**20:>5.0f} MiB {seconds:>8.2f}")
+            shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(home.with_suffix(".run"), ignore_errors=True)
+        smallest, largest = min(table_sizes), max(table_sizes)
+        for layout in ("new", "spread"):
+            ratio = growth[(largest, layout)] / max(growth[(smallest, layout)], 1 << 20)
+            verdict = "meets" if ratio <= RSS_TARGET else "MISSES"
+            print(f"{layout} keys: RSS growth {largest:,}-row table / {smallest:,}-row table {ratio:.2f}x "
+                  f"({verdict} the {RSS_TARGET}x target); / empty table "
+                  f"{growth[(largest, layout)] / max(growth[(0, layout)], 1 << 20):.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--append-rss", action="store_true", help="measure append memory against table size")
+    ap.add_argument("--table-rows", default="1000000,20000000")
+    ap.add_argument("--append-rows", type=int, default=10_000)
     args = ap.parse_args()
+    if args.append_rss:
+        append_rss([int(x) for x in args.table_rows.split(",")], args.append_rows)
+        return
     n = args.rows
     work = Path(tempfile.mkdtemp(prefix="lakegate-bench-"))
     try:

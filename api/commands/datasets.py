@@ -1,4 +1,4 @@
-"""Commands for datasets and their data: ``dataset``, ``ingest``, ``history``."""
+"""Commands for datasets and their data: ``dataset``, ``ingest``, ``history``, ``vacuum``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from api import console
 from api.console import ADMIN_USER, actor_name, domain_errors, note, open_lake, out, read_text
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
+from lake.service import DEFAULT_RETENTION_HOURS
 
 commands = typer.Typer()
 dataset_app = typer.Typer(help="Datasets and their contracts.", no_args_is_help=True)
@@ -141,3 +142,37 @@ def history(
     with open_lake() as lake:
         entries = lake.history(dataset, major=major, limit=limit)
     out.print(console.history_table(dataset, entries))
+
+
+@commands.command()
+@domain_errors
+def vacuum(
+    datasets: Annotated[list[str] | None, typer.Argument(help="domain.dataset (default: every dataset, every "
+                                                              "major version).")] = None,
+    retention_hours: Annotated[int, typer.Option("--retention-hours", min=0,
+                                                 help="Keep what versions of the last N hours need.")]
+    = DEFAULT_RETENTION_HOURS,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the files.")] = False,
+    as_user: AsOpt = ADMIN_USER,
+) -> None:
+    """Delete table files no version within the retention needs, orphans of failed writes included.
+
+    Full mode: files that commits older than the retention removed, and files
+    no commit references (left by a failed write or a killed process) once
+    they are older than the retention. Time travel within the retention keeps
+    working. Each table is locked while it is vacuumed.
+    """
+    with open_lake() as lake:
+        actor = actor_name(lake, as_user)
+        targets = ([(name, None) for name in datasets] if datasets else
+                   [(info.name, info.major) for info in lake.datasets.list(include_old_majors=True)])
+        if not targets:
+            note("no datasets yet")
+            return
+        verb = "would delete" if dry_run else "deleted"
+        for name, major in targets:
+            result = lake.vacuum(name, actor=actor, retention_hours=retention_hours, dry_run=dry_run, major=major)
+            files = [*result.files, *(f"quarantine: {f}" for f in result.quarantine_files)]
+            typer.echo(f"{result.dataset} (major {result.major}): {verb} {len(files)} file(s)")
+            for f in files:
+                typer.echo(f"  {f}")

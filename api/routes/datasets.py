@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from access import Action, Resource
-from api.authz import AccessDep, dataset_from_path, known, require
+from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.schemas import (
     CommitPublic,
@@ -28,6 +28,7 @@ from api.schemas import (
     ErrorResponse,
     IngestResultPublic,
     TableVersionPublic,
+    VacuumPublic,
 )
 from lake.auth import Principal
 from lake.contracts import parse_contract
@@ -35,7 +36,7 @@ from lake.datasets import DatasetInfo
 from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
-from lake.service import Lake
+from lake.service import DEFAULT_RETENTION_HOURS, Lake
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -255,3 +256,25 @@ def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
+
+
+@router.post("/{name}/vacuum", responses=_errors(403, 404, 409, 422),
+             dependencies=[require(Action.ADMIN, LAKE)])
+def vacuum_dataset(
+    name: str, lake: LakeDep, principal: PrincipalDep,
+    retention_hours: Annotated[int, Query(ge=0, le=100 * 365 * 24, description=(
+        "Keep the files versions of the last N hours need (time travel within them keeps working)."))]
+    = DEFAULT_RETENTION_HOURS,
+    dry_run: Annotated[bool, Query(description="Only list the files.")] = False,
+    major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")] = None,
+) -> VacuumPublic:
+    """Delete the files of a dataset's table (and its quarantine table) that no version
+    within the retention needs, orphans of failed writes included (admins only).
+
+    Full mode: files removed by commits older than the retention, and files no
+    commit references (left by a failed write or a killed process) once they
+    are older than the retention. The table is locked meanwhile; a table busy
+    for too long answers 409.
+    """
+    return VacuumPublic.of(lake.vacuum(name, actor=principal.name, retention_hours=retention_hours,
+                                       dry_run=dry_run, major=major))

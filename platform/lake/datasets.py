@@ -129,6 +129,14 @@ class DatasetRegistry:
         with self.catalog.session() as s:
             return self._info(s, self._row(s, name, major))
 
+    def get_by_id(self, dataset_id: int) -> DatasetInfo:
+        """A dataset major version by its catalog id."""
+        with self.catalog.session() as s:
+            row = s.get(Dataset, dataset_id)
+            if row is None:
+                raise NotFound(f"dataset {dataset_id} does not exist")
+            return self._info(s, row)
+
     def list(self, *, domain: str | None = None, include_old_majors: bool = False) -> list[DatasetInfo]:
         """Datasets (current majors by default) with their newest contracts, in three queries."""
         with self.catalog.session() as s:
@@ -164,9 +172,18 @@ class DatasetRegistry:
                 for cv in row.contracts
             ]
 
-    def table(self, info: DatasetInfo, *, quarantine: bool = False) -> DeltaTableIO:
+    def table(self, info: DatasetInfo, *, quarantine: bool = False, exclusive: bool = False) -> DeltaTableIO:
+        """The dataset's Delta table (or its quarantine table).
+
+        Args:
+            info: The dataset major version.
+            quarantine: The quarantine table instead.
+            exclusive: The caller holds the table's write lock
+                (:meth:`lake.ingest.Ingestor.writing`).
+        """
         uri = info.quarantine_uri if quarantine else info.table_uri
-        return DeltaTableIO(uri, self.store.storage_options(info.domain))
+        label = f"{info.name} (major {info.major}{', quarantine' if quarantine else ''})"
+        return DeltaTableIO(uri, self.store.storage_options(info.domain), label=label, exclusive=exclusive)
 
     # -- data keys -----------------------------------------------------------------
 

@@ -9,6 +9,8 @@ with. The API maps the whole tree in one exception handler.
     ├── NotFound                    a domain, dataset, version or token does not exist
     ├── AlreadyExists               a name is taken
     ├── Conflict                    a concurrent change won, or state forbids the action
+    │   ├── TableBusy               another writer holds a table's lock too long
+    │   └── CommitConflict          a Delta commit lost to a concurrent one (nothing committed)
     ├── InvalidInput                a request or file is malformed
     │   ├── InvalidContract         a contract (YAML or JSON) is malformed
     │   └── MalformedBatch          a batch cannot be read (bad CSV line, truncated Parquet)
@@ -60,6 +62,30 @@ class AlreadyExists(LakegateError):
 class Conflict(LakegateError):
     code = "conflict"
     http_status = 409
+
+
+class TableBusy(Conflict):
+    """Another writer held a table's lock for longer than the wait allowed."""
+
+    code = "table_busy"
+
+    def __init__(self, what: str, waited: float) -> None:
+        super().__init__(
+            f"{what} is busy: another batch or maintenance task is being committed to it "
+            f"(waited {waited:g} s); nothing was committed, retry the request in a few seconds"
+        )
+
+
+class CommitConflict(Conflict):
+    """A Delta commit lost to a concurrent commit; nothing was committed."""
+
+    code = "commit_conflict"
+
+    def __init__(self, what: str, attempts: int) -> None:
+        super().__init__(
+            f"{what} was changed by another writer while this commit was made ({attempts} attempt(s)); "
+            "nothing was committed: retry the request"
+        )
 
 
 class InvalidInput(LakegateError):

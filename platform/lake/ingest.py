@@ -1,20 +1,32 @@
 """Ingestion: a producer's batch becomes one Delta commit, or nothing.
 
-Steps: claim the idempotency key, read the batch, validate it against the
-contract, encrypt PII columns, commit one Delta transaction (append,
-overwrite or upsert), record the commit. With ``on_error=quarantine`` the
-good rows are committed and the rejected rows, with their reasons, go to the
-dataset's quarantine table.
+Steps: read the batch, validate it against the contract, encrypt PII
+columns; then, holding the table's write lock (one writer per table across
+every process sharing the catalog), check its primary keys against the table,
+record the commit as pending, commit one Delta transaction (append, overwrite
+or upsert) and record the commit. With ``on_error=quarantine`` the good rows
+are committed and the rejected rows, with their reasons, go to the dataset's
+quarantine table.
+
+Crash consistency: each Delta commit carries its catalog commit id and row
+counts in its commit metadata. A pending commit found by the next holder of
+the lock (or on start, :meth:`Ingestor.recover`) belongs to a writer that
+died: if the Delta log has it, the catalog records it; if not, its files are
+removed and its idempotency key is free again at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,12 +37,16 @@ from lake.contracts import Contract
 from lake.crypto import encrypt_array
 from lake.datasets import DatasetInfo, DatasetRegistry
 from lake.enums import ParsableEnum
-from lake.errors import Conflict, ContractViolation, InvalidInput, Violation
+from lake.errors import Conflict, ContractViolation, InvalidInput, LakegateError, TableBusy, Violation
 from lake.formats import BatchFormat, Source, read_batch
 from lake.tables import CommitInfo, DeltaTableIO
-from lake.validation import ValidationResult, validate
+from lake.validation import ValidationResult, mark_existing_keys, validate
 
-STALE_CLAIM = dt.timedelta(minutes=15)
+log = logging.getLogger(__name__)
+
+#: How far the clocks of writers and of the store may disagree when the
+#: Delta log is searched for a pending commit.
+CLOCK_SKEW = dt.timedelta(hours=1)
 
 
 class WriteMode(ParsableEnum, label="write mode"):
@@ -134,6 +150,18 @@ def quarantine_rows(result: ValidationResult, contract: Contract, key: bytes, co
     )
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _refuse(info: DatasetInfo, result: ValidationResult, on_error: OnError) -> None:
+    """Raise unless the batch may be committed (rejected rows quarantined, if so asked)."""
+    if result.batch_errors:
+        raise ContractViolation(info.name, result.batch_errors + result.violations)
+    if result.violations and on_error is OnError.REJECT:
+        raise ContractViolation(info.name, result.violations)
+
+
 def _align(data: pa.Table, table: DeltaTableIO) -> pa.Table:
     """Add null columns the Delta table has and the contract lacks (a partially
     applied evolution); order columns as the table does."""
@@ -147,12 +175,37 @@ def _align(data: pa.Table, table: DeltaTableIO) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema([pa.field(f.name, f.type, True) for f in schema]))
 
 
-class Ingestor:
-    """Lands batches in datasets; see the module docstring."""
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch checked against its contract, before the checks against the table."""
 
-    def __init__(self, catalog: Catalog, registry: DatasetRegistry) -> None:
+    result: ValidationResult
+    stored: pa.Table  # the good rows in storage form (PII encrypted)
+    data_key: bytes
+
+
+def _recorded(entry: dict[str, Any], field_name: str, metric: str) -> int:
+    """A row count from a commit's Lakegate metadata, else from its Delta metrics."""
+    value = entry.get(f"lakegate.{field_name}")
+    if value is not None:
+        return int(value)
+    return int((entry.get("operationMetrics") or {}).get(metric, 0) or 0)
+
+
+class Ingestor:
+    """Lands batches in datasets; see the module docstring.
+
+    Args:
+        catalog: The catalog database.
+        registry: The dataset registry.
+        lock_timeout: Seconds a batch waits for another writer of the same
+            table before it is refused as busy.
+    """
+
+    def __init__(self, catalog: Catalog, registry: DatasetRegistry, *, lock_timeout: float = 120.0) -> None:
         self.catalog = catalog
         self.registry = registry
+        self.lock_timeout = lock_timeout
 
     def _previous(self, info: DatasetInfo, row: Commit, *, replayed: bool = True) -> IngestResult:
         return IngestResult(
@@ -160,44 +213,106 @@ class Ingestor:
             rows=row.rows, rejected_rows=row.rejected_rows, replayed=replayed,
         )
 
-    def _claim(self, info: DatasetInfo, key: str | None, mode: WriteMode, actor: str, reason: str,
-               source: str) -> tuple[int, IngestResult | None]:
-        """Insert a pending commit row; with a key already committed, return its result."""
-        for _ in range(3):
-            try:
-                with self.catalog.session() as s:
-                    if key is not None:
-                        prev = s.scalars(
-                            select(Commit).where(Commit.dataset_id == info.id, Commit.idempotency_key == key)
-                        ).one_or_none()
-                        if prev is not None:
-                            if prev.status == "committed":
-                                return prev.id, self._previous(info, prev)
-                            found = self.registry.table(info).find_idempotency_key(key)
-                            if found is not None:  # committed to Delta, catalog not yet updated
-                                prev.status, prev.table_version = "committed", found
-                                return prev.id, self._previous(info, prev)
-                            created = prev.created_at if prev.created_at.tzinfo else prev.created_at.replace(tzinfo=dt.UTC)
-                            if utcnow() - created < STALE_CLAIM:
-                                raise Conflict(
-                                    f"a batch with idempotency key {key!r} is being committed to {info.name}; retry later"
-                                )
-                            prev.created_at, prev.actor, prev.operation = utcnow(), actor, mode.value
-                            return prev.id, None
-                    row = Commit(dataset_id=info.id, idempotency_key=key, status="pending", operation=mode.value,
-                                 contract_version=info.contract_version, actor=actor, reason=reason, source=source)
-                    s.add(row)
-                    s.flush()
-                    return row.id, None
-            except IntegrityError:
-                continue  # a concurrent retry claimed the key first: read its state
-        raise Conflict(f"could not claim idempotency key {key!r} for {info.name}")
+    def _committed(self, info: DatasetInfo, key: str) -> IngestResult | None:
+        """The result of the batch that landed with ``key``, if one did."""
+        with self.catalog.session() as s:
+            row = s.scalars(select(Commit).where(
+                Commit.dataset_id == info.id, Commit.idempotency_key == key, Commit.status == "committed",
+            )).one_or_none()
+            return None if row is None else self._previous(info, row)
 
-    def _release(self, commit_id: int) -> None:
+    # -- the table's write lock and crash recovery ---------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self, info: DatasetInfo, *, timeout: float | None = None) -> Iterator[None]:
+        """Hold the table's write lock, with every earlier commit settled first.
+
+        Every writer of a dataset's table (batches, vacuum, optimize) holds it,
+        in any process sharing the catalog; so the holder sees no other writer
+        in flight, and a ``pending`` commit it finds was left by a writer that
+        died (:meth:`settle`).
+
+        Raises:
+            TableBusy: another writer held the lock for longer than ``timeout``.
+        """
+        wait = self.lock_timeout if timeout is None else timeout
+        with self.catalog.table_lock(info.id, timeout=wait, what=info.name):
+            self.settle(info)
+            yield
+
+    def settle(self, info: DatasetInfo) -> None:
+        """Bring the catalog in line with the Delta log for pending commits of a dataset.
+
+        Call it only under the table's write lock. A pending commit whose
+        Delta commit is in the log (it carries the commit id) is recorded as
+        committed with its version and row counts; one that never reached the
+        log is undone: its files and quarantined rows are removed and its
+        idempotency key freed, so a retry lands at once.
+        """
+        with self.catalog.session() as s:
+            pending = [(r.id, r.created_at) for r in s.scalars(
+                select(Commit).where(Commit.dataset_id == info.id, Commit.status == "pending"))]
+        if not pending:
+            return
+        table = self.registry.table(info)
+        oldest = min(_aware(created) for _, created in pending)
+        found = table.find_commits("commit_id", [str(i) for i, _ in pending], since=oldest - CLOCK_SKEW)
+        for commit_id, created in pending:
+            entry = found.get(str(commit_id))
+            if entry is not None:
+                with self.catalog.session() as s:
+                    row = s.get_one(Commit, commit_id)
+                    row.status, row.table_version = "committed", int(entry["version"])
+                    row.rows = _recorded(entry, "rows", "num_added_rows" if row.operation != "upsert"
+                                         else "num_source_rows")
+                    row.rejected_rows = _recorded(entry, "rejected_rows", "")
+                log.info("recorded commit %d of %s from the Delta log (version %s)",
+                         commit_id, info.name, entry["version"])
+            else:
+                self._undo(info, commit_id, _aware(created))
+
+    def _undo(self, info: DatasetInfo, commit_id: int, created: dt.datetime) -> None:
+        """Remove every trace of a commit that never reached the Delta log."""
+        table = self.registry.table(info)
+        table.remove_unreferenced(created)
+        quarantine = self.registry.table(info, quarantine=True)
+        if quarantine.exists():
+            quarantine.remove_unreferenced(created)
+            if quarantine.find_commits("commit_id", [str(commit_id)], since=created - CLOCK_SKEW):
+                quarantine.delete_rows("commit_id", commit_id, CommitInfo(
+                    actor="lakegate", reason=f"undo quarantined rows of commit {commit_id}, which never landed"))
         with self.catalog.session() as s:
             row = s.get(Commit, commit_id)
             if row is not None and row.status == "pending":
                 s.delete(row)
+        log.info("undid commit %d of %s: it never reached the Delta log", commit_id, info.name)
+
+    def recover(self) -> list[str]:
+        """Settle the pending commits of every dataset whose table is not being written now.
+
+        Run on start: a writer that died (``kill -9``, power loss) between its
+        Delta commit and the catalog's update, or before its commit, leaves a
+        pending commit; this records or undoes it. A table another process is
+        writing is skipped (its writer, or the next one, settles it).
+
+        Returns:
+            The datasets settled.
+        """
+        with self.catalog.session() as s:
+            ids = sorted(set(s.scalars(select(Commit.dataset_id).where(Commit.status == "pending"))))
+        settled = []
+        for dataset_id in ids:
+            try:
+                info = self.registry.get_by_id(dataset_id)
+                with self.writing(info, timeout=0):
+                    settled.append(info.name)
+            except TableBusy:
+                continue
+            except LakegateError as exc:  # one broken table must not keep the lake from starting
+                log.warning("could not settle the pending commits of dataset %d: %s", dataset_id, exc)
+        return settled
+
+    # -- landing a batch -------------------------------------------------------------------
 
     def ingest(
         self,
@@ -214,6 +329,10 @@ class Ingestor:
     ) -> IngestResult:
         """Land one batch in one Delta transaction.
 
+        The batch is read, checked and encrypted first; then, holding the
+        table's write lock, its primary keys are checked against the table,
+        it is committed to Delta and the commit is recorded in the catalog.
+
         Args:
             dataset: ``domain.dataset`` (its current major version).
             source: The batch: bytes, a path or a binary file object.
@@ -228,7 +347,8 @@ class Ingestor:
         Raises:
             MalformedBatch: the batch cannot be read.
             ContractViolation: the batch breaks the contract (nothing committed).
-            Conflict: the same key is being committed right now.
+            TableBusy: another writer held the table for too long (nothing committed).
+            CommitConflict: another writer kept winning the Delta commit (nothing committed).
         """
         mode = WriteMode.parse(mode) if isinstance(mode, str) else mode
         on_error = OnError.parse(on_error) if isinstance(on_error, str) else on_error
@@ -239,36 +359,83 @@ class Ingestor:
         contract = info.contract
         if mode is WriteMode.UPSERT and not contract.primary_key:
             raise InvalidInput(f"{dataset} has no primary key in its contract; upsert needs one")
-
-        commit_id, previous = self._claim(info, idempotency_key, mode, actor, reason, source_name)
-        if previous is not None:
+        if idempotency_key is not None and (previous := self._committed(info, idempotency_key)) is not None:
             return previous
-        try:
-            return self._land(info, contract, commit_id, source, fmt, actor, mode, on_error, idempotency_key, reason)
-        except BaseException:
-            self._release(commit_id)
-            raise
 
-    def _land(self, info: DatasetInfo, contract: Contract, commit_id: int, source: Source, fmt: BatchFormat,
-              actor: str, mode: WriteMode, on_error: OnError, key: str | None, reason: str) -> IngestResult:
+        prepared = self._prepare(info, contract, source, fmt, on_error)
+        with self.writing(info):
+            if idempotency_key is not None and (previous := self._committed(info, idempotency_key)) is not None:
+                return previous
+            if mode is WriteMode.APPEND and contract.primary_key:
+                prepared = self._check_table_keys(info, contract, prepared, on_error)
+            commit_id = self._claim(info, idempotency_key, mode, actor, reason, source_name)
+            try:
+                return self._commit(info, contract, commit_id, prepared, actor, mode, idempotency_key, reason)
+            except BaseException:
+                try:
+                    self.settle(info)
+                except Exception:  # the original error matters more; the next writer settles
+                    log.exception("could not settle commit %d of %s after a failed write", commit_id, info.name)
+                raise
+
+    def _prepare(self, info: DatasetInfo, contract: Contract, source: Source, fmt: BatchFormat,
+                 on_error: OnError) -> _Prepared:
+        """Read, check and encrypt the batch: everything that needs no lock."""
         raw = read_batch(source, fmt, contract=contract)
-        table = self.registry.table(info)
-        existing = None
-        if mode is WriteMode.APPEND and contract.primary_key and raw.num_rows:
-            existing = table.read(columns=list(contract.primary_key))
-        result = validate(raw, contract, existing_keys=existing)
-        if result.batch_errors:
-            raise ContractViolation(info.name, result.batch_errors + result.violations)
-        if result.violations and on_error is OnError.REJECT:
-            raise ContractViolation(info.name, result.violations)
-
+        result = validate(raw, contract)
+        _refuse(info, result, on_error)
         data_key = self.registry.data_key(info)
-        good = result.good_rows()
-        commit = CommitInfo(actor=actor, reason=reason, idempotency_key=key,
-                            extra={"commit_id": str(commit_id), "contract_version": str(info.contract_version)})
+        return _Prepared(result, encrypt_pii(result.good_rows(), contract, data_key), data_key)
+
+    def _check_table_keys(self, info: DatasetInfo, contract: Contract, prepared: _Prepared,
+                          on_error: OnError) -> _Prepared:
+        """Mark rows whose primary key is already in the table (under the write lock)."""
+        result = prepared.result
+        keys = list(contract.primary_key)
+        if not result.table.num_rows:
+            return prepared
+        candidates = result.table.select(keys)
+        existing = self.registry.table(info).find_keys(candidates)
+        if not existing.num_rows:
+            return prepared
+        checked = mark_existing_keys(result, contract, existing)
+        _refuse(info, checked, on_error)
+        keep = ~checked.bad[np.flatnonzero(~result.bad)]
+        return _Prepared(checked, prepared.stored.filter(pa.array(keep)), prepared.data_key)
+
+    def _claim(self, info: DatasetInfo, key: str | None, mode: WriteMode, actor: str, reason: str,
+               source: str) -> int:
+        """Record the commit as pending (under the write lock, just before the Delta commit)."""
+        try:
+            with self.catalog.session() as s:
+                row = Commit(dataset_id=info.id, idempotency_key=key, status="pending", operation=mode.value,
+                             contract_version=info.contract_version, actor=actor, reason=reason, source=source)
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError as exc:  # only a writer bypassing the lock can hold the key
+            raise Conflict(f"a batch with idempotency key {key!r} is being committed to {info.name}; "
+                           "retry in a few seconds") from exc
+
+    def _commit(self, info: DatasetInfo, contract: Contract, commit_id: int, prepared: _Prepared, actor: str,
+                mode: WriteMode, key: str | None, reason: str) -> IngestResult:
+        """Quarantine, commit to Delta, record: the last two in one logical step."""
+        result, good_rows = prepared.result, prepared.stored.num_rows
+        table = self.registry.table(info, exclusive=True)
+        commit = CommitInfo(actor=actor, reason=reason, idempotency_key=key, extra={
+            "commit_id": str(commit_id), "contract_version": str(info.contract_version),
+            "rows": str(good_rows), "rejected_rows": str(result.bad_count),
+        })
+        # Quarantined rows first: a commit that never lands has its quarantined
+        # rows removed by settle(); a landed one always has them.
+        q_version = None
+        if result.bad_count:
+            q_table = self.registry.table(info, quarantine=True, exclusive=True)
+            q_version = q_table.append(quarantine_rows(result, contract, prepared.data_key, commit_id), commit)
+
         version: int | None = None
-        if good.num_rows or mode is WriteMode.OVERWRITE:
-            stored = _align(encrypt_pii(good, contract, data_key), table)
+        if good_rows or mode is WriteMode.OVERWRITE:
+            stored = _align(prepared.stored, table)
             if mode is WriteMode.APPEND:
                 version = table.append(stored, commit)
             elif mode is WriteMode.OVERWRITE:
@@ -276,19 +443,14 @@ class Ingestor:
             else:
                 version = table.upsert(stored, contract.primary_key, commit)
 
-        q_version = None
-        if result.bad_count:
-            q_table = self.registry.table(info, quarantine=True)
-            q_version = q_table.append(quarantine_rows(result, contract, data_key, commit_id), commit)
-
         with self.catalog.session() as s:
             row = s.get_one(Commit, commit_id)
             row.status = "committed"
             row.table_version = version
-            row.rows = good.num_rows
+            row.rows = good_rows
             row.rejected_rows = result.bad_count
         return IngestResult(
-            dataset=info.name, commit_id=commit_id, mode=mode, table_version=version, rows=good.num_rows,
+            dataset=info.name, commit_id=commit_id, mode=mode, table_version=version, rows=good_rows,
             rejected_rows=result.bad_count, quarantine_version=q_version, violations=tuple(result.violations),
         )
 

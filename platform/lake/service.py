@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -17,12 +18,32 @@ from lake.catalog import Catalog
 from lake.contracts import Contract
 from lake.crypto import KeyProvider, KmsKeyProvider, LocalKeyProvider
 from lake.datasets import DatasetInfo, DatasetRegistry
-from lake.errors import ConfigError
+from lake.errors import ConfigError, InvalidInput
 from lake.formats import BatchFormat, Source
 from lake.ingest import IngestResult, Ingestor, OnError, WriteMode, decrypt_pii
 from lake.settings import Settings, get_settings
 from lake.storage import ObjectStore, open_store
 from lake.tables import CommitInfo
+
+
+#: Delta's default: a week of time travel survives a vacuum.
+DEFAULT_RETENTION_HOURS = 168
+
+
+@dataclass(frozen=True)
+class VacuumResult:
+    """The files a vacuum deleted (or, in a dry run, would delete), relative to each table's root."""
+
+    dataset: str
+    major: int
+    retention_hours: int
+    dry_run: bool
+    files: tuple[str, ...]
+    quarantine_files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "major": self.major, "retention_hours": self.retention_hours,
+                "dry_run": self.dry_run, "files": list(self.files), "quarantine_files": list(self.quarantine_files)}
 
 
 class Lake:
@@ -48,8 +69,10 @@ class Lake:
             assert self.settings.master_key_file is not None
             self.keys = LocalKeyProvider(self.settings.master_key_file)
         self.datasets = DatasetRegistry(self.catalog, self.store, self.keys)
-        self.ingestor = Ingestor(self.catalog, self.datasets)
+        self.ingestor = Ingestor(self.catalog, self.datasets, lock_timeout=self.settings.commit_lock_timeout)
         self.users = Users(self.catalog)
+        # A writer that died mid-commit left its commit pending: record or undo it now.
+        self.ingestor.recover()
 
     def close(self) -> None:
         self.catalog.dispose()
@@ -98,11 +121,35 @@ class Lake:
     def commits(self, dataset: str, *, limit: int = 100) -> list[dict[str, Any]]:
         return self.ingestor.commits(dataset, limit=limit)
 
-    def vacuum(self, dataset: str, *, actor: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
-        info = self.datasets.get(dataset)
-        return self.datasets.table(info).vacuum(CommitInfo(actor=actor, reason="vacuum"),
-                                                retention_hours=retention_hours, dry_run=dry_run)
+    def vacuum(self, dataset: str, *, actor: str, retention_hours: int = DEFAULT_RETENTION_HOURS,
+               dry_run: bool = False, major: int | None = None) -> VacuumResult:
+        """Delete the files of a dataset (current major) that no version within the retention needs.
+
+        Full mode: files removed by commits older than the retention, and files
+        no commit references (left by a write that failed or a writer that
+        died) once they are older than the retention. Holds the table's write
+        lock, so no batch is in flight meanwhile.
+
+        Args:
+            dataset: ``domain.dataset``.
+            actor: Who vacuums (recorded in the commit).
+            retention_hours: Keep what versions of the last N hours need (time
+                travel within them keeps working).
+            dry_run: Only list the files.
+            major: A major version; the current one by default.
+        """
+        if retention_hours < 0:
+            raise InvalidInput("retention_hours must be 0 or more")
+        info = self.datasets.get(dataset, major=major)
+        commit = CommitInfo(actor=actor, reason="vacuum")
+        with self.ingestor.writing(info):
+            files = self.datasets.table(info).vacuum(commit, retention_hours=retention_hours, dry_run=dry_run)
+            quarantine = self.datasets.table(info, quarantine=True)
+            q_files = (quarantine.vacuum(commit, retention_hours=retention_hours, dry_run=dry_run)
+                       if quarantine.exists() else [])
+        return VacuumResult(info.name, info.major, retention_hours, dry_run, tuple(files), tuple(q_files))
 
     def optimize(self, dataset: str, *, actor: str) -> dict[str, Any]:
         info = self.datasets.get(dataset)
-        return self.datasets.table(info).optimize(CommitInfo(actor=actor, reason="optimize"))
+        with self.ingestor.writing(info):
+            return self.datasets.table(info, exclusive=True).optimize(CommitInfo(actor=actor, reason="optimize"))

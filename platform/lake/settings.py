@@ -48,6 +48,8 @@ class Settings(BaseSettings):
             ``.eml`` files to the outbox directory.
         mail_from: Sender address of notification e-mail.
         outbox_dir: Where e-mail is written without SMTP. Defaults to ``<home>/outbox``.
+        commit_lock_timeout: Seconds a batch waits while another writer holds
+            its table's write lock, before it is refused (409) as busy.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAKEGATE_", extra="ignore")
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str = "lakegate@localhost"
     outbox_dir: Path | None = None
+    commit_lock_timeout: float = Field(default=120.0, ge=0)
 
     @field_validator("home", mode="after")
     @classmethod

@@ -281,8 +281,34 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
         sample_col = table.column(keys[0])
         out.add(", ".join(keys), "duplicate primary key in the batch", _duplicate_keys(table, keys), sample_col)
         if existing_keys is not None:
-            out.add(", ".join(keys), "primary key already in the table (use upsert to update rows)",
-                    _existing_keys(table, keys, existing_keys), sample_col)
+            out.add(", ".join(keys), EXISTING_KEY, _existing_keys(table, keys, existing_keys), sample_col)
 
     reasons = ["; ".join(out.reasons.get(i, [])) for i in range(n)] if out.reasons else [""] * n
     return ValidationResult(table, out.bad, reasons, out.violations, batch_errors, raw)
+
+
+EXISTING_KEY = "primary key already in the table (use upsert to update rows)"
+
+
+def mark_existing_keys(result: ValidationResult, contract: Contract, existing: pa.Table) -> ValidationResult:
+    """The result with every row whose primary key is in ``existing`` marked bad.
+
+    Args:
+        result: A batch checked by :func:`validate`.
+        contract: Its contract (with a primary key).
+        existing: Primary-key columns of rows already in the table (only those
+            that may match the batch are needed).
+    """
+    keys = list(contract.primary_key)
+    if not keys or result.batch_errors or not result.table.num_rows:
+        return result
+    mask = _existing_keys(result.table, keys, existing)
+    if not mask.any():
+        return result
+    out = _Collector(result.table.num_rows)
+    out.bad = result.bad.copy()
+    out.violations = list(result.violations)
+    out.add(", ".join(keys), EXISTING_KEY, mask, result.table.column(keys[0]))
+    reasons = ["; ".join([r for r in (result.reasons[i], "; ".join(out.reasons.get(i, []))) if r])
+               for i in range(result.table.num_rows)]
+    return ValidationResult(result.table, out.bad, reasons, out.violations, result.batch_errors, result.raw)

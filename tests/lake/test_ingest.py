@@ -227,3 +227,28 @@ def test_landing_directory_lands_each_file_once(lake: Lake, ds: Any, settings: S
     (again,) = process_landing(lake)
     assert again.ok and again.replayed
     assert len(clear(lake)) == 2
+
+
+def test_append_key_check_reads_only_files_that_may_hold_the_batch_keys(lake: Lake, ds: Any) -> None:
+    lake.ingest(DS, csv_bytes([{**GOOD[0], "conversion_id": i} for i in range(1, 51)]), "csv", actor="a")
+    first_files = set(Path(ds.table_uri).rglob("*.parquet"))
+    lake.ingest(DS, csv_bytes([{**GOOD[0], "conversion_id": i} for i in range(100, 151)]), "csv", actor="a")
+    for f in first_files:  # keys 1-50: statistics rule these files out for keys 200+
+        f.write_bytes(b"unreadable")
+    landed = lake.ingest(DS, csv_bytes([{**GOOD[0], "conversion_id": i} for i in range(200, 210)]), "csv", actor="a")
+    assert landed.rows == 10
+    with pytest.raises(ContractViolation, match="already in the table") as caught:
+        lake.ingest(DS, csv_bytes([{**GOOD[0], "conversion_id": 120}, {**GOOD[0], "conversion_id": 300}]), "csv",
+                    actor="a")
+    assert caught.value.violations[0].row_numbers == (1,)
+
+
+def test_quarantine_reports_keys_already_in_the_table(lake: Lake, ds: Any) -> None:
+    lake.ingest(DS, csv_bytes(GOOD), "csv", actor="a")
+    again = lake.ingest(DS, csv_bytes([GOOD[1], {**GOOD[0], "conversion_id": 3}]), "csv", actor="a",
+                        on_error="quarantine")
+    assert (again.rows, again.rejected_rows) == (1, 1)
+    assert "already in the table" in again.violations[0].reason
+    assert [r["conversion_id"] for r in clear(lake)] == [1, 2, 3]
+    quarantined = lake.datasets.table(ds, quarantine=True).read().to_pylist()
+    assert [(q["row_number"], "already in the table" in q["reasons"]) for q in quarantined] == [(1, True)]

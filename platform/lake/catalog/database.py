@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lake.catalog.locks import TableLocks
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 
@@ -66,12 +68,27 @@ class Catalog:
         if apply_migrations:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._locks = TableLocks(self.engine)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with self._sessions() as s, s.begin():
             yield s
+
+    def table_lock(self, table_id: int, *, timeout: float,
+                   what: str = "the table") -> contextlib.AbstractContextManager[None]:
+        """The exclusive write lock of one table, shared by every process of this catalog.
+
+        Args:
+            table_id: The dataset's id.
+            timeout: Seconds to wait for another holder; 0 tries once.
+            what: How the table is named if the wait fails.
+
+        Raises:
+            TableBusy: the lock was not free within ``timeout``.
+        """
+        return self._locks.hold(table_id, timeout=timeout, what=what)
 
     @property
     def dialect(self) -> str:
