@@ -118,9 +118,9 @@ def test_time_limit_cancels_the_query_and_the_engine_stays_usable(world: World) 
     started = time.perf_counter()
     with pytest.raises(QueryTimeout) as caught:
         world.gateway.query("analyst", heavy, timeout_seconds=2)
-    assert time.perf_counter() - started < 10  # the query alone would run for minutes
+    assert time.perf_counter() - started < 60  # the query alone would run for hours
     tracker = spark_session(world.lake.settings).sparkContext.statusTracker()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # cancelled tasks stop at their next check; slow on a busy machine
     while tracker.getActiveJobsIds() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)  # the query may still be planning: no job of it may start later either
