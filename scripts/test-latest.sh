@@ -13,15 +13,18 @@ trap 'rm -rf "$work"' EXIT
 bash scripts/uv.sh venv --quiet --python "$PYTHON" "$work/venv"
 VIRTUAL_ENV="$work/venv" bash scripts/uv.sh pip install --quiet --resolution highest --refresh ".[dev]"
 
-echo "releases newer than uv.lock:"
+echo "releases other than uv.lock's:"
 VIRTUAL_ENV="$work/venv" bash scripts/uv.sh pip freeze --quiet 2>/dev/null | "$work/venv/bin/python" -c '
 import sys, tomllib
-locked = {p["name"]: p["version"] for p in tomllib.load(open("uv.lock", "rb"))["package"]}
+locked = {}
+for p in tomllib.load(open("uv.lock", "rb"))["package"]:  # a package may be locked at several versions
+    locked.setdefault(p["name"], set()).add(p["version"])
 for line in sys.stdin:
     name, _, version = line.strip().partition("==")
     key = name.lower().replace("_", "-")
-    if version and locked.get(key) not in (None, version):
-        print(f"  {key}: {locked[key]} -> {version}")
+    if version and key in locked and version not in locked[key]:
+        was = ", ".join(sorted(locked[key]))
+        print(f"  {key}: {was} -> {version}")
 '
 bash scripts/fetch-jars.sh
 bash scripts/ensure-postgres.sh
