@@ -21,6 +21,7 @@ column and a denied one is denied too.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
 
 from access.gateway.errors import QueryRefused, UnknownColumn
 from access.gateway.parse import DIALECT
@@ -59,6 +61,38 @@ DenyColumn = Callable[[int, str, exp.Expr], Exception]
 
 def _schema_name(index: int) -> str:
     return f"__lg_t{index}"
+
+
+#: Schemas kept for reuse (sqlglot normalizes every name when one is built), and how often one
+#: is reused before it is built again (its lookup caches grow with the aliases queries use).
+SCHEMAS_MAX = 256
+SCHEMA_USES = 1000
+
+
+@dataclass
+class _Kept:
+    schema: MappingSchema
+    uses: int = 1
+
+
+_schemas: dict[tuple[tuple[str, ...], ...], _Kept] = {}
+_schemas_lock = threading.Lock()
+
+
+def _schema(refs: list[RefColumns]) -> MappingSchema:
+    """The analysis schema: each reference a table ``__lg_t<i>`` of its visible columns."""
+    key = tuple(ref.visible for ref in refs)
+    kept = _schemas.get(key)
+    if kept is not None and kept.uses < SCHEMA_USES:
+        kept.uses += 1
+        return kept.schema
+    schema = MappingSchema({_schema_name(i): {name: "string" for name in visible} for i, visible in enumerate(key)},
+                           dialect=DIALECT)
+    with _schemas_lock:
+        if len(_schemas) >= SCHEMAS_MAX:
+            _schemas.clear()
+        _schemas[key] = _Kept(schema)
+    return schema
 
 
 def _position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -276,10 +310,8 @@ def check_columns(tree: exp.Expr, nodes: list[exp.Table], refs: list[RefColumns]
     analysis = _analysis_copy(tree, nodes)
     checker = _Checker(refs, deny)
     checker.check_using(analysis)
-    schema: dict[str, object] = {
-        _schema_name(i): {name: "string" for name in ref.visible} for i, ref in enumerate(refs)
-    }
     try:
+        schema = _schema(refs)
         qualified = qualify(analysis, schema=schema, dialect=DIALECT, validate_qualify_columns=False,
                             quote_identifiers=False, identify=False)
         scopes = traverse_scope(qualified)
