@@ -286,15 +286,15 @@ class AccessControl:
         table_keys = table.lineage_keys
         cols = [(str(name), bool(pii)) for name, pii in columns]
         per_principal: dict[str, dict[str, Reveal]] = {}
+        read = Action.READ
         with self._lock:
             st = self._state
             closure = st.index.closure(subject, now)
             for name, pii in cols:
-                col = Resource(ResourceKind.COLUMN, table.domain, table.name, name.lower(), table.kind)
-                keys = (col.key, *table_keys)
-                if not st.index.allowed(subject, Action.READ.value, keys, now):
+                keys = (table.column_key(name), *table_keys)
+                if not st.index.allowed(subject, read, keys, now):
                     continue
-                for p in st.index.allowing_subjects(closure, Action.READ.value, keys, now):
+                for p in st.index.allowing_subjects(closure, read, keys, now):
                     per_principal.setdefault(p, {})[name] = Reveal.of(self._mask(st, p, keys, pii, now), pii=pii)
             preds = {p: [f for k in table_keys if (f := st.live_filter(k, p, now)) is not None]
                      for p in per_principal}

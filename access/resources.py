@@ -195,6 +195,11 @@ class Resource:
             out.append(p)
         return out
 
+    def column_key(self, column: str) -> str:
+        """The key of this table's column ``column`` (lower-cased), as
+        ``Resource.column_of(self, column).key`` gives it, without building the resource."""
+        return f"{self.key}.{column.lower()}"
+
     @cached_property
     def lineage_keys(self) -> tuple[str, ...]:
         """The keys of :meth:`lineage` (what a decision looks up), computed once per object."""

@@ -33,6 +33,7 @@ from sqlglot.schema import MappingSchema
 
 from access.gateway.errors import QueryRefused, UnknownColumn
 from access.gateway.parse import DIALECT
+from access.gateway.parse import nodes as tree_nodes
 
 _REF_META = "lg_ref"
 _SCHEMA_NAME = re.compile(r"__lg_t(\d+)")
@@ -195,7 +196,9 @@ class _Checker:
         raise UnknownColumn(column.name, line=line, col=col)
 
     def check_using(self, tree: exp.Expr) -> None:
-        for join in tree.find_all(exp.Join):
+        for join in tree_nodes(tree):
+            if not isinstance(join, exp.Join):
+                continue
             names = [str(i.name).lower() for i in join.args.get("using") or ()]
             if not names:
                 continue
@@ -275,12 +278,15 @@ def _analysis_copy(tree: exp.Expr, nodes: Iterable[exp.Table]) -> exp.Expr:
     Columns are marked (in ``meta``) as written with or without a table, so the
     check still knows after sqlglot qualified them.
     """
-    for column in tree.find_all(exp.Column):
-        column.meta[_COL_META] = "qualified" if column.table else "unqualified"
+    for column in tree_nodes(tree):
+        if isinstance(column, exp.Column):
+            column.meta[_COL_META] = "qualified" if column.table else "unqualified"
     for position, node in enumerate(nodes):
         node.meta[_REF_META] = position
     copy = tree.copy()
-    for table in list(copy.find_all(exp.Table)):
+    for table in tree_nodes(copy):
+        if not isinstance(table, exp.Table):
+            continue
         index = table.meta.get(_REF_META)
         if not isinstance(index, int):
             continue

@@ -53,7 +53,7 @@ from access.gateway.masks_sql import (
     needs_data_key,
     stored_column,
 )
-from access.gateway.parse import DIALECT, check_constructs
+from access.gateway.parse import DIALECT, check_nodes, nodes
 from access.gateway.resolve import CatalogTable
 from access.masks import Mask, MaskKind
 from access.policy import TableAccess
@@ -336,12 +336,14 @@ def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: 
     failure = QueryRefused("the gateway could not rewrite this query safely")
     if not isinstance(tree, exp.Query):
         raise failure
+    found = nodes(tree)
     try:
-        check_constructs(tree, key_params=key_params)
+        check_nodes(found, key_params=key_params)
     except QueryRefused:
         raise failure from None
-    for table in tree.find_all(exp.Table):
-        if (not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
+    for table in found:
+        if isinstance(table, exp.Table) and (
+                not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
                 or table.args.get("catalog") is not None or table.name.lower() not in allowed):
             raise failure
 
