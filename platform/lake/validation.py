@@ -11,9 +11,10 @@ Row numbers count from 1 over the batch's data rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,34 @@ from lake.errors import Violation
 
 SAMPLE_ROWS = 5
 _ROW = "__lakegate_row"
+#: Rows a uniqueness check offsets at a time (bounds its temporary memory).
+_CHUNK_ROWS = 1 << 20
+#: A key spanning at most this many values per row is checked with a bitmap instead of a sort.
+_BITMAP_SPAN_PER_ROW = 4
+
+
+class _Reasons(Sequence[str]):
+    """Per-row text of the rules a row breaks, built only for the rows asked for
+    (a clean batch of millions of rows needs no list of empty strings)."""
+
+    def __init__(self, n: int, by_row: dict[int, list[str]]) -> None:
+        self._n = n
+        self._by_row = by_row
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        i = range(self._n)[index]  # bounds and negative indices as a list has them
+        return "; ".join(self._by_row.get(i, []))
 
 
 @dataclass
@@ -34,7 +63,7 @@ class ValidationResult:
         table: Every row of the batch, cast to the contract's logical schema
             (a value that could not be cast is null here and its row is bad).
         bad: Per-row flag: the row breaks at least one rule.
-        reasons: Per-row text of the rules it breaks ("" for good rows).
+        reasons: Per-row text of the rules it breaks ("" for good rows), built on access.
         violations: One entry per rule broken, with counts and samples.
         batch_errors: Violations of the whole batch (missing/unknown columns);
             no row of such a batch can be committed.
@@ -43,7 +72,7 @@ class ValidationResult:
 
     table: pa.Table
     bad: np.ndarray
-    reasons: list[str]
+    reasons: Sequence[str]
     violations: list[Violation]
     batch_errors: list[Violation]
     raw: pa.Table
@@ -196,13 +225,33 @@ def _check_values(
 
 
 def _unique_fast(col: pa.ChunkedArray) -> bool:
-    """Prove a numeric or temporal key unique with one vectorised sort (numpy's
-    SIMD sort is far faster than hashing here); False means "look closer"."""
+    """Prove a numeric or temporal key unique without hashing; False means "look closer".
+
+    An integer key whose values span at most a few times the row count is
+    marked in a bitmap (one byte per value of the span, offsets computed a
+    million rows at a time): it is unique when as many slots are marked as there
+    are rows. Other keys are sorted (numpy's SIMD sort is far faster than hashing).
+    """
     t = col.type
     if col.null_count or not (pa.types.is_integer(t) or pa.types.is_temporal(t)):
         return False
-    values = col.combine_chunks().to_numpy(zero_copy_only=False)
-    ordered = np.sort(values)
+    chunks = [c.to_numpy(zero_copy_only=False) for c in col.chunks if len(c)]  # no copy: no nulls
+    n = sum(len(c) for c in chunks)
+    if n < 2:
+        return True
+    if pa.types.is_integer(t):
+        lo, hi = min(int(c.min()) for c in chunks), max(int(c.max()) for c in chunks)
+        span = hi - lo + 1
+        if span < n:
+            return False  # more rows than values: a duplicate for certain
+        if span <= _BITMAP_SPAN_PER_ROW * n:
+            seen = np.zeros(span, dtype=bool)
+            for chunk in chunks:
+                for start in range(0, len(chunk), _CHUNK_ROWS):
+                    part = chunk[start:start + _CHUNK_ROWS]
+                    seen[part - lo if lo else part] = True
+            return int(np.count_nonzero(seen)) == n
+    ordered = np.sort(np.concatenate(chunks) if len(chunks) > 1 else chunks[0])
     return not bool((ordered[1:] == ordered[:-1]).any())
 
 
@@ -284,5 +333,4 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
             out.add(", ".join(keys), "primary key already in the table (use upsert to update rows)",
                     _existing_keys(table, keys, existing_keys), sample_col)
 
-    reasons = ["; ".join(out.reasons.get(i, [])) for i in range(n)] if out.reasons else [""] * n
-    return ValidationResult(table, out.bad, reasons, out.violations, batch_errors, raw)
+    return ValidationResult(table, out.bad, _Reasons(n, out.reasons), out.violations, batch_errors, raw)
