@@ -32,12 +32,12 @@ _BITMAP_SPAN_PER_ROW = 4
 
 
 class _Reasons(Sequence[str]):
-    """Per-row text of the rules a row breaks, built only for the rows asked for
-    (a clean batch of millions of rows needs no list of empty strings)."""
+    """Per-row text of the rules a row breaks, built only for the rows asked for, from
+    each broken rule's sorted row indices (no per-row work while validating)."""
 
-    def __init__(self, n: int, by_row: dict[int, list[str]]) -> None:
+    def __init__(self, n: int, broken: list[tuple[str, np.ndarray]]) -> None:
         self._n = n
-        self._by_row = by_row
+        self._broken = broken
 
     def __len__(self) -> int:
         return self._n
@@ -52,7 +52,8 @@ class _Reasons(Sequence[str]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._n))]
         i = range(self._n)[index]  # bounds and negative indices as a list has them
-        return "; ".join(self._by_row.get(i, []))
+        return "; ".join(short for short, rows in self._broken
+                         if (at := int(np.searchsorted(rows, i))) < rows.size and rows[at] == i)
 
 
 @dataclass
@@ -97,7 +98,7 @@ class _Collector:
     def __init__(self, n: int) -> None:
         self.n = n
         self.bad = np.zeros(n, dtype=bool)
-        self.reasons: dict[int, list[str]] = {}
+        self.broken: list[tuple[str, np.ndarray]] = []  # (reason, sorted row indices) per broken rule
         self.violations: list[Violation] = []
 
     def add(self, column: str | None, reason: str, mask: np.ndarray, values: pa.Array | None) -> None:
@@ -105,9 +106,7 @@ class _Collector:
         if idx.size == 0:
             return
         self.bad |= mask
-        short = f"{column}: {reason}" if column else reason
-        for i in idx:
-            self.reasons.setdefault(int(i), []).append(short)
+        self.broken.append((f"{column}: {reason}" if column else reason, idx))
         first = idx[:SAMPLE_ROWS]
         samples: tuple[Any, ...] = ()
         if values is not None:
@@ -333,4 +332,4 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
             out.add(", ".join(keys), "primary key already in the table (use upsert to update rows)",
                     _existing_keys(table, keys, existing_keys), sample_col)
 
-    return ValidationResult(table, out.bad, _Reasons(n, out.reasons), out.violations, batch_errors, raw)
+    return ValidationResult(table, out.bad, _Reasons(n, out.broken), out.violations, batch_errors, raw)

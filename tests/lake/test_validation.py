@@ -89,6 +89,7 @@ def test_reasons_read_like_the_list_of_every_row() -> None:
     listed = [r.reasons[i] for i in range(3)]
     assert len(r.reasons) == 3 and list(r.reasons) == listed
     assert listed[0] == listed[2] == "" and "country" in listed[1]
+    assert listed[1] == "country: value not in allowed set ['US', 'DE', 'FR']; revenue: value below minimum 0"
     assert r.reasons[-2] == listed[1] and r.reasons[1:] == listed[1:]
     with pytest.raises(IndexError):
         r.reasons[3]
