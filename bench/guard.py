@@ -41,7 +41,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "authz": ["authz.py", "--users", "2000", "--roles", "200", "--objects", "2000", "--requests", "30000",
               "--casbin-requests", "40", "--no-gateway"],
     "gateway": ["_gateway.py", "--rounds", "40"],
-    "ingest": ["ingest.py", "--rows", "1000000", "--repeat", "3", "--no-spark"],
+    "ingest": ["ingest.py", "--rows", "1000000", "--repeat", "5", "--no-spark"],
     "views": ["views.py", "--views", "100", "--plan-runs", "3", "--no-materialize"],
 }
 
