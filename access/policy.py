@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from access import rowfilter
@@ -109,11 +108,6 @@ class TableAccess:
         return next((c for c in self.columns if c.name.lower() == lowered), None)
 
 
-@lru_cache(maxsize=65536)
-def _keys(resource: Resource) -> tuple[str, ...]:
-    return tuple(r.key for r in resource.lineage())
-
-
 class AccessControl:
     """Decisions, policy changes, access requests and the audit log of one lake.
 
@@ -142,6 +136,7 @@ class AccessControl:
         self._refresh_lock = threading.Lock()
         with lake.catalog.session() as s:
             self._state = PolicyState.load(s)
+        self._state.index.precompute(self.clock())
         self._checked = time.monotonic()
         if sync_users:
             self.sync_users()
@@ -159,6 +154,7 @@ class AccessControl:
             except Conflict:
                 with self.lake.catalog.session() as s:
                     state = PolicyState.load(s)
+                state.index.precompute(self.clock())
                 with self._lock:
                     self._state = state
                 return
@@ -236,15 +232,20 @@ class AccessControl:
         """Whether ``subject`` may do ``action`` on ``resource`` (not audited)."""
         if time.monotonic() - self._checked >= self.refresh_seconds:
             self.refresh()
-        keys = _keys(resource)
+        keys = resource.lineage_keys
+        now = self.clock()
+        index = self._state.index
+        decided = index.decided(subject, action, keys, now)  # a built view needs no lock
+        if decided is not None:
+            return decided
         with self._lock:
-            return self._state.index.allowed(subject, action.value, keys, self.clock())
+            return self._state.index.allowed(subject, action, keys, now)
 
     def explain(self, subject: str, action: Action, resource: Resource) -> Explanation:
         """The decision with every grant and deny that matched."""
         self.refresh()
         with self._lock:
-            return self._state.index.explain(subject, action.value, _keys(resource), self.clock())
+            return self._state.index.explain(subject, action.value, resource.lineage_keys, self.clock())
 
     def require(self, subject: str, action: Action, resource: Resource, *, audit: bool = True) -> None:
         """Pass if ``subject`` may do ``action`` on ``resource``; the decision is audited.
@@ -282,18 +283,18 @@ class AccessControl:
             raise InvalidInput(f"table_access needs a dataset or a view, not {table}")
         self.refresh()
         now = self.clock()
-        table_keys = _keys(table)
+        table_keys = table.lineage_keys
         cols = [(str(name), bool(pii)) for name, pii in columns]
         per_principal: dict[str, dict[str, Reveal]] = {}
+        read = Action.READ
         with self._lock:
             st = self._state
             closure = st.index.closure(subject, now)
             for name, pii in cols:
-                col = Resource(ResourceKind.COLUMN, table.domain, table.name, name.lower(), table.kind)
-                keys = (col.key, *table_keys)
-                if not st.index.allowed(subject, Action.READ.value, keys, now):
+                keys = (table.column_key(name), *table_keys)
+                if not st.index.allowed(subject, read, keys, now):
                     continue
-                for p in st.index.allowing_subjects(closure, Action.READ.value, keys, now):
+                for p in st.index.allowing_subjects(closure, read, keys, now):
                     per_principal.setdefault(p, {})[name] = Reveal.of(self._mask(st, p, keys, pii, now), pii=pii)
             preds = {p: [f for k in table_keys if (f := st.live_filter(k, p, now)) is not None]
                      for p in per_principal}

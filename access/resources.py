@@ -20,7 +20,9 @@ dataset's column) and the short forms ``ads``, ``ads.conversions`` and
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
+from functools import cached_property
 
 from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
@@ -192,6 +194,16 @@ class Resource:
         while (p := out[-1].parent) is not None:
             out.append(p)
         return out
+
+    def column_key(self, column: str) -> str:
+        """The key of this table's column ``column`` (lower-cased), as
+        ``Resource.column_of(self, column).key`` gives it, without building the resource."""
+        return f"{self.key}.{column.lower()}"
+
+    @cached_property
+    def lineage_keys(self) -> tuple[str, ...]:
+        """The keys of :meth:`lineage` (what a decision looks up), computed once per object."""
+        return tuple(sys.intern(r.key) for r in self.lineage())
 
     def contains(self, other: Resource) -> bool:
         """Whether ``other`` is this resource or lies under it."""

@@ -62,14 +62,23 @@ def view_edges(snapshot: Snapshot) -> dict[str, list[str]]:
     return out
 
 
+def _reads(snapshot: Snapshot, name: str) -> list[str]:
+    """The views the current version of ``name`` reads (none for a dataset or an unknown name)."""
+    state = snapshot.views.get(name)
+    record = state.current_record() if state is not None else None
+    return [d.name for d in record.view_dependencies()] if record is not None else []
+
+
 def find_cycle(snapshot: Snapshot, start: str) -> list[str] | None:
-    """A path from ``start`` back to itself through current versions, if any."""
-    edges = view_edges(snapshot)
+    """A path from ``start`` back to itself through current versions, if any.
+
+    Only the views reachable from ``start`` are looked at (planning asks once per view).
+    """
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     seen: set[str] = set()
     while stack:
         node, path = stack.pop()
-        for nxt in edges.get(node, []):
+        for nxt in _reads(snapshot, node):
             if nxt == start:
                 return path + [start]
             if nxt not in seen:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlglot import exp
 
-from views.analysis import analyze
+from views.analysis import Parsed, analyze
 from views.analysis.context import Context
 from views.columns import SourceKind
 from views.definition import ViewDefinition
@@ -98,20 +98,19 @@ class Plan:
         return {"spark_checked": self.spark_checked, "items": [i.as_dict() for i in self.items]}
 
 
-def _reads(definition: ViewDefinition) -> set[str]:
+def _reads(parsed: Parsed) -> set[str]:
     """Names a definition's SQL reads (best effort: analysis reports errors later)."""
-    try:
-        tree = sqlglot.parse_one(definition.sql, read="spark")
-    except sqlglot.errors.SqlglotError:
+    if parsed.error is not None or not parsed.statements or parsed.statements[0] is None:
         return set()
     names = set()
-    for table in tree.find_all(exp.Table):
-        try:
-            ref = ref_of_table(table)
-        except ValueError:
-            continue
-        if ref is not None:
-            names.add(ref.qualified)
+    for statement in parsed.statements:
+        for table in statement.find_all(exp.Table) if statement is not None else ():
+            try:
+                ref = ref_of_table(table)
+            except ValueError:
+                continue
+            if ref is not None:
+                names.add(ref.qualified)
     return names
 
 
@@ -165,8 +164,9 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
             raise InvalidViewDefinition(f"{d.name} is a dataset; a view needs a name of its own",
                                         where=d.file or d.name)
         by_name[d.name] = d
+    parsed = {n: Parsed.of(d.sql) for n, d in by_name.items()}  # one parse each, for the order and the analysis
     try:
-        order = topological_order({n: _reads(d) & by_name.keys() for n, d in by_name.items()})
+        order = topological_order({n: _reads(parsed[n]) & by_name.keys() for n in by_name})
     except CycleFound as found:
         raise _cycle_error(by_name[found.path[0]], found.path) from None
     spark: Any = None
@@ -176,7 +176,7 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
         state = snapshot.views.get(name)
         current = state.current_record() if state else None
         version = snapshot.next_version(name)
-        analysis = analyze(definition, snapshot, version=version)
+        analysis = analyze(definition, snapshot, version=version, parsed=parsed.pop(name))
         owner = definition.owner or (current.owner if current else "")
         record = VersionRecord(
             view=name, version=version, sql=definition.sql, compiled_sql=analysis.compiled_sql,

@@ -21,6 +21,7 @@ column and a denied one is denied too.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -28,9 +29,11 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
 
 from access.gateway.errors import QueryRefused, UnknownColumn
 from access.gateway.parse import DIALECT
+from access.gateway.parse import nodes as tree_nodes
 
 _REF_META = "lg_ref"
 _SCHEMA_NAME = re.compile(r"__lg_t(\d+)")
@@ -59,6 +62,38 @@ DenyColumn = Callable[[int, str, exp.Expr], Exception]
 
 def _schema_name(index: int) -> str:
     return f"__lg_t{index}"
+
+
+#: Schemas kept for reuse (sqlglot normalizes every name when one is built), and how often one
+#: is reused before it is built again (its lookup caches grow with the aliases queries use).
+SCHEMAS_MAX = 256
+SCHEMA_USES = 1000
+
+
+@dataclass
+class _Kept:
+    schema: MappingSchema
+    uses: int = 1
+
+
+_schemas: dict[tuple[tuple[str, ...], ...], _Kept] = {}
+_schemas_lock = threading.Lock()
+
+
+def _schema(refs: list[RefColumns]) -> MappingSchema:
+    """The analysis schema: each reference a table ``__lg_t<i>`` of its visible columns."""
+    key = tuple(ref.visible for ref in refs)
+    kept = _schemas.get(key)
+    if kept is not None and kept.uses < SCHEMA_USES:
+        kept.uses += 1
+        return kept.schema
+    schema = MappingSchema({_schema_name(i): {name: "string" for name in visible} for i, visible in enumerate(key)},
+                           dialect=DIALECT)
+    with _schemas_lock:
+        if len(_schemas) >= SCHEMAS_MAX:
+            _schemas.clear()
+        _schemas[key] = _Kept(schema)
+    return schema
 
 
 def _position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -161,7 +196,9 @@ class _Checker:
         raise UnknownColumn(column.name, line=line, col=col)
 
     def check_using(self, tree: exp.Expr) -> None:
-        for join in tree.find_all(exp.Join):
+        for join in tree_nodes(tree):
+            if not isinstance(join, exp.Join):
+                continue
             names = [str(i.name).lower() for i in join.args.get("using") or ()]
             if not names:
                 continue
@@ -241,12 +278,15 @@ def _analysis_copy(tree: exp.Expr, nodes: Iterable[exp.Table]) -> exp.Expr:
     Columns are marked (in ``meta``) as written with or without a table, so the
     check still knows after sqlglot qualified them.
     """
-    for column in tree.find_all(exp.Column):
-        column.meta[_COL_META] = "qualified" if column.table else "unqualified"
+    for column in tree_nodes(tree):
+        if isinstance(column, exp.Column):
+            column.meta[_COL_META] = "qualified" if column.table else "unqualified"
     for position, node in enumerate(nodes):
         node.meta[_REF_META] = position
     copy = tree.copy()
-    for table in list(copy.find_all(exp.Table)):
+    for table in tree_nodes(copy):
+        if not isinstance(table, exp.Table):
+            continue
         index = table.meta.get(_REF_META)
         if not isinstance(index, int):
             continue
@@ -276,10 +316,8 @@ def check_columns(tree: exp.Expr, nodes: list[exp.Table], refs: list[RefColumns]
     analysis = _analysis_copy(tree, nodes)
     checker = _Checker(refs, deny)
     checker.check_using(analysis)
-    schema: dict[str, object] = {
-        _schema_name(i): {name: "string" for name in ref.visible} for i, ref in enumerate(refs)
-    }
     try:
+        schema = _schema(refs)
         qualified = qualify(analysis, schema=schema, dialect=DIALECT, validate_qualify_columns=False,
                             quote_identifiers=False, identify=False)
         scopes = traverse_scope(qualified)

@@ -22,6 +22,7 @@ Table references are not judged here; :mod:`access.gateway.bind` does that.
 from __future__ import annotations
 
 import re
+from collections import deque
 
 import sqlglot
 from sqlglot import exp
@@ -137,6 +138,37 @@ def parse_query(sql: str) -> exp.Query:
     return root
 
 
+def nodes(tree: exp.Expr) -> list[exp.Expr]:
+    """Every node of ``tree``, breadth first: the order of ``tree.walk()``, without a generator per node."""
+    out: list[exp.Expr] = []
+    queue: deque[exp.Expr] = deque((tree,))
+    pop, push, add = queue.popleft, queue.append, out.append
+    while queue:
+        node = pop()
+        add(node)
+        for value in node.args.values():
+            if isinstance(value, list):
+                for v in value:
+                    if isinstance(v, exp.Expr):
+                        push(v)
+            elif isinstance(value, exp.Expr):
+                push(value)
+    return out
+
+
+_FUNCTION = "function"
+#: Per node class: the reason it is refused, :data:`_FUNCTION` for a function call, or ``None``.
+_verdicts: dict[type[exp.Expr], str | None] = {}
+
+
+def _verdict(cls: type[exp.Expr]) -> str | None:
+    verdict = next((reason for kind, reason in _REFUSED_NODES if issubclass(cls, kind)), None)
+    if verdict is None and issubclass(cls, exp.Func):
+        verdict = _FUNCTION
+    _verdicts[cls] = verdict
+    return verdict
+
+
 def check_constructs(tree: exp.Expr, *, key_params: frozenset[str] = frozenset()) -> None:
     """Refuse the constructs and functions no gateway query may hold, anywhere in ``tree``.
 
@@ -147,22 +179,33 @@ def check_constructs(tree: exp.Expr, *, key_params: frozenset[str] = frozenset()
             anything a person wrote.
 
     Raises:
-        QueryRefused: Naming the first refused construct or function and its position.
+        QueryRefused: Naming the first refused construct or function (breadth
+            first) and its position.
     """
-    for node in tree.walk():
+    check_nodes(nodes(tree), key_params=key_params)
+
+
+def check_nodes(found: list[exp.Expr], *, key_params: frozenset[str] = frozenset()) -> None:
+    """:func:`check_constructs` over nodes already listed by :func:`nodes`."""
+    verdicts = _verdicts
+    for node in found:
+        cls = node.__class__
+        verdict = verdicts[cls] if cls in verdicts else _verdict(cls)
+        if verdict is None:
+            continue
         if isinstance(node, exp.Placeholder) and key_params and str(node.name) in key_params:
             continue
-        for kind, reason in _REFUSED_NODES:
-            if isinstance(node, kind):
-                line, col = _position(node)
-                raise QueryRefused(reason, line=line, col=col)
-        if isinstance(node, exp.Func):
+        if verdict is _FUNCTION:
+            assert isinstance(node, exp.Func)
             name = function_name(node)
             if name == "try_aes_decrypt" and key_params and _decrypts_with(node, key_params):
                 continue
             if name in DENIED_FUNCTIONS or node.key in DENIED_FUNCTIONS:
                 line, col = _position(node)
                 raise QueryRefused(f"function {name}() is not allowed in gateway queries", line=line, col=col)
+            continue
+        line, col = _position(node)
+        raise QueryRefused(verdict, line=line, col=col)
 
 
 def _decrypts_with(node: exp.Func, key_params: frozenset[str]) -> bool:

@@ -15,13 +15,25 @@ The rewritten tree is verified before it is rendered (:func:`verify_rewritten`):
 every table it names is a generated source or CTE name, and every parameter
 is a key the gateway bound. Rendering refuses constructs sqlglot cannot write
 in Spark SQL instead of approximating them.
+
+A governed subquery's text depends only on the table's columns, the caller's
+access (columns, masks, row filter) and the column aliases; the temp view's
+name and the key parameters' names change from query to query. So its SELECT
+is built, verified and rendered once, with holes for those names
+(:class:`_Template`), and later queries fill the holes: the rewritten tree
+holds it as a :class:`GovernedSelect` leaf, which the gateway's Spark
+generator writes as it is.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -41,12 +53,36 @@ from access.gateway.masks_sql import (
     needs_data_key,
     stored_column,
 )
-from access.gateway.parse import DIALECT, check_constructs
+from access.gateway.parse import DIALECT, check_nodes, nodes
 from access.gateway.resolve import CatalogTable
 from access.masks import Mask, MaskKind
 from access.policy import TableAccess
 
 RAW_ALIAS = f"{GENERATED_PREFIX}raw"
+
+#: Most governed SELECT templates kept (one per table, access and column aliases seen).
+TEMPLATES_MAX = 1024
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+class GovernedSelect(exp.Expression):
+    """A governed subquery's SELECT as Spark SQL text (a leaf: nothing in it is a node).
+
+    Only :func:`governed_subquery` makes one, from a template that was verified
+    (:func:`verify_rewritten`) when it was built, with generated names filled in.
+    """
+
+    arg_types = {"this": True}
+
+
+def _generator_class() -> Any:
+    """Spark's SQL generator, writing a :class:`GovernedSelect` as its text."""
+    base = Dialect.get_or_raise(DIALECT).generator_class
+    transforms = {**base.TRANSFORMS, GovernedSelect: lambda _self, node: node.this}
+    return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms})
+
+
+_GENERATOR = _generator_class()
 
 
 class RowFilterUnusable(Exception):
@@ -108,6 +144,121 @@ def _filter_keys(text: str, table: CatalogTable) -> set[str]:
     return {c.key for c in table.columns if c.key is not None and c.name in names}
 
 
+class _Keys:
+    """Binds a table's keys as query parameters, fetching each only when first asked for.
+
+    ``use`` is ``"data:<key name>"``, ``"hash:inner"`` or ``"hash:outer"``.
+    """
+
+    def __init__(self, table: CatalogTable, params: Params, hash_key: Callable[[], bytes]) -> None:
+        self.table = table
+        self.params = params
+        self.hash_key = hash_key
+        self._pads: tuple[bytes, bytes] | None = None
+
+    def __call__(self, use: str) -> exp.Placeholder:
+        if use.startswith("hash:"):
+            if self._pads is None:
+                self._pads = hmac_pads(self.hash_key())
+            return self.params.add(self._pads[0] if use == "hash:inner" else self._pads[1])
+        return self.params.add(self.table.data_keys[use.removeprefix("data:")]())
+
+
+def _governed_select(table: CatalogTable, access: TableAccess, out_names: Sequence[str], sample: exp.Expr | None,
+                     source: str, bind: Callable[[str], exp.Placeholder]) -> exp.Select:
+    """The SELECT of a governed subquery; keys are bound through ``bind`` in a fixed order
+    (data keys by name, then the HMAC pads, inner first)."""
+    masks: dict[str, Mask | None] = {c.name: c.mask for c in access.columns}
+    needed = {c.key for c in table.columns if c.key is not None and c.name in masks
+              and needs_data_key(c, masks[c.name])}
+    if access.row_filter:
+        needed |= _filter_keys(access.row_filter, table)
+    data_keys: dict[str, exp.Placeholder] = {}
+    for key in sorted(needed):
+        if table.data_keys.get(key) is None:
+            raise RowFilterUnusable(f"{table.name} has no data key {key}")
+        data_keys[key] = bind(f"data:{key}")
+    inner = outer = None
+    if any(m is not None and m.kind is MaskKind.HASH for m in masks.values()):
+        inner, outer = bind("hash:inner"), bind("hash:outer")
+    keys = TableKeys(data_keys=data_keys, hash_inner=inner, hash_outer=outer)
+
+    projections: list[exp.Expr] = []
+    for spec, out_name in zip(table.columns, out_names, strict=True):
+        if spec.name not in masks:
+            continue
+        value = masked_value(spec, masks[spec.name], stored_column(RAW_ALIAS, spec.name), keys)
+        projections.append(exp.alias_(value, out_name, quoted=True, copy=False))
+    if not projections:
+        projections.append(exp.alias_(exp.Null(), f"{GENERATED_PREFIX}no_columns", quoted=True, copy=False))
+
+    raw = exp.Table(this=exp.to_identifier(source, quoted=True),
+                    alias=exp.TableAlias(this=exp.to_identifier(RAW_ALIAS, quoted=True)))
+    if sample is not None:
+        raw.set("sample", sample.copy())
+    select = exp.select(*projections, copy=False).from_(raw, copy=False)
+    if access.row_filter:
+        predicate = row_filter_expression(
+            access.row_filter, table,
+            lambda spec: clear_value(spec, stored_column(RAW_ALIAS, spec.name), keys),
+        )
+        select = select.where(predicate, copy=False)
+    return select
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A governed SELECT rendered once, with holes for the names that change per query.
+
+    ``holes[i]`` fills the gap between ``parts[i]`` and ``parts[i + 1]``: ``-1`` is
+    the source view's name, ``k >= 0`` the name of the parameter bound for ``keys[k]``.
+    """
+
+    parts: tuple[str, ...]
+    holes: tuple[int, ...]
+    keys: tuple[str, ...]
+
+    def fill(self, source: str, bind: Callable[[str], exp.Placeholder]) -> str:
+        names = [str(bind(use).name) for use in self.keys]  # in the order the SELECT binds them
+        if not all(_NAME.fullmatch(n) for n in (source, *names)):
+            raise QueryRefused("the gateway could not rewrite this query safely")
+        out = [self.parts[0]]
+        for hole, part in zip(self.holes, self.parts[1:], strict=True):
+            out.append(source if hole < 0 else names[hole])
+            out.append(part)
+        return "".join(out)
+
+
+_templates: dict[tuple[Any, ...], _Template] = {}
+_templates_lock = threading.Lock()
+
+
+def _make_template(table: CatalogTable, access: TableAccess, out_names: Sequence[str]) -> _Template | None:
+    """Build, verify and render a governed SELECT with marker names; ``None`` if it cannot be a template."""
+    marker = f"lgtpl{uuid.uuid4().hex}"
+    uses: list[str] = []
+
+    def bind(use: str) -> exp.Placeholder:
+        uses.append(use)
+        return exp.Placeholder(this=f"{marker}k{len(uses) - 1}")
+
+    select = _governed_select(table, access, out_names, None, f"{marker}s", bind)
+    keys = frozenset(f"{marker}k{i}" for i in range(len(uses)))
+    try:
+        verify_rewritten(select, [f"{marker}s"], keys)
+        text = render(exp.Subquery(this=select))
+    except QueryRefused:
+        return None
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    pieces = re.split(rf"{marker}(s|k\d+)(?![A-Za-z0-9_])", text[1:-1])
+    holes = tuple(-1 if name == "s" else int(name[1:]) for name in pieces[1::2])
+    placeholders = sum(1 for _ in select.find_all(exp.Placeholder))
+    if holes.count(-1) != 1 or len(holes) != 1 + placeholders or marker in "".join(pieces[::2]):
+        return None
+    return _Template(parts=tuple(pieces[::2]), holes=holes, keys=tuple(uses))
+
+
 def governed_subquery(
     ref: CatalogRef,
     table: CatalogTable,
@@ -117,6 +268,11 @@ def governed_subquery(
     hash_key: Callable[[], bytes],
 ) -> exp.Subquery:
     """The governed subquery that replaces one catalog reference.
+
+    The first time a table is read with given access and column aliases, its
+    SELECT is built as a tree (verified and rendered with the rest of the query)
+    and a template of it is kept; later it comes from the template as a
+    :class:`GovernedSelect` leaf. A ``TABLESAMPLE`` clause is always built as a tree.
 
     Args:
         ref: The reference (alias, column aliases, sample).
@@ -129,47 +285,24 @@ def governed_subquery(
     Raises:
         RowFilterUnusable: The row filter cannot be applied, or a key is missing.
     """
-    masks: dict[str, Mask | None] = {c.name: c.mask for c in access.columns}
-    needed = {c.key for c in table.columns if c.key is not None and c.name in masks
-              and needs_data_key(c, masks[c.name])}
-    if access.row_filter:
-        needed |= _filter_keys(access.row_filter, table)
-    data_keys: dict[str, exp.Placeholder] = {}
-    for key in sorted(needed):
-        fetch = table.data_keys.get(key)
-        if fetch is None:
-            raise RowFilterUnusable(f"{table.name} has no data key {key}")
-        data_keys[key] = params.add(fetch())
-    inner = outer = None
-    if any(m is not None and m.kind is MaskKind.HASH for m in masks.values()):
-        pad_in, pad_out = hmac_pads(hash_key())
-        inner, outer = params.add(pad_in), params.add(pad_out)
-    keys = TableKeys(data_keys=data_keys, hash_inner=inner, hash_outer=outer)
-
     out_names = ref.column_aliases or tuple(c.name for c in table.columns)
-    projections: list[exp.Expr] = []
-    for spec, out_name in zip(table.columns, out_names, strict=True):
-        if spec.name not in masks:
-            continue
-        value = masked_value(spec, masks[spec.name], stored_column(RAW_ALIAS, spec.name), keys)
-        projections.append(exp.alias_(value, out_name, quoted=True, copy=False))
-    if not projections:
-        projections.append(exp.alias_(exp.Null(), f"{GENERATED_PREFIX}no_columns", quoted=True, copy=False))
-
-    raw = exp.Table(this=exp.to_identifier(source, quoted=True),
-                    alias=exp.TableAlias(this=exp.to_identifier(RAW_ALIAS, quoted=True)))
     sample = ref.node.args.get("sample")
-    if sample is not None:
-        raw.set("sample", sample.copy())
-    select = exp.select(*projections, copy=False).from_(raw, copy=False)
-    if access.row_filter:
-        predicate = row_filter_expression(
-            access.row_filter, table,
-            lambda spec: clear_value(spec, stored_column(RAW_ALIAS, spec.name), keys),
-        )
-        select = select.where(predicate, copy=False)
-    subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True)))
-    return subquery
+    alias = exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True))
+    bind = _Keys(table, params, hash_key)
+    key = (table.columns, access.columns, access.row_filter, tuple(out_names), tuple(sorted(table.data_keys)))
+    if sample is None:
+        template = _templates.get(key)
+        if template is not None:
+            return exp.Subquery(this=GovernedSelect(this=template.fill(source, bind)), alias=alias)
+    select = _governed_select(table, access, out_names, sample, source, bind)
+    if sample is None:
+        made = _make_template(table, access, out_names)
+        if made is not None:
+            with _templates_lock:
+                if len(_templates) >= TEMPLATES_MAX:
+                    _templates.clear()
+                _templates[key] = made
+    return exp.Subquery(this=select, alias=alias)
 
 
 def render(tree: exp.Expr) -> str:
@@ -182,9 +315,8 @@ def render(tree: exp.Expr) -> str:
         QueryRefused: The tree holds something Spark SQL cannot express.
     """
     try:
-        return Dialect.get_or_raise(DIALECT).generate(
-            tree, copy=False, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
-        )
+        generator = _GENERATOR(dialect=DIALECT, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE)
+        return str(generator.generate(tree, copy=False))
     except UnsupportedError as exc:
         raise QueryRefused(f"the gateway cannot express this query in Spark SQL: {exc}") from None
 
@@ -204,12 +336,14 @@ def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: 
     failure = QueryRefused("the gateway could not rewrite this query safely")
     if not isinstance(tree, exp.Query):
         raise failure
+    found = nodes(tree)
     try:
-        check_constructs(tree, key_params=key_params)
+        check_nodes(found, key_params=key_params)
     except QueryRefused:
         raise failure from None
-    for table in tree.find_all(exp.Table):
-        if (not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
+    for table in found:
+        if isinstance(table, exp.Table) and (
+                not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
                 or table.args.get("catalog") is not None or table.name.lower() not in allowed):
             raise failure
 

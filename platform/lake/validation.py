@@ -11,9 +11,10 @@ Row numbers count from 1 over the batch's data rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,35 @@ from lake.errors import Violation
 
 SAMPLE_ROWS = 5
 _ROW = "__lakegate_row"
+#: Rows a uniqueness check offsets at a time (bounds its temporary memory).
+_CHUNK_ROWS = 1 << 20
+#: A key spanning at most this many values per row is checked with a bitmap instead of a sort.
+_BITMAP_SPAN_PER_ROW = 4
+
+
+class _Reasons(Sequence[str]):
+    """Per-row text of the rules a row breaks, built only for the rows asked for, from
+    each broken rule's sorted row indices (no per-row work while validating)."""
+
+    def __init__(self, n: int, broken: list[tuple[str, np.ndarray]]) -> None:
+        self._n = n
+        self._broken = broken
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        i = range(self._n)[index]  # bounds and negative indices as a list has them
+        return "; ".join(short for short, rows in self._broken
+                         if (at := int(np.searchsorted(rows, i))) < rows.size and rows[at] == i)
 
 
 @dataclass
@@ -34,7 +64,7 @@ class ValidationResult:
         table: Every row of the batch, cast to the contract's logical schema
             (a value that could not be cast is null here and its row is bad).
         bad: Per-row flag: the row breaks at least one rule.
-        reasons: Per-row text of the rules it breaks ("" for good rows).
+        reasons: Per-row text of the rules it breaks ("" for good rows), built on access.
         violations: One entry per rule broken, with counts and samples.
         batch_errors: Violations of the whole batch (missing/unknown columns);
             no row of such a batch can be committed.
@@ -43,7 +73,7 @@ class ValidationResult:
 
     table: pa.Table
     bad: np.ndarray
-    reasons: list[str]
+    reasons: Sequence[str]
     violations: list[Violation]
     batch_errors: list[Violation]
     raw: pa.Table
@@ -68,7 +98,7 @@ class _Collector:
     def __init__(self, n: int) -> None:
         self.n = n
         self.bad = np.zeros(n, dtype=bool)
-        self.reasons: dict[int, list[str]] = {}
+        self.broken: list[tuple[str, np.ndarray]] = []  # (reason, sorted row indices) per broken rule
         self.violations: list[Violation] = []
 
     def add(self, column: str | None, reason: str, mask: np.ndarray, values: pa.Array | None) -> None:
@@ -76,9 +106,7 @@ class _Collector:
         if idx.size == 0:
             return
         self.bad |= mask
-        short = f"{column}: {reason}" if column else reason
-        for i in idx:
-            self.reasons.setdefault(int(i), []).append(short)
+        self.broken.append((f"{column}: {reason}" if column else reason, idx))
         first = idx[:SAMPLE_ROWS]
         samples: tuple[Any, ...] = ()
         if values is not None:
@@ -196,13 +224,33 @@ def _check_values(
 
 
 def _unique_fast(col: pa.ChunkedArray) -> bool:
-    """Prove a numeric or temporal key unique with one vectorised sort (numpy's
-    SIMD sort is far faster than hashing here); False means "look closer"."""
+    """Prove a numeric or temporal key unique without hashing; False means "look closer".
+
+    An integer key whose values span at most a few times the row count is
+    marked in a bitmap (one byte per value of the span, offsets computed a
+    million rows at a time): it is unique when as many slots are marked as there
+    are rows. Other keys are sorted (numpy's SIMD sort is far faster than hashing).
+    """
     t = col.type
     if col.null_count or not (pa.types.is_integer(t) or pa.types.is_temporal(t)):
         return False
-    values = col.combine_chunks().to_numpy(zero_copy_only=False)
-    ordered = np.sort(values)
+    chunks = [c.to_numpy(zero_copy_only=False) for c in col.chunks if len(c)]  # no copy: no nulls
+    n = sum(len(c) for c in chunks)
+    if n < 2:
+        return True
+    if pa.types.is_integer(t):
+        lo, hi = min(int(c.min()) for c in chunks), max(int(c.max()) for c in chunks)
+        span = hi - lo + 1
+        if span < n:
+            return False  # more rows than values: a duplicate for certain
+        if span <= _BITMAP_SPAN_PER_ROW * n:
+            seen = np.zeros(span, dtype=bool)
+            for chunk in chunks:
+                for start in range(0, len(chunk), _CHUNK_ROWS):
+                    part = chunk[start:start + _CHUNK_ROWS]
+                    seen[part - lo if lo else part] = True
+            return int(np.count_nonzero(seen)) == n
+    ordered = np.sort(np.concatenate(chunks) if len(chunks) > 1 else chunks[0])
     return not bool((ordered[1:] == ordered[:-1]).any())
 
 
@@ -283,8 +331,7 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
         if existing_keys is not None:
             out.add(", ".join(keys), EXISTING_KEY, _existing_keys(table, keys, existing_keys), sample_col)
 
-    reasons = ["; ".join(out.reasons.get(i, [])) for i in range(n)] if out.reasons else [""] * n
-    return ValidationResult(table, out.bad, reasons, out.violations, batch_errors, raw)
+    return ValidationResult(table, out.bad, _Reasons(n, out.broken), out.violations, batch_errors, raw)
 
 
 EXISTING_KEY = "primary key already in the table (use upsert to update rows)"
@@ -305,10 +352,12 @@ def mark_existing_keys(result: ValidationResult, contract: Contract, existing: p
     mask = _existing_keys(result.table, keys, existing)
     if not mask.any():
         return result
+    if not isinstance(result.reasons, _Reasons):  # pragma: no cover - validate() always builds _Reasons
+        raise TypeError("mark_existing_keys takes a result of validate()")
     out = _Collector(result.table.num_rows)
     out.bad = result.bad.copy()
     out.violations = list(result.violations)
+    out.broken = list(result.reasons._broken)
     out.add(", ".join(keys), EXISTING_KEY, mask, result.table.column(keys[0]))
-    reasons = ["; ".join([r for r in (result.reasons[i], "; ".join(out.reasons.get(i, []))) if r])
-               for i in range(result.table.num_rows)]
-    return ValidationResult(result.table, out.bad, reasons, out.violations, result.batch_errors, result.raw)
+    return ValidationResult(result.table, out.bad, _Reasons(out.n, out.broken), out.violations,
+                            result.batch_errors, result.raw)

@@ -310,6 +310,14 @@ def test_grant_owner(lake: Lake, ac: AccessControl, make_dataset: object) -> Non
     assert ac.grant_owner(info) is None
 
 
+def test_a_tables_column_keys_are_the_keys_of_its_column_resources() -> None:
+    for table in (Resource.table("ads.conversions"), Resource.view("ads.daily")):
+        assert table.column_key("Email") == Resource.column_of(table, "email").key
+        assert table.lineage_keys == tuple(r.key for r in table.lineage())
+        column = Resource.column_of(table, "email")
+        assert column.lineage_keys == (table.column_key("email"), *table.lineage_keys)
+
+
 def test_mask_parsing() -> None:
     assert Mask.parse("partial:3") == Mask(MK.PARTIAL, 3)
     assert Mask.parse("HASH") == Mask(MK.HASH)

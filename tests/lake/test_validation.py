@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lake.contracts import parse_contract
 from lake.formats import read_batch
-from lake.validation import validate
+from lake.validation import _duplicate_keys, _unique_fast, validate
 
 from factories import contract_doc
 
@@ -79,3 +82,42 @@ def test_reasons_per_row_for_quarantine() -> None:
     assert r.reasons[0] == ""
     assert "country" in r.reasons[1] and "revenue" in r.reasons[1]
     assert r.good_rows().column("conversion_id").to_pylist() == [1]
+
+
+def test_reasons_read_like_the_list_of_every_row() -> None:
+    r = check("1,US,1,a,\n2,ZZ,-5,b,\n3,US,1,c,\n")
+    listed = [r.reasons[i] for i in range(3)]
+    assert len(r.reasons) == 3 and list(r.reasons) == listed
+    assert listed[0] == listed[2] == "" and "country" in listed[1]
+    assert listed[1] == "country: value not in allowed set ['US', 'DE', 'FR']; revenue: value below minimum 0"
+    assert r.reasons[-2] == listed[1] and r.reasons[1:] == listed[1:]
+    with pytest.raises(IndexError):
+        r.reasons[3]
+
+
+key_chunks = st.lists(st.lists(st.integers(-3, 40), max_size=30), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=key_chunks, offset=st.sampled_from([0, 7, -(2**40), 2**50]),
+       kind=st.sampled_from([pa.int64(), pa.int32(), pa.int16()]))
+def test_the_quick_uniqueness_proof_never_passes_a_duplicate(chunks: list[list[int]], offset: int,
+                                                             kind: pa.DataType) -> None:
+    """The bitmap (narrow keys) and the sort (wide ones) agree with counting, over several chunks."""
+    if not pa.types.is_int64(kind):
+        offset = 0
+    values = [[v * (1 if i % 2 else 9) + offset for v in chunk] for i, chunk in enumerate(chunks)]
+    col = pa.chunked_array([pa.array(c, kind) for c in values], type=kind)
+    flat = [v for c in values for v in c]
+    assert _unique_fast(col) == (len(set(flat)) == len(flat))
+
+
+def test_duplicate_keys_are_found_in_a_large_narrow_key() -> None:
+    n = 300_000
+    ids = np.random.default_rng(3).permutation(n).astype(np.int64) + 10**12
+    ids[[17, 250_000]] = ids[99]  # rows 18 and 250,001 repeat row 100
+    table = pa.table({"k": pa.chunked_array([ids[:100_000], ids[100_000:]])})
+    assert not _unique_fast(table.column("k"))
+    assert sorted(np.flatnonzero(_duplicate_keys(table, ["k"]))) == [17, 99, 250_000]
+    ids[[17, 250_000]] = [n + 10**12, n + 10**12 + 1]
+    assert _unique_fast(pa.table({"k": pa.chunked_array([ids[:100_000], ids[100_000:]])}).column("k"))

@@ -11,12 +11,14 @@ from lake.service import Lake
 from sqlalchemy import func, select
 from view_cases import SqlCase, load_cases
 
-from views.analysis import analyze
-from views.definition import ViewDefinition
+from views.analysis import Parsed, analyze
+from views.analysis.references import Inputs
+from views.definition import Materialization, ViewDefinition
 from views.errors import ViewCompileError
 from views.models import View, ViewVersion
 from views.registry import create_version
 from views.sources import Snapshot
+from views.versions import VersionRecord
 
 OK = load_cases("analyze_ok.sql")
 ERRORS = load_cases("analyze_errors.sql")
@@ -70,6 +72,14 @@ def test_refused_sql_says_where(case: SqlCase, snapshot: Snapshot) -> None:
         assert case.one("message") in err.message
 
 
+def analyze_version(name: str, sql: str, snapshot: Snapshot) -> VersionRecord:
+    analysis = analyze(ViewDefinition(name, sql), snapshot)
+    return VersionRecord(view=name, version=snapshot.next_version(name), sql=sql, compiled_sql=analysis.compiled_sql,
+                         materialization=Materialization.TABLE, owner="alice", description="", tags=(),
+                         columns=analysis.columns, dependencies=analysis.dependencies, grain=analysis.grain,
+                         major=False, spark_checked=False)
+
+
 def _tree(root: Path) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
 
@@ -114,3 +124,38 @@ def test_pii_union_of_two_keys_is_refused(snapshot: Snapshot) -> None:
     with pytest.raises(ViewCompileError, match="mix PII ciphertexts") as caught:
         analyze(ViewDefinition(VIEW, sql), snapshot)
     assert caught.value.kind == "pii"
+
+
+@pytest.mark.parametrize("case", OK[:4] + [c for c in ERRORS if c.name in {"syntax_error", "several_statements"}],
+                         ids=repr)
+def test_a_definition_parsed_once_analyzes_as_one_parsed_here(case: SqlCase, snapshot: Snapshot) -> None:
+    """Planning parses each definition once (to order them) and hands the trees to the analysis."""
+    definition = ViewDefinition(VIEW, case.sql)
+
+    def outcome(**kwargs: object) -> object:
+        try:
+            a = analyze(definition, snapshot, **kwargs)  # type: ignore[arg-type]
+        except ViewCompileError as exc:
+            return (exc.kind, exc.line, exc.column, exc.message)
+        return (a.compiled_sql, a.columns, a.dependencies, a.grain)
+
+    assert outcome(parsed=Parsed.of(case.sql)) == outcome()
+
+
+def test_views_reading_the_same_inputs_share_one_schema(snapshot: Snapshot) -> None:
+    from views.analysis import _schema
+    from views.analysis.references import resolve_tables
+    from views.analysis.context import Context
+    from views.analysis.statement import parse_query
+
+    def inputs(sql: str) -> Inputs:
+        ctx = Context(VIEW, sql)
+        return resolve_tables(ctx, parse_query(ctx), snapshot)
+
+    first = _schema(inputs("SELECT c.country FROM ads.conversions c"))
+    assert _schema(inputs("SELECT revenue FROM ads.conversions WHERE country = 'DE'")) is first
+    assert _schema(inputs("SELECT * FROM playback.events")) is not first
+    snapshot.add_version(analyze_version("ads.summary", "SELECT country FROM ads.conversions", snapshot))
+    one = _schema(inputs("SELECT country FROM ads.summary"))
+    snapshot.add_version(analyze_version("ads.summary", "SELECT country, revenue FROM ads.conversions", snapshot))
+    assert _schema(inputs("SELECT country FROM ads.summary")) is not one  # other columns: another schema

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import dataclass
 
 from lake.contracts import NAME_RE
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
 
 from views.analysis.context import Context
 from views.analysis.grain import grain as grain_of
 from views.analysis.lineage import column_facts
 from views.analysis.references import Inputs, resolve_tables
-from views.analysis.statement import parse_query
+from views.analysis.statement import Parsed, parse_query
 from views.columns import Dependency, Grain, ViewColumn
 from views.definition import ViewDefinition
 from views.errors import InvalidViewDefinition
 from views.names import ref_of_table
 from views.sources import Snapshot
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "Parsed", "analyze"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,41 @@ class Analysis:
             if col.name == name:
                 return col
         return None
+
+
+#: sqlglot schemas kept by their content (building one normalizes every name), and how often
+#: one is reused before it is built again (its lookup caches grow with the queries it serves).
+SCHEMAS_MAX = 512
+SCHEMA_USES = 1000
+
+
+@dataclass
+class _Kept:
+    schema: MappingSchema
+    uses: int = 1
+
+
+_schemas: dict[tuple[object, ...], _Kept] = {}
+_schemas_lock = threading.Lock()
+
+
+def _schema(inputs: Inputs) -> MappingSchema:
+    """The sqlglot schema of a view's inputs, shared by every view reading the same
+    inputs with the same columns (the catalog's fingerprint of them: names, versions,
+    column names and types)."""
+    mapping = inputs.schema()
+    key = tuple((domain, table, tuple(columns.items()))
+                for domain, tables in mapping.items() for table, columns in tables.items())
+    kept = _schemas.get(key)
+    if kept is not None and kept.uses < SCHEMA_USES:
+        kept.uses += 1
+        return kept.schema
+    schema = MappingSchema(dict(mapping), dialect="spark")
+    with _schemas_lock:
+        if len(_schemas) >= SCHEMAS_MAX:
+            _schemas.clear()
+        _schemas[key] = _Kept(schema)
+    return schema
 
 
 def _check_projection_names(ctx: Context, root: exp.Query) -> None:
@@ -79,13 +116,16 @@ def _unknown_qualified_column(ctx: Context, root: exp.Query, inputs: Inputs, mes
             ctx.fail(f"{source.name} has no column {column.name!r}{hint}", kind="unknown_column", node=column)
 
 
-def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | None = None) -> Analysis:
+def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | None = None,
+            parsed: Parsed | None = None) -> Analysis:
     """Analyze a definition against the catalog.
 
     Args:
         definition: The view's name, SQL and docs.
         snapshot: Datasets and views to resolve names against.
         version: The version being created, for error messages.
+        parsed: ``definition.sql`` already parsed (:meth:`Parsed.of`); its trees are
+            changed by the analysis. Parsed here when not given.
 
     Returns:
         The output columns (types, lineage, PII), dependencies, grain and compiled SQL.
@@ -96,11 +136,11 @@ def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | No
         InvalidViewDefinition: Column docs name columns the view does not output.
     """
     ctx = Context(definition.name, definition.sql, definition.file, definition.sql_line, version)
-    root = parse_query(ctx)
+    root = parse_query(ctx, parsed)
     _check_projection_names(ctx, root)
     inputs = resolve_tables(ctx, root, snapshot)
     try:
-        schema: dict[str, object] = dict(inputs.schema())
+        schema = _schema(inputs)
         root = qualify(root, schema=schema, dialect="spark", validate_qualify_columns=False,
                        quote_identifiers=True, identify=True, sql=definition.sql)
     except OptimizeError as exc:
@@ -134,11 +174,13 @@ def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | No
         for name, f in facts
     )
     dependencies = tuple(source.dependency() for source in inputs.sources.values())
+    grain = grain_of(root)
     return Analysis(
         view=definition.name,
         columns=columns,
         dependencies=dependencies,
-        compiled_sql=root.sql(dialect="spark", pretty=True),
-        grain=grain_of(root),
+        # The tree is not used after this: the generator may change it instead of a copy.
+        compiled_sql=root.sql(dialect="spark", pretty=True, copy=False),
+        grain=grain,
         inputs=inputs,
     )

@@ -16,14 +16,15 @@ from views.names import ref_of_table
 
 
 def _select_grain(select: exp.Select, scope: Scope | None) -> Grain:
-    projections = {p.this.sql(dialect="spark") if isinstance(p, exp.Alias) else p.sql(dialect="spark"):
-                   p.alias_or_name for p in select.expressions}
     group = select.args.get("group")
     if group is not None or any(
         isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
         for p in select.expressions for n in p.walk(prune=lambda n: isinstance(n, (exp.Subquery, exp.Window)))
     ):
         keys = []
+        # Group keys are named by the projection that outputs them, if any (only grouped selects need the text).
+        projections = {p.this.sql(dialect="spark") if isinstance(p, exp.Alias) else p.sql(dialect="spark"):
+                       p.alias_or_name for p in select.expressions} if group is not None else {}
         for g in (group.expressions if group is not None else []):
             text = g.sql(dialect="spark")
             keys.append(projections.get(text, text))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from views.analysis.context import Context
 
@@ -25,15 +26,41 @@ def _statement_name(node: exp.Expr) -> str:
     return type(node).__name__.upper()
 
 
-def parse_query(ctx: Context) -> exp.Query:
+@dataclass(frozen=True)
+class Parsed:
+    """A view's SQL parsed once: its statements, or the error sqlglot raised.
+
+    Planning reads the tables of every definition to order them, then analyzes
+    each; both use the same parse (analysis changes the trees, so it comes last).
+    """
+
+    statements: list[exp.Expr | None] = field(default_factory=list)
+    error: SqlglotError | None = None
+
+    @classmethod
+    def of(cls, sql: str) -> Parsed:
+        try:
+            return cls(sqlglot.parse(sql, read="spark"))
+        except SqlglotError as exc:
+            return cls(error=exc)
+
+
+def parse_query(ctx: Context, parsed: Parsed | None = None) -> exp.Query:
     """The SQL's single query.
+
+    Args:
+        ctx: The view being analyzed (its SQL, for positions in errors).
+        parsed: ``ctx.sql`` already parsed (by :meth:`Parsed.of`); parsed here otherwise.
 
     Raises:
         ViewCompileError: A syntax error (kind ``syntax``), no statement or several,
             or anything but a query (kind ``statement``), with line and column.
     """
+    parsed = parsed if parsed is not None else Parsed.of(ctx.sql)
     try:
-        statements = sqlglot.parse(ctx.sql, read="spark")
+        if parsed.error is not None:
+            raise parsed.error
+        statements = parsed.statements
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line, col = first.get("line"), first.get("col")

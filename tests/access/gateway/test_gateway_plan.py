@@ -32,6 +32,7 @@ from access.gateway import (
 from access.gateway.bind import bind_tables
 from access.gateway.masks_sql import ColumnSpec, Params, TableKeys, hmac_pads, masked_value, stored_column
 from access.gateway.parse import MAX_SQL_CHARS, parse_query
+from access.gateway import rewrite
 from access.gateway.rewrite import check_rendered, verify_rewritten
 from access.masks import Mask, MaskKind
 from access.policy import AccessControl, ColumnAccess, TableAccess
@@ -146,6 +147,44 @@ def test_plan_rewrites_into_a_governed_subquery(gated: tuple[Gateway, AccessCont
         for form in (secret.hex(), secret.hex().upper(), base64.b64encode(secret).decode()):
             assert form not in text
             assert form not in repr(planned)
+
+
+def test_a_governed_select_filled_from_its_template_is_the_one_built_as_a_tree(
+        gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    sql = ("SELECT a.email, b.c FROM ads.conversions a JOIN ads.conversions AS b(i, c, r, e, t) "
+           "ON a.conversion_id = b.i")
+    rewrite._templates.clear()
+    built = gateway.plan("alice", sql, query_id="0" * 32)  # built as trees, templates kept
+    assert len(rewrite._templates) == 2  # the column aliases of b make a second one
+    filled = gateway.plan("alice", sql, query_id="0" * 32)
+    assert filled.rewritten == built.rewritten
+    assert filled.params == built.params  # the same keys, bound under the same names
+    assert [s.name for s in filled.sources] == [s.name for s in built.sources]
+    other = gateway.plan("alice", sql, query_id="1" * 32)  # another query: other names, filled in
+    assert other.rewritten == built.rewritten.replace("__lg_src_000000000000", "__lg_src_111111111111")
+
+
+def test_a_template_is_never_used_for_other_access(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, access = gated
+    sql = "SELECT email FROM ads.conversions"
+    hashed = gateway.plan("alice", sql).rewritten
+    assert "SHA2" in hashed
+    access.set_mask("alice", Resource.column_of(Resource.table("ads.conversions"), "email"), Mask(MaskKind.REDACT))
+    redacted = gateway.plan("alice", sql).rewritten
+    assert "SHA2" not in redacted and "'***'" in redacted
+    access.remove_row_filter("alice", Resource.table("ads.conversions"))
+    assert "'DE'" not in gateway.plan("alice", sql).rewritten
+
+
+def test_a_sampled_table_is_built_as_a_tree_every_time(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    rewrite._templates.clear()
+    sql = "SELECT country FROM ads.conversions TABLESAMPLE (10 PERCENT)"
+    first = gateway.plan("alice", sql, query_id="0" * 32).rewritten
+    assert "TABLESAMPLE (10 PERCENT)" in first
+    assert rewrite._templates == {}
+    assert gateway.plan("alice", sql, query_id="0" * 32).rewritten == first
 
 
 def test_unknown_and_denied_tables_get_the_same_answer(gated: tuple[Gateway, AccessControl]) -> None:
