@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -41,9 +40,10 @@ from api.routes import (
     users,
     views,
 )
-from lake.errors import AuthenticationError, LakegateError
+from api.guards import BodyLimit, error_response
+from lake.errors import AuthenticationError, LakegateError, TooManyRequests
 from lake.service import Lake
-from lake.settings import Settings
+from lake.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
 
@@ -60,18 +60,14 @@ _HTTP_CODES = {
 }
 
 
-def _envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-              headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
-
-
 async def _lakegate_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LakegateError)
     if exc.http_status >= 500:
         log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    return _envelope(exc.http_status, exc.code, exc.message, exc.details(), headers)
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -82,7 +78,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
     message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return _envelope(422, "invalid_request", message, {"errors": errors})
+    return error_response(422, "invalid_request", message, {"errors": errors})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -90,12 +86,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else http.HTTPStatus(exc.status_code).phrase
     details: dict[str, Any] = {} if isinstance(exc.detail, str) else {"detail": exc.detail}
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return _envelope(exc.status_code, code, message, details, dict(exc.headers) if exc.headers else None)
+    return error_response(exc.status_code, code, message, details, dict(exc.headers) if exc.headers else None)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _envelope(500, "internal_error", "internal server error; the server log has the details")
+    return error_response(500, "internal_error", "internal server error; the server log has the details")
 
 
 def create_app(settings: Settings | None = None, lake: Lake | None = None) -> FastAPI:
@@ -135,6 +131,8 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
+    limits = lake.settings if lake is not None else (settings or get_settings())
+    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes)
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 from lake.contracts import NAME_RE
+from lake.nesting import load_yaml
 
 from metrics_catalog.definition import ALL_FIELDS, BUSINESS_FIELDS, TECHNICAL_FIELDS
 from metrics_catalog.errors import InvalidChain
@@ -98,7 +99,7 @@ def parse_chain(doc: Mapping[str, Any] | str, *, domain: str | None = None) -> A
     label = domain or "?"
     if isinstance(doc, str):
         try:
-            doc = yaml.safe_load(doc)
+            doc = load_yaml(doc)
         except yaml.YAMLError as exc:
             raise InvalidChain(label, f"not valid YAML or JSON: {exc}") from None
     if not isinstance(doc, Mapping):

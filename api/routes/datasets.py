@@ -35,6 +35,7 @@ from lake.datasets import DatasetInfo
 from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
+from lake.nesting import load_json
 from lake.service import Lake
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -106,7 +107,7 @@ async def _contract_document(request: Request) -> dict[str, Any] | str:
     if _media_type(request) in _YAML_TYPES:
         return text
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidContract(
             f"not valid JSON: {exc.msg} (send YAML with Content-Type: application/yaml)",

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from lake.errors import AccessDenied, InvalidInput
+from lake.nesting import load_json
 
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
@@ -92,7 +93,7 @@ async def read_document(request: Request) -> dict[str, Any] | str:
     if media in _YAML_TYPES:
         return text
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"not valid JSON: {exc.msg} (send YAML with Content-Type: application/yaml)") from None
     if not isinstance(doc, dict):

@@ -31,6 +31,7 @@ import pyarrow as pa
 import yaml
 
 from lake.errors import InvalidContract, SchemaChange
+from lake.nesting import load_yaml
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -296,7 +297,7 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
     """
     if isinstance(raw, str):
         try:
-            loaded = yaml.safe_load(raw)
+            loaded = load_yaml(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"

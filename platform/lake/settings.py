@@ -38,6 +38,8 @@ class Settings(BaseSettings):
         production: Refuse unsafe defaults (SQLite, local master key, plain HTTP).
         behind_tls_proxy: The server sits behind a proxy that terminates TLS.
         max_upload_bytes: Largest batch accepted by the API.
+        max_body_bytes: Largest body of any other request (JSON, YAML, CSV
+            policy, forms); a larger one is refused with 413 before it is read.
         master_key_file: Local master key wrapping per-dataset data keys when
             no KMS is used. Defaults to ``<home>/master.key``.
         openlineage_url: Send OpenLineage run events to this HTTP endpoint
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     production: bool = False
     behind_tls_proxy: bool = False
     max_upload_bytes: int = 1 << 30
+    max_body_bytes: int = 8 << 20
     master_key_file: Path | None = None
     openlineage_url: str | None = None
     openlineage_api_key: SecretStr | None = None
@@ -89,6 +92,8 @@ class Settings(BaseSettings):
             self.outbox_dir = self.home / "outbox"
         if self.max_upload_bytes <= 0:
             raise ValueError("max_upload_bytes must be positive")
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
         if self.production:
             self.check_production()
         return self
