@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
-from api.authz import BASELINE, audit_token_use
+from api.authz import BASELINE, audit_failure, audit_token_use
 from api.routes import (
     access,
     audit,
@@ -91,6 +91,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    await run_in_threadpool(audit_failure, request, exc)
     return error_response(500, "internal_error", "internal server error; the server log has the details")
 
 

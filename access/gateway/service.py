@@ -89,6 +89,16 @@ class Gateway:
             if audit:
                 self._audit_refusal(subject, sql, query_id, exc)
             raise
+        except RecursionError:
+            # A shape the up-front bounds did not foresee: refused, never a crash.
+            refused = QueryRefused("the query is nested too deeply for the gateway; simplify it")
+            if audit:
+                self._audit_refusal(subject, sql, query_id, refused)
+            raise refused from None
+        except Exception as exc:
+            if audit:
+                self._audit_failure(subject, sql, query_id, exc)
+            raise
 
     def query(self, subject: str, sql: str, *, max_rows: int | None = None,
               timeout_seconds: float | None = None) -> QueryResult:
@@ -112,9 +122,14 @@ class Gateway:
             InvalidInput: ``max_rows`` or ``timeout_seconds`` out of range.
         """
         started = time.perf_counter()
-        row_cap = self.limits.rows(max_rows)
-        timeout = self.limits.timeout(timeout_seconds)
         planned = self.plan(subject, sql)
+        try:
+            row_cap = self.limits.rows(max_rows)
+            timeout = self.limits.timeout(timeout_seconds)
+        except LakegateError as exc:
+            # Refused by a limit: audited with the tables it would have read.
+            self._audit_run(planned, outcome=exc.code, rows=None, error=exc.message)
+            raise
         try:
             rows = execute(planned, self.lake.settings, row_cap=row_cap, timeout_seconds=timeout)
         except LakegateError as exc:
@@ -170,6 +185,12 @@ class Gateway:
                     resource = table.key
         refused = isinstance(exc, QueryRefused | AccessDenied | UnknownColumn)
         self._record(subject, resource, Decision.DENY if refused else Decision.NONE, detail)
+
+    def _audit_failure(self, subject: str, sql: str, query_id: str, exc: BaseException) -> None:
+        """An unexpected error while planning: recorded without a decision (the log has the trace)."""
+        detail = self._base_detail(query_id, sql)
+        detail.update({"outcome": "internal_error", "error": type(exc).__name__})
+        self._record(subject, "", Decision.NONE, detail)
 
     def _audit_run(self, planned: GovernedQuery, *, outcome: str, rows: int | None, error: str | None = None,
                    truncated: bool | None = None, elapsed_ms: float | None = None) -> None:
