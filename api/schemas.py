@@ -151,7 +151,8 @@ class UserCreate(BaseModel):
     roles: list[str] = Field(default_factory=list)
     kind: Literal["user", "service"] = "user"
     display_name: str = ""
-    password: SecretStr | None = Field(default=None, description="For the web UI; never returned.")
+    password: SecretStr | None = Field(default=None, max_length=1024,
+                                       description="For the web UI; never returned.")
 
 
 class UserPublic(BaseModel):
@@ -169,7 +170,8 @@ class TokenCreate(BaseModel):
 
     user: str | None = Field(default=None, description="Whose token; yourself by default (others: admins only).")
     name: str = Field(default="", max_length=255, description="A label, e.g. the program using it.")
-    ttl_days: float | None = Field(default=90, gt=0, description="Lifetime in days; null for no expiry.")
+    ttl_days: float | None = Field(default=90, gt=0, le=36_500,
+                                   description="Lifetime in days (at most 100 years); null for no expiry.")
 
 
 class TokenPublic(BaseModel):

@@ -15,6 +15,10 @@ from metrics_catalog.notify import ChannelInfo, Notice
 from metrics_catalog.values import MetricValues
 
 
+#: Largest id or number the catalog stores (signed 64 bits).
+_MAX_INT = 2**63 - 1
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
@@ -87,7 +91,8 @@ class TransitionRequest(BaseModel):
 class DecisionRequest(BaseModel):
     decision: str = Field(description="approve, request_changes or reject")
     reason: str = ""
-    revision: int | None = Field(default=None, description="The revision reviewed; refused if no longer current")
+    revision: int | None = Field(default=None, ge=1, le=_MAX_INT,
+                                 description="The revision reviewed; refused if no longer current")
 
 
 class RevisionPublic(BaseModel):
@@ -143,7 +148,7 @@ class EventPublic(BaseModel):
 
 class CommentCreate(BaseModel):
     body: str = Field(min_length=1, max_length=20_000)
-    parent_id: int | None = None
+    parent_id: int | None = Field(default=None, ge=1, le=_MAX_INT)
 
 
 class CommentPublic(BaseModel):
@@ -202,10 +207,10 @@ class MeetingCreate(BaseModel):
     title: str
     stage: str
     starts_at: dt.datetime
-    duration_minutes: int = 60
+    duration_minutes: int = Field(60, ge=1, le=24 * 60)
     frequency: str = "weekly"
-    interval: int = 1
-    count: int | None = None
+    interval: int = Field(1, ge=1, le=1000)
+    count: int | None = Field(None, ge=1, le=10_000)
     location: str = ""
 
 

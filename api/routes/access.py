@@ -35,6 +35,7 @@ from api.deps import LakeDep, PrincipalDep
 from api.schemas import ErrorResponse
 from lake.auth import Principal
 from lake.errors import InvalidInput, PayloadTooLarge
+from api.params import Id
 
 router = APIRouter(prefix="/access", tags=["access"], dependencies=[BASELINE])
 
@@ -153,7 +154,7 @@ def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) 
 
 
 @router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404))
-def revoke_grant(grant_id: int, access: AccessDep, principal: PrincipalDep) -> None:
+def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> None:
     grant = access.policies.grant_by_id(grant_id)
     actor = _may_grant(access, principal, grant.resource, grant.action)
     access.revoke(grant_id, actor=actor)

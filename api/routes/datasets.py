@@ -37,6 +37,7 @@ from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
 from lake.nesting import load_json
 from lake.service import Lake
+from api.params import MAX_INT
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -177,7 +178,7 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 
 @router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
-                major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")]
+                major: Annotated[int | None, Query(ge=1, le=MAX_INT, description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
     return DatasetPublic.of(lake.dataset(name, major=major))
@@ -186,7 +187,7 @@ def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/contract/versions", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
-                      major: Annotated[int | None, Query(ge=1)] = None) -> list[ContractVersionPublic]:
+                      major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> list[ContractVersionPublic]:
     """Every contract version of a major version, oldest first, with its changes."""
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
@@ -252,7 +253,7 @@ def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/history", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
-                  major: Annotated[int | None, Query(ge=1)] = None,
+                  major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]

@@ -36,6 +36,7 @@ from metrics_catalog.schemas import (
     TransitionRequest,
     ValuesPublic,
 )
+from api.params import MAX_INT, Number
 
 router = APIRouter(tags=["metrics"], dependencies=[BASELINE])
 
@@ -160,7 +161,7 @@ def list_revisions(name: str, metrics: MetricsDep, principal: PrincipalDep) -> l
 
 @router.get("/metrics/{name}/revisions/{number}", responses=_errors(403, 404),
             dependencies=[SEE_METRIC])
-def get_revision(name: str, number: int, metrics: MetricsDep, principal: PrincipalDep) -> RevisionPublic:
+def get_revision(name: str, number: Number, metrics: MetricsDep, principal: PrincipalDep) -> RevisionPublic:
     return RevisionPublic.of(metrics.workflow.revision(name, number))
 
 
@@ -273,7 +274,7 @@ def metric_sql(
     dimensions: Annotated[str | None, Query()] = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
-    revision: Annotated[int | None, Query()] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> str:
     """The Spark SQL a value request compiles to."""
     return metrics.values.sql(name, grain=grain, dimensions=_dimensions(dimensions), start=start, end=end,

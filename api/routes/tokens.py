@@ -9,6 +9,7 @@ from api.schemas import ErrorResponse, TokenCreate, TokenCreated
 from access import Action
 from api.authz import LAKE, AccessDep, known
 from lake.errors import AccessDenied
+from api.params import Id
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -26,7 +27,7 @@ def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep, acce
 
 @router.delete("/{token_id}", status_code=204, response_class=Response,
                responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
-def revoke_token(token_id: int, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> None:
+def revoke_token(token_id: Id, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> None:
     """Revoke a token: your own, or anyone's if you are an admin."""
     owner = lake.users.get_token(token_id).user
     if owner != principal.name and not access.can(known(access, principal), Action.ADMIN, LAKE):

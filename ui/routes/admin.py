@@ -25,6 +25,7 @@ from ui import services
 from ui.routing import Me, Posted, UiRoute, in_thread
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
+from api.params import Id, MAX_INT
 
 router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
 
@@ -107,7 +108,7 @@ async def add_grant(request: Request, me: Posted, subject: Annotated[str, Form(m
 
 
 @router.post("/admin/grants/{grant_id}/revoke")
-async def revoke_grant(request: Request, me: Posted, grant_id: int) -> Response:
+async def revoke_grant(request: Request, me: Posted, grant_id: Id) -> Response:
     return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, actor=me.user))
 
 
@@ -148,7 +149,7 @@ def audit(
     kind: Annotated[str, Query(max_length=20)] = "",
     resource: Annotated[str, Query(max_length=400)] = "",
     decision: Annotated[str, Query(max_length=5)] = "",
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> Response:
     """The audit log, newest first (or forward from ``after_seq``), with the chain's verification."""
     control = _admin(request, me)

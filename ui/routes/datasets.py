@@ -20,6 +20,7 @@ from ui.samples import sample_rows
 from ui.templating import UI_PREFIX, render
 from ui.visibility import not_found_message, require_discover
 from ui.who import who_has_access
+from api.params import MAX_INT
 
 router = APIRouter(prefix=f"{UI_PREFIX}/datasets", route_class=UiRoute, include_in_schema=False)
 
@@ -43,7 +44,7 @@ def _dataset(request: Request, user: str, name: str) -> tuple[Resource, DatasetI
 
 @router.get("/{name}")
 def dataset_page(request: Request, me: Me, name: str,
-                 requested: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                 requested: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Response:
     """Everything about one dataset, as the viewer may see it."""
     resource, info = _dataset(request, me.user, name)
     lake = services.lake_of(request)

@@ -15,6 +15,7 @@ from ui.lineage import view_lineage
 from ui.routing import Me, UiRoute
 from ui.templating import UI_PREFIX, render
 from ui.visibility import not_found_message, require_discover
+from api.params import MAX_INT
 
 router = APIRouter(prefix=f"{UI_PREFIX}/views", route_class=UiRoute, include_in_schema=False)
 
@@ -32,7 +33,7 @@ def _resource(request: Request, user: str, name: str) -> Resource:
 
 @router.get("/{name}")
 def view_page(request: Request, me: Me, name: str,
-              version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+              version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Response:
     """One version of a view (the current one by default)."""
     from views import catalog, inspect
     from views.materialize import runs as view_runs
@@ -60,8 +61,8 @@ def view_page(request: Request, me: Me, name: str,
 
 @router.get("/{name}/diff")
 def view_diff(request: Request, me: Me, name: str,
-              from_version: Annotated[int, Query(alias="from", ge=1)],
-              to_version: Annotated[int | None, Query(alias="to", ge=1)] = None) -> Response:
+              from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+              to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_INT)] = None) -> Response:
     """What changed between two versions of a view, and whether it breaks readers."""
     from views import catalog, inspect
 
