@@ -102,7 +102,7 @@ class MetricDefinition(BaseModel):
     @classmethod
     def _qualified(cls, value: str) -> str:
         parts = value.split(".")
-        if len(parts) != 2 or not all(NAME_RE.match(p) for p in parts):
+        if len(parts) != 2 or not all(NAME_RE.fullmatch(p) for p in parts):
             raise ValueError(f"expected 'domain.name' in lower case letters, digits and '_', got {value!r}")
         return value
 

@@ -104,7 +104,7 @@ class Users:
         password: str | None = None,
         display_name: str = "",
     ) -> Principal:
-        if not NAME_RE.match(name.replace("-", "_").replace(".", "_")):
+        if not NAME_RE.fullmatch(name.replace("-", "_").replace(".", "_")):
             raise InvalidInput(f"user name {name!r} must be lower case letters, digits, '_', '-' or '.'")
         kind = PrincipalKind.parse(kind) if isinstance(kind, str) else kind
         with self.catalog.session() as s:
