@@ -7,7 +7,9 @@
      WHERE <row filter>) AS c                  -- the caller's row filter
 
 so ``SELECT *`` expands to the permitted columns, masks apply before anything
-else sees a value, and the row filter holds wherever the table is used. The
+else sees a value, and the row filter holds wherever the table is used (a
+``TABLESAMPLE`` on the reference samples the governed subquery, after the
+row filter, so a sample never counts hidden rows). The
 row filter is written over the table's columns in clear: a PII column in it
 is decrypted for the comparison, whatever the caller's mask.
 
@@ -158,9 +160,6 @@ def governed_subquery(
 
     raw = exp.Table(this=exp.to_identifier(source, quoted=True),
                     alias=exp.TableAlias(this=exp.to_identifier(RAW_ALIAS, quoted=True)))
-    sample = ref.node.args.get("sample")
-    if sample is not None:
-        raw.set("sample", sample.copy())
     select = exp.select(*projections, copy=False).from_(raw, copy=False)
     if access.row_filter:
         predicate = row_filter_expression(
@@ -169,6 +168,11 @@ def governed_subquery(
         )
         select = select.where(predicate, copy=False)
     subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True)))
+    sample = ref.node.args.get("sample")
+    if sample is not None:
+        # Sampled from the rows the caller may see (``(SELECT ...) TABLESAMPLE (...) AS t``):
+        # a sample of the stored rows, filtered afterwards, would count hidden rows.
+        subquery.set("sample", sample.copy())
     return subquery
 
 
@@ -181,6 +185,9 @@ def render(tree: exp.Expr) -> str:
     Raises:
         QueryRefused: The tree holds something Spark SQL cannot express.
     """
+    # sqlglot writes CURRENT_CATALOG without parentheses, which Spark reads as a column.
+    for node in list(tree.find_all(exp.CurrentCatalog)):
+        node.replace(exp.Anonymous(this="current_catalog", expressions=[]))
     try:
         return Dialect.get_or_raise(DIALECT).generate(
             tree, copy=False, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE

@@ -338,3 +338,23 @@ def test_the_readme_example_plans(gated: tuple[Gateway, AccessControl]) -> None:
     namespace: dict[str, Any] = {"lake": gateway.lake, "access": access}
     exec(compile(planning, "README.md", "exec"), namespace)
     assert "GROUP BY" in namespace["planned"].rewritten
+
+
+# -- resilience: sampling after the row filter, functions Spark needs parenthesized ------------
+
+
+def test_tablesample_samples_the_rows_the_caller_may_see(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    planned = gateway.plan("alice", "SELECT count(*) FROM ads.conversions TABLESAMPLE (50 ROWS) AS c")
+    rewritten = planned.rewritten
+    where = rewritten.index("WHERE")
+    sample = rewritten.index("TABLESAMPLE (50 ROWS)")
+    assert where < sample < rewritten.index("AS `c`"), rewritten
+    # The stored rows are never sampled directly.
+    assert "`__lg_raw` TABLESAMPLE" not in rewritten
+
+
+def test_current_catalog_is_rendered_as_a_call(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    planned = gateway.plan("alice", "SELECT current_catalog() AS c, conversion_id FROM ads.conversions")
+    assert "CURRENT_CATALOG()" in planned.rewritten.upper(), planned.rewritten

@@ -242,3 +242,16 @@ def test_a_pinned_view_version_and_a_virtual_view(views: World) -> None:
         views.gateway.query("viewer", "SELECT * FROM ads.virtual_ids")
     with pytest.raises(AccessDenied):  # not authorized: the view's kind is not revealed
         views.gateway.query("analyst", "SELECT * FROM ads.virtual_ids")
+
+
+def test_tablesample_counts_only_rows_the_caller_may_see(world: World) -> None:
+    # Sampled after the row filter: two of analyst's three DE rows, never a hidden one.
+    for size in (1, 2, 3, 9):
+        result = world.gateway.query(
+            "analyst", f"SELECT count(*) AS n, max(country) AS c FROM ads.conversions TABLESAMPLE ({size} ROWS)")
+        assert result.table.to_pylist() == [{"n": min(size, 3), "c": "DE"}], size
+
+
+def test_current_catalog_runs(world: World) -> None:
+    result = world.gateway.query("analyst", "SELECT current_catalog() AS c FROM ads.conversions LIMIT 1")
+    assert result.table.to_pylist() == [{"c": "spark_catalog"}]
