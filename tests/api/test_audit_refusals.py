@@ -12,8 +12,10 @@ from access import AccessControl, AuditKind
 from access.audit import AuditEntry
 from api.authz import access_for
 from api.deps import current_principal
-from conftest import API, Headers
+from api.app import API_PREFIX as API
 from lake.service import Lake
+
+Headers = dict[str, str]
 
 
 def _queries(lake: Lake, client: TestClient, actor: str) -> list[AuditEntry]:

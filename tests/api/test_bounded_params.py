@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from conftest import API, Headers
+from api.app import API_PREFIX as API
+
+Headers = dict[str, str]
 
 HUGE = 10**30
 

@@ -12,9 +12,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import API, Headers
+from api.app import API_PREFIX as API
 from live_server import live_server
 from lake.nesting import MAX_NESTING_DEPTH
+
+Headers = dict[str, str]
 
 DEEP = 20_000
 

@@ -9,10 +9,12 @@ from fastapi.testclient import TestClient
 
 from access.resources import Resource
 from access.values import check_subject
-from conftest import API, Headers
+from api.app import API_PREFIX as API
 from lake.contracts import split_dataset_name
 from lake.errors import LakegateError
 from views.names import parse_view_name
+
+Headers = dict[str, str]
 
 
 def test_a_look_alike_user_with_a_trailing_newline_is_refused(client: TestClient, auth: dict[str, Headers]) -> None:
