@@ -40,6 +40,7 @@ from api.routes import (
     users,
     views,
 )
+from api import openapi
 from api.guards import BodyLimit, error_response
 from lake.errors import AuthenticationError, LakegateError, TooManyRequests
 from lake.service import Lake
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
                      gateway.router, subscribers.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
+    openapi.install(app, API_PREFIX)
     from ui.app import mount_ui
 
     mount_ui(app)

@@ -7,11 +7,11 @@ from ORM rows, so the catalog schema can change without changing the API.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from lake.timestamps import UtcDateTime
 from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
@@ -50,7 +50,7 @@ class DatasetPublic(BaseModel):
     contract_version: int
     contract: dict[str, Any]
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, info: DatasetInfo) -> DatasetPublic:
@@ -82,7 +82,7 @@ class ContractPlan(BaseModel):
 class ContractVersionPublic(BaseModel):
     version: int
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     changes: list[ContractChange]
     contract: dict[str, Any]
 
@@ -126,7 +126,7 @@ class CommitPublic(BaseModel):
     idempotency_key: str | None
     contract_version: int
     source: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class TableVersionPublic(BaseModel):
@@ -179,8 +179,8 @@ class TokenPublic(BaseModel):
     user: str
     name: str
     prefix: str = Field(description="First characters of the token, to recognise it.")
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
     revoked: bool
 
     @classmethod

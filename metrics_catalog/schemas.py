@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.timestamps import UtcDateTime
 from metrics_catalog.chains import ApprovalChain
 from metrics_catalog.comments import CommentInfo
 from metrics_catalog.info import ApprovalInfo, EventInfo, MetricInfo, RevisionInfo
@@ -58,8 +59,8 @@ class MetricPublic(BaseModel):
     stages: list[StagePublic]
     duplicates: list[DuplicatePublic]
     authors: list[str]
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @classmethod
     def of(cls, info: MetricInfo) -> MetricPublic:
@@ -101,7 +102,7 @@ class RevisionPublic(BaseModel):
     changed: list[str]
     author: str
     message: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, info: RevisionInfo) -> RevisionPublic:
@@ -119,7 +120,7 @@ class ApprovalPublic(BaseModel):
     valid: bool
     reset_by_revision: int | None
     session_id: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, a: ApprovalInfo) -> ApprovalPublic:
@@ -137,7 +138,7 @@ class EventPublic(BaseModel):
     actor: str
     reason: str
     session_id: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, e: EventInfo) -> EventPublic:
@@ -157,7 +158,7 @@ class CommentPublic(BaseModel):
     parent_id: int | None
     author: str
     body: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, c: CommentInfo) -> CommentPublic:
@@ -206,7 +207,7 @@ class MeetingCreate(BaseModel):
     domain: str
     title: str
     stage: str
-    starts_at: dt.datetime
+    starts_at: UtcDateTime
     duration_minutes: int = Field(60, ge=1, le=24 * 60)
     frequency: str = "weekly"
     interval: int = Field(1, ge=1, le=1000)
@@ -219,7 +220,7 @@ class MeetingPublic(BaseModel):
     domain: str
     title: str
     stage: str
-    starts_at: dt.datetime
+    starts_at: UtcDateTime
     duration_minutes: int
     frequency: str
     interval: int
@@ -227,7 +228,7 @@ class MeetingPublic(BaseModel):
     location: str
     organizer: str
     rrule: str
-    next_occurrences: list[dt.datetime]
+    next_occurrences: list[UtcDateTime]
 
     @classmethod
     def of(cls, m: MeetingInfo, now: dt.datetime) -> MeetingPublic:
@@ -256,11 +257,11 @@ class MinutePublic(BaseModel):
     decision: str | None
     actor: str
     text: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class SessionOpen(BaseModel):
-    starts_at: dt.datetime | None = Field(default=None, description="An occurrence; the current or next by default")
+    starts_at: UtcDateTime | None = Field(default=None, description="An occurrence; the current or next by default")
 
 
 class SessionDecision(BaseModel):
@@ -277,12 +278,12 @@ class SessionNote(BaseModel):
 class SessionPublic(BaseModel):
     id: int
     meeting_id: int
-    starts_at: dt.datetime
+    starts_at: UtcDateTime
     status: str
     agenda: list[AgendaItemPublic]
     minutes: list[MinutePublic]
     opened_by: str
-    closed_at: dt.datetime | None
+    closed_at: UtcDateTime | None
 
     @classmethod
     def of(cls, s: SessionInfo) -> SessionPublic:
@@ -300,7 +301,7 @@ class NoticePublic(BaseModel):
     title: str
     body: str
     payload: dict[str, Any]
-    created_at: dt.datetime
+    created_at: UtcDateTime
     read: bool
 
     @classmethod
@@ -318,7 +319,7 @@ class ChannelPublic(BaseModel):
     id: int
     kind: str
     target: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     secret: str | None = Field(default=None, description="The webhook signing secret; shown only on creation")
 
     @classmethod
