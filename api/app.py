@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -41,7 +42,8 @@ from api.routes import (
     views,
 )
 from api import openapi
-from api.guards import BodyLimit, error_response
+from api.guards import BodyLimit, ShedWhenFull, error_response
+from access.gateway.admission import Admission, AdmissionLimits
 from lake.errors import AuthenticationError, LakegateError, TooManyRequests
 from lake.service import Lake
 from lake.settings import Settings, get_settings
@@ -134,7 +136,14 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         swagger_ui_oauth2_redirect_url=None,
     )
     limits = lake.settings if lake is not None else (settings or get_settings())
+    # Gateway queries: admitted within bounds, run on their own threads.
+    app.state.admission = Admission(AdmissionLimits(
+        max_running=limits.max_concurrent_queries, max_queued=limits.max_queued_queries,
+        max_per_user=limits.max_queries_per_user, queue_timeout_seconds=limits.query_queue_timeout_seconds,
+        retry_after_seconds=limits.query_retry_after_seconds))
+    app.state.query_threads = anyio.CapacityLimiter(limits.max_concurrent_queries)
     app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes)
+    app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query")
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,5 +1,8 @@
 """Bounds on requests, checked before any route reads or parses them.
 
+:class:`ShedWhenFull` refuses a gateway query with 429 before any work when
+the server's query slots and queue are full.
+
 :class:`BodyLimit` is the outermost layer of the app: a body larger than its
 limit is refused with 413 as soon as its ``Content-Length`` (or, for a
 chunked body, the bytes received) says so, and a JSON body nested deeper
@@ -19,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from access.gateway.admission import Admission
 from lake.errors import InvalidInput, LakegateError, PayloadTooLarge
 from lake.nesting import MAX_NESTING_DEPTH, json_depth_error
 
@@ -120,3 +124,28 @@ class BodyLimit:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+class ShedWhenFull:
+    """ASGI middleware: refuse a query with 429 before any work when the server is full.
+
+    When every query slot is taken and the queue is full, ``POST /api/v1/query``
+    is answered at once, before authentication reads the catalog, so a flood
+    of queries costs the server almost nothing. (Refusals that reach the route
+    name their caller and are audited there.)
+    """
+
+    def __init__(self, app: ASGIApp, *, admission: Admission, path: str) -> None:
+        self.app = app
+        self.admission = admission
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path
+                and self.admission.full()):
+            refusal = self.admission.refuse_busy()
+            log.warning("%s %s refused: %s", scope["method"], scope["path"], refusal.message)
+            response = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
+            await response(scope, _no_receive, send)
+            return
+        await self.app(scope, receive, send)

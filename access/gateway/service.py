@@ -12,6 +12,7 @@ carry keys or the rewritten SQL's parameters.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -101,7 +102,7 @@ class Gateway:
             raise
 
     def query(self, subject: str, sql: str, *, max_rows: int | None = None,
-              timeout_seconds: float | None = None) -> QueryResult:
+              timeout_seconds: float | None = None, cancel: threading.Event | None = None) -> QueryResult:
         """Run one governed query for ``subject``.
 
         Args:
@@ -109,6 +110,7 @@ class Gateway:
             sql: One Spark SQL SELECT over ``domain.name`` tables.
             max_rows: Row cap (the server default when ``None``; at most the server maximum).
             timeout_seconds: Time limit (likewise).
+            cancel: Set when the answer is no longer wanted; the query is then cancelled.
 
         Returns:
             The rows (masked and filtered for ``subject``) and whether they were truncated.
@@ -131,7 +133,7 @@ class Gateway:
             self._audit_run(planned, outcome=exc.code, rows=None, error=exc.message)
             raise
         try:
-            rows = execute(planned, self.lake.settings, row_cap=row_cap, timeout_seconds=timeout)
+            rows = execute(planned, self.lake.settings, row_cap=row_cap, timeout_seconds=timeout, cancel=cancel)
         except LakegateError as exc:
             self._audit_run(planned, outcome=exc.code, rows=None, error=exc.message)
             raise

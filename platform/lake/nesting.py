@@ -144,7 +144,7 @@ def load_yaml(text: str, limit: int = MAX_NESTING_DEPTH) -> Any:
     """
     found = yaml_depth_error(text, limit)
     if found is not None:
-        mark = yaml.Mark("<document>", 0, found.line - 1, 0, None, None)
+        mark = yaml.Mark("<document>", 0, found.line - 1, 0, "", 0)
         raise YAMLTooDeep(problem=found.message, problem_mark=mark)
     return yaml.safe_load(text)
 

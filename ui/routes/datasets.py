@@ -55,7 +55,7 @@ def dataset_page(request: Request, me: Me, name: str,
     catalog = services.metrics(request)
     nodes, edges = dataset_lineage(lake, info.name, (c["source"] or "unknown source" for c in commits),
                                    catalog.workflow.list(), lambda r: control.can(me.user, Action.DISCOVER, r))
-    sample = sample_rows(services.gateway(request), control, me.user, info)
+    sample = sample_rows(services.gateway(request), control, me.user, info, admission=services.admission(request))
     mine = [r for r in control.requests.list(requester=me.user, limit=50) if r.resource == resource]
     can_grant = control.can(me.user, Action.GRANT, resource) or control.can(me.user, Action.ADMIN, resource)
     flash = f"Access request #{requested} was sent. The owner ({info.owner}) decides it." if requested else ""
