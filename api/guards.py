@@ -129,10 +129,13 @@ async def _no_receive() -> Message:
 class ShedWhenFull:
     """ASGI middleware: refuse a query with 429 before any work when the server is full.
 
-    When every query slot is taken and the queue is full, ``POST /api/v1/query``
-    is answered at once, before authentication reads the catalog, so a flood
-    of queries costs the server almost nothing. (Refusals that reach the route
-    name their caller and are audited there.)
+    At most as many ``POST /api/v1/query`` requests as there are query slots
+    and queue places are let in at once (:meth:`Admission.arrive`), counting
+    those still being authenticated; the rest are answered at once, before
+    authentication reads the catalog, so a flood of queries costs the server
+    almost nothing. These refusals are logged, not audited (there is no
+    authenticated caller to name yet, and writing would be the work shed);
+    refusals that reach the route name their caller and are audited there.
     """
 
     def __init__(self, app: ASGIApp, *, admission: Admission, path: str) -> None:
@@ -141,11 +144,16 @@ class ShedWhenFull:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path
-                and self.admission.full()):
+        if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path):
+            await self.app(scope, receive, send)
+            return
+        if not self.admission.arrive():
             refusal = self.admission.refuse_busy()
             log.warning("%s %s refused: %s", scope["method"], scope["path"], refusal.message)
             response = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
             await response(scope, _no_receive, send)
             return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.depart()

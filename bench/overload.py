@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import multiprocessing
 import os
 import socket
 import statistics
@@ -116,30 +117,45 @@ def _prepare(home: Path, users: int, rows: int) -> dict[str, str]:
     return tokens
 
 
-async def _light_stream(client: httpx.AsyncClient, token: str, seconds: float,
-                        out: dict[str, list[float]], stop: asyncio.Event | None = None) -> None:
-    """Light requests at a steady rate: latencies in ms per kind (failures count as the timeout)."""
+async def _light_stream(url: str, token: str, seconds: float, stop: Any) -> dict[str, list[float]]:
+    """Light requests at a steady rate: latencies in ms per kind (failures listed apart)."""
+    out: dict[str, list[float]] = collections.defaultdict(list)
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     n = 0
 
-    async def one(kind: str, url: str, extra: dict[str, str]) -> None:
+    async def one(client: httpx.AsyncClient, kind: str, path: str, extra: dict[str, str]) -> None:
         t = time.perf_counter()
         try:
-            r = await client.get(url, headers=extra, timeout=30)
+            r = await client.get(path, headers=extra, timeout=30)
             ok = r.status_code == 200
         except httpx.HTTPError:
             ok = False
         out[kind if ok else kind + " (failed)"].append((time.perf_counter() - t) * 1000)
 
-    pending: list[asyncio.Task[None]] = []
-    while time.perf_counter() - started < seconds and not (stop is not None and stop.is_set()):
-        kind, url, extra = (("health", "/health", {}) if n % 2 == 0 else
-                            ("datasets", "/api/v1/datasets", headers))
-        pending.append(asyncio.create_task(one(kind, url, extra)))
-        n += 1
-        await asyncio.sleep(max(0.0, started + n / LIGHT_PER_SECOND - time.perf_counter()))
-    await asyncio.gather(*pending)
+    async with httpx.AsyncClient(base_url=url) as client:
+        pending: list[asyncio.Task[None]] = []
+        while time.perf_counter() - started < seconds and not stop.is_set():
+            kind, path, extra = (("health", "/health", {}) if n % 2 == 0 else
+                                 ("datasets", "/api/v1/datasets", headers))
+            pending.append(asyncio.create_task(one(client, kind, path, extra)))
+            n += 1
+            await asyncio.sleep(max(0.0, started + n / LIGHT_PER_SECOND - time.perf_counter()))
+        await asyncio.gather(*pending)
+    return dict(out)
+
+
+def _light_worker(url: str, token: str, seconds: float, stop: Any, results: Any) -> None:
+    """The light stream in a process of its own, so the burst's client does not slow it down."""
+    results.put(asyncio.run(_light_stream(url, token, seconds, stop)))
+
+
+def _light(url: str, token: str, seconds: float) -> tuple[Any, Any, Any]:
+    context = multiprocessing.get_context("spawn")
+    stop, results = context.Event(), context.Queue()
+    process = context.Process(target=_light_worker, args=(url, token, seconds, stop, results), daemon=True)
+    process.start()
+    return process, stop, results
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -151,13 +167,14 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _run(url: str, tokens: dict[str, str], args: argparse.Namespace, pid: int) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.queries + 50, max_keepalive_connections=args.queries + 50)
+    names = list(tokens)
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
-        names = list(tokens)
         warm = await client.post("/api/v1/query", json={"sql": QUERY, "timeout_seconds": 290}, timeout=300,
                                  headers={"Authorization": f"Bearer {tokens[names[0]]}"})
         assert warm.status_code == 200, warm.text
-        idle: dict[str, list[float]] = collections.defaultdict(list)
-        await _light_stream(client, tokens[names[0]], args.light_seconds, idle)
+        process, stop, results = _light(url, tokens[names[0]], args.light_seconds)
+        idle = await asyncio.to_thread(results.get, True, args.light_seconds + 120)
+        process.join(10)
         rss_before = _rss_bytes(pid)
 
         statuses: collections.Counter[str] = collections.Counter()
@@ -180,20 +197,21 @@ async def _run(url: str, tokens: dict[str, str], args: argparse.Namespace, pid: 
             except httpx.HTTPError as exc:
                 statuses[type(exc).__name__] += 1
 
-        loaded: dict[str, list[float]] = collections.defaultdict(list)
-        stop = asyncio.Event()
-        light = asyncio.create_task(_light_stream(client, tokens[names[0]], args.max_seconds, loaded, stop))
+        process, stop, results = _light(url, tokens[names[1 % len(names)]], args.max_seconds)
+        await asyncio.sleep(1.0)  # the light stream is running before the burst
         started = time.perf_counter()
         await asyncio.gather(*(query(i) for i in range(args.queries)))
         load_seconds = time.perf_counter() - started
-        await asyncio.sleep(1.0)  # light requests go on a moment after the burst
+        await asyncio.sleep(1.0)
         stop.set()
-        await light
+        loaded = await asyncio.to_thread(results.get, True, 120)
+        process.join(10)
         rss_after = _rss_bytes(pid)
         await asyncio.sleep(args.rest_seconds)
         rss_rest = _rss_bytes(pid)
-    return {"idle": idle, "loaded": loaded, "statuses": statuses, "retry_after": retry_after,
-            "query_ms": query_ms, "load_seconds": load_seconds, "rss": (rss_before, rss_after, rss_rest)}
+    return {"idle": collections.defaultdict(list, idle), "loaded": collections.defaultdict(list, loaded),
+            "statuses": statuses, "retry_after": retry_after, "query_ms": query_ms,
+            "load_seconds": load_seconds, "rss": (rss_before, rss_after, rss_rest)}
 
 
 def main() -> int:

@@ -73,6 +73,7 @@ class Admission:
         self._running = 0
         self._users: Counter[str] = Counter()
         self._queue: deque[_Waiter] = deque()
+        self._arrived = 0
 
     @property
     def running(self) -> int:
@@ -86,6 +87,25 @@ class Admission:
         """Whether every slot is taken and the queue is full (a new query would be refused)."""
         with self._lock:
             return self._running >= self.limits.max_running and len(self._queue) >= self.limits.max_queued
+
+    def arrive(self) -> bool:
+        """Count a query request at the server's door, before any work; ``False``: refuse it.
+
+        At most ``max_running + max_queued`` query requests are inside the
+        server at once, counting those still being authenticated, so a burst
+        is shed at the door instead of all of it reaching the catalog first.
+        Every ``True`` must be matched by :meth:`depart`.
+        """
+        with self._lock:
+            if self._arrived >= self.limits.max_running + self.limits.max_queued:
+                return False
+            self._arrived += 1
+            return True
+
+    def depart(self) -> None:
+        """A request counted by :meth:`arrive` is done."""
+        with self._lock:
+            self._arrived -= 1
 
     def _refusal(self, reason: str, message: str) -> TooManyRequests:
         return TooManyRequests(message, retry_after=self.limits.retry_after_seconds, reason=reason)

@@ -123,10 +123,17 @@ async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, p
     main = asyncio.current_task()
     watcher = asyncio.create_task(_watch_disconnect(request, cancel, phase, main))
 
-    def run() -> QueryResult:
+    arrow = _wants_arrow(request.headers.get("accept"))
+
+    def run() -> Response:
         subject = known(gateway.access, principal)
-        return gateway.query(subject, body.sql, max_rows=body.max_rows, timeout_seconds=body.timeout_seconds,
-                             cancel=cancel)
+        result = gateway.query(subject, body.sql, max_rows=body.max_rows, timeout_seconds=body.timeout_seconds,
+                               cancel=cancel)
+        # Encoded here, on the query's thread, not on the event loop.
+        if arrow:
+            return Response(content=result.to_ipc(), media_type=ARROW_STREAM, headers=_headers(result))
+        payload = QueryResultPublic.of(result).model_dump(mode="json")
+        return JSONResponse(payload, headers=_headers(result))
 
     try:
         try:
@@ -142,12 +149,9 @@ async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, p
             raise QueryCancelled() from None
         phase["waiting"] = False
         try:
-            result = await anyio.to_thread.run_sync(run, limiter=request.app.state.query_threads)
+            response: Response = await anyio.to_thread.run_sync(run, limiter=request.app.state.query_threads)
         finally:
             admission.leave(principal.name)
     finally:
         watcher.cancel()
-    if _wants_arrow(request.headers.get("accept")):
-        return Response(content=result.to_ipc(), media_type=ARROW_STREAM, headers=_headers(result))
-    payload = QueryResultPublic.of(result).model_dump(mode="json")
-    return JSONResponse(payload, headers=_headers(result))
+    return response

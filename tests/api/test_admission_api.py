@@ -27,21 +27,19 @@ BOUNDS = {"max_concurrent_queries": 1, "max_queued_queries": 1, "max_queries_per
 def test_a_full_server_refuses_before_any_work(make_client: Any) -> None:
     client = make_client(**BOUNDS)
     admission: Admission = client.app.state.admission
-    assert admission.try_enter("holder")  # the one slot
-    # Fill the queue with a waiter, then any query is refused at the door.
-    auth = _users(client)
-    waiting = threading.Thread(target=lambda: client.post(f"{API}/query", json={"sql": NO_SPARK},
-                                                          headers=auth["bob"]))
-    waiting.start()
-    _until(lambda: admission.queued == 1)
+    # Two query requests inside the server (one running, one queued, or still
+    # authenticating): a third is refused at the door, before authentication.
+    assert admission.arrive() and admission.arrive()
     r = client.post(f"{API}/query", json={"sql": "SELECT 1"})  # no token at all: refused first
     assert r.status_code == 429, r.text
     assert r.headers["Retry-After"] == "7"
     assert r.json()["error"]["code"] == "too_many_requests"
     assert r.json()["error"]["details"]["reason"] == "server_busy"
     assert client.get("/health").status_code == 200
-    admission.leave("holder")
-    waiting.join(10)
+    admission.depart()
+    r = client.post(f"{API}/query", json={"sql": "SELECT 1"})
+    assert r.status_code == 401, r.text  # let in again
+    admission.depart()
 
 
 def test_per_user_and_queue_timeout_refusals_are_audited(make_client: Any) -> None:

@@ -109,3 +109,10 @@ def test_try_enter_never_queues() -> None:
     assert not admission.try_enter("b")
     admission.leave("a")
     assert admission.try_enter("b")
+
+
+def test_the_door_lets_in_as_many_requests_as_slots_and_queue_places() -> None:
+    admission = _admission(max_running=1, max_queued=2)
+    assert [admission.arrive() for _ in range(4)] == [True, True, True, False]
+    admission.depart()
+    assert admission.arrive()
