@@ -145,16 +145,20 @@ async def _light_stream(url: str, token: str, seconds: float, stop: Any) -> dict
     return dict(out)
 
 
-def _light_worker(url: str, token: str, seconds: float, stop: Any, results: Any) -> None:
+def _light_worker(url: str, token: str, seconds: float, ready: Any, stop: Any, results: Any) -> None:
     """The light stream in a process of its own, so the burst's client does not slow it down."""
+    ready.set()
     results.put(asyncio.run(_light_stream(url, token, seconds, stop)))
 
 
 def _light(url: str, token: str, seconds: float) -> tuple[Any, Any, Any]:
+    """Start the light stream; returns once it is sending."""
     context = multiprocessing.get_context("spawn")
-    stop, results = context.Event(), context.Queue()
-    process = context.Process(target=_light_worker, args=(url, token, seconds, stop, results), daemon=True)
+    ready, stop, results = context.Event(), context.Event(), context.Queue()
+    process = context.Process(target=_light_worker, args=(url, token, seconds, ready, stop, results), daemon=True)
     process.start()
+    if not ready.wait(120):
+        raise RuntimeError("the light-request process did not start")
     return process, stop, results
 
 
@@ -172,7 +176,7 @@ async def _run(url: str, tokens: dict[str, str], args: argparse.Namespace, pid: 
         warm = await client.post("/api/v1/query", json={"sql": QUERY, "timeout_seconds": 290}, timeout=300,
                                  headers={"Authorization": f"Bearer {tokens[names[0]]}"})
         assert warm.status_code == 200, warm.text
-        process, stop, results = _light(url, tokens[names[0]], args.light_seconds)
+        process, stop, results = await asyncio.to_thread(_light, url, tokens[names[0]], args.light_seconds)
         idle = await asyncio.to_thread(results.get, True, args.light_seconds + 120)
         process.join(10)
         rss_before = _rss_bytes(pid)
@@ -197,8 +201,9 @@ async def _run(url: str, tokens: dict[str, str], args: argparse.Namespace, pid: 
             except httpx.HTTPError as exc:
                 statuses[type(exc).__name__] += 1
 
-        process, stop, results = _light(url, tokens[names[1 % len(names)]], args.max_seconds)
-        await asyncio.sleep(1.0)  # the light stream is running before the burst
+        process, stop, results = await asyncio.to_thread(_light, url, tokens[names[1 % len(names)]],
+                                                          args.max_seconds)
+        await asyncio.sleep(2.0)  # the light stream runs before the burst
         started = time.perf_counter()
         await asyncio.gather(*(query(i) for i in range(args.queries)))
         load_seconds = time.perf_counter() - started
