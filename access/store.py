@@ -90,7 +90,7 @@ _EVERYONE = "everyone"  # access.policy.EVERYONE: every known user is a member
 
 
 def _admins(s: Session) -> bool:
-    """Whether some active user holds ``admin`` on the lake in the policy ``s`` sees.
+    """Whether some active user holds ``admin`` (and ``discover``) on the lake in the policy ``s`` sees.
 
     The roles on the record of a user the policy has not seen yet count as
     memberships (they become memberships when it is first seen).
@@ -100,7 +100,9 @@ def _admins(s: Session) -> bool:
     for name, roles in s.execute(select(User.name, User.roles).where(User.is_active.is_(True))):
         pending = () if state.index.has_link(name, _EVERYONE) else tuple(r for r in roles or () if isinstance(r, str))
         for subject in (name, *pending):
-            if state.index.allowed(subject, Action.ADMIN.value, _LAKE_KEYS, now):
+            # Admin through the API: the API also needs discover on the lake (a deny there locks out too).
+            if (state.index.allowed(subject, Action.ADMIN.value, _LAKE_KEYS, now)
+                    and state.index.allowed(subject, Action.DISCOVER.value, _LAKE_KEYS, now)):
                 return True
     return False
 

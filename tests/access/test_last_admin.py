@@ -39,6 +39,8 @@ def test_nor_removed_by_deleting_the_role_a_membership_a_deny_or_an_import(acces
         access.remove_member("admin", "root")
     with pytest.raises(Conflict):
         access.deny("everyone", Action.ADMIN, LAKE)
+    with pytest.raises(Conflict):  # the API needs discover on the lake too
+        access.deny("root", Action.DISCOVER, LAKE)
     with pytest.raises(Conflict):
         access.import_csv("p, ana, lake, read, allow\n", replace=True)
     assert access.can("root", Action.ADMIN, LAKE)
