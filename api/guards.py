@@ -142,16 +142,19 @@ class ShedWhenFull:
         self.app = app
         self.admission = admission
         self.path = path
+        self._busy: JSONResponse | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path):
             await self.app(scope, receive, send)
             return
         if not self.admission.arrive():
-            refusal = self.admission.refuse_busy()
-            log.warning("%s %s refused: %s", scope["method"], scope["path"], refusal.message)
-            response = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
-            await response(scope, _no_receive, send)
+            # The cheapest answer there is: a burst is refused on the event loop, beside every other request.
+            if self._busy is None:
+                refusal = self.admission.refuse_busy()
+                self._busy = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
+            log.warning("%s %s refused: the server is full", scope["method"], scope["path"])
+            await self._busy(scope, _no_receive, send)
             return
         try:
             await self.app(scope, receive, send)

@@ -228,6 +228,8 @@ def main() -> int:
     parser.add_argument("--query-timeout", type=float, default=90.0)
     parser.add_argument("--rest-seconds", type=float, default=10.0)
     parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--max-concurrent", type=int, default=None,
+                        help="LAKEGATE_MAX_CONCURRENT_QUERIES of the server (its default otherwise)")
     args = parser.parse_args()
     if not 1 <= args.queries <= 2000:
         parser.error("--queries must be between 1 and 2000")
@@ -238,6 +240,10 @@ def main() -> int:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEGATE_")}
         env["LAKEGATE_HOME"] = str(home)
+        if args.max_concurrent is not None:
+            env["LAKEGATE_MAX_CONCURRENT_QUERIES"] = str(args.max_concurrent)
+        bounds = Settings(home=home, **({"max_concurrent_queries": args.max_concurrent}
+                                        if args.max_concurrent is not None else {}))
         log = (Path(tmp) / "server.log").open("wb")
         server = subprocess.Popen([str(Path(sys.executable).parent / "lakegate"), "serve", "--host", HOST,
                                    "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -268,6 +274,8 @@ def main() -> int:
     print(f"overload: {args.queries} concurrent gateway queries from {args.users} users, "
           f"{args.rows:,} rows; light requests at {LIGHT_PER_SECOND}/s; machine load {load[0]:.2f} "
           f"(1 min), {os.cpu_count()} cores")
+    print(f"  server bounds: {bounds.max_concurrent_queries} queries at once, {bounds.max_queued_queries} queued "
+          f"for up to {bounds.query_queue_timeout_seconds:g} s, {bounds.max_queries_per_user} per user")
     print(f"  queries: {statuses.get('200', 0)} answered, {statuses.get('429', 0)} refused with 429 "
           f"(Retry-After {', '.join(sorted(result['retry_after'])) or '-'}), "
           f"{sum(v for k, v in statuses.items() if k not in ('200', '429'))} other "

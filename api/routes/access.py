@@ -32,10 +32,10 @@ from access.schemas import (
 )
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.params import Id
 from api.schemas import ErrorResponse
 from lake.auth import Principal
 from lake.errors import InvalidInput, PayloadTooLarge
-from api.params import Id
 
 router = APIRouter(prefix="/access", tags=["access"], dependencies=[BASELINE])
 

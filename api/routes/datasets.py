@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from access import Action, Resource
 from api.authz import AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
+from api.params import MAX_INT
 from api.schemas import (
     CommitPublic,
     ContractChange,
@@ -37,7 +38,6 @@ from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
 from lake.nesting import load_json
 from lake.service import Lake
-from api.params import MAX_INT
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -178,7 +178,8 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 
 @router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
-                major: Annotated[int | None, Query(ge=1, le=MAX_INT, description="A major version; the current one by default.")]
+                major: Annotated[int | None, Query(ge=1, le=MAX_INT,
+                                                   description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
     return DatasetPublic.of(lake.dataset(name, major=major))

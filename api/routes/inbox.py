@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from api.params import Id
 from lake.errors import AccessDenied
 
 from api.authz import BASELINE
@@ -16,7 +17,6 @@ from metrics_catalog.schemas import (
     DeliveryPublic,
     NoticePublic,
 )
-from api.params import Id
 
 router = APIRouter(prefix="/inbox", tags=["inbox"], dependencies=[BASELINE])
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import Response
+from api.params import Id
 from lake.catalog.models import utcnow
 
 from api.authz import BASELINE
@@ -21,7 +22,6 @@ from metrics_catalog.schemas import (
     SessionOpen,
     SessionPublic,
 )
-from api.params import Id
 
 router = APIRouter(prefix="/meetings", tags=["meetings"], dependencies=[BASELINE])
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
+from api.params import MAX_INT, Number
 from lake.errors import AccessDenied, InvalidInput
 from lake.nesting import load_json
 
@@ -36,7 +37,6 @@ from metrics_catalog.schemas import (
     TransitionRequest,
     ValuesPublic,
 )
-from api.params import MAX_INT, Number
 
 router = APIRouter(tags=["metrics"], dependencies=[BASELINE])
 

@@ -12,9 +12,9 @@ from access.requests import RequestStatus
 from access.schemas import RequestCreate, RequestDecision, RequestPublic
 from api.authz import BASELINE, AccessDep, known
 from api.deps import PrincipalDep
+from api.params import Id
 from api.schemas import ErrorResponse
 from lake.errors import AccessDenied
-from api.params import Id
 
 router = APIRouter(prefix="/access/requests", tags=["access requests"], dependencies=[BASELINE])
 

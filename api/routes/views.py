@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from access import AccessControl, Action, Resource
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.params import MAX_INT, Number
 from lake.auth import Principal
 from lake.errors import InvalidInput, NotFound, PayloadTooLarge
 from lake.service import Lake
@@ -41,7 +42,6 @@ from views.schemas import (
     ViewPublic,
 )
 from views.transpile import transpile
-from api.params import MAX_INT, Number
 
 router = APIRouter(prefix="/views", tags=["views"])
 
@@ -217,7 +217,8 @@ def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep, acc
 
 @router.get("/{name}")
 def get_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-             version: Annotated[int | None, Query(ge=1, le=MAX_INT, description="A version; the current one by default.")]
+             version: Annotated[int | None, Query(ge=1, le=MAX_INT,
+                                                  description="A version; the current one by default.")]
              = None) -> ViewPublic:
     """One version of a view (``domain.name`` or ``domain.name@vN``); 410 past its sunset date."""
     _discover(access, principal, name)

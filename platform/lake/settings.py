@@ -8,6 +8,7 @@ after changing the environment.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
         max_upload_bytes: Largest batch accepted by the API.
         max_body_bytes: Largest body of any other request (JSON, YAML, CSV
             policy, forms); a larger one is refused with 413 before it is read.
-        max_concurrent_queries: Gateway queries one server runs at once.
+        max_concurrent_queries: Gateway queries one server runs at once (by
+            default as many as the machine has cores, at least 2: the engine
+            uses every core for each query, so more at once only share them).
         max_queued_queries: Gateway queries that may wait for a slot; more are
             refused with 429 and ``Retry-After``.
         max_queries_per_user: Gateway queries one caller may have running or waiting.
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
     behind_tls_proxy: bool = False
     max_upload_bytes: int = 1 << 30
     max_body_bytes: int = 8 << 20
-    max_concurrent_queries: int = Field(default=4, ge=1)
+    max_concurrent_queries: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_queued_queries: int = Field(default=16, ge=0)
     max_queries_per_user: int = Field(default=4, ge=1)
     query_queue_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -19,13 +19,13 @@ from access import (
     Resource,
     RoleKind,
 )
+from api.params import MAX_INT, Id
 from lake.catalog.models import utcnow
 from lake.errors import LakegateError
 from ui import services
 from ui.routing import Me, Posted, UiRoute, in_thread
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
-from api.params import Id, MAX_INT
 
 router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
 

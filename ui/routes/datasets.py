@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action, Resource
+from api.params import MAX_INT
 from lake.datasets import DatasetInfo
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
@@ -20,7 +21,6 @@ from ui.samples import sample_rows
 from ui.templating import UI_PREFIX, render
 from ui.visibility import not_found_message, require_discover
 from ui.who import who_has_access
-from api.params import MAX_INT
 
 router = APIRouter(prefix=f"{UI_PREFIX}/datasets", route_class=UiRoute, include_in_schema=False)
 
@@ -55,7 +55,8 @@ def dataset_page(request: Request, me: Me, name: str,
     catalog = services.metrics(request)
     nodes, edges = dataset_lineage(lake, info.name, (c["source"] or "unknown source" for c in commits),
                                    catalog.workflow.list(), lambda r: control.can(me.user, Action.DISCOVER, r))
-    sample = sample_rows(services.gateway(request), control, me.user, info, admission=services.admission(request))
+    sample = sample_rows(services.gateway(request), control, me.user, info,
+                         admission=services.admission(request))
     mine = [r for r in control.requests.list(requester=me.user, limit=50) if r.resource == resource]
     can_grant = control.can(me.user, Action.GRANT, resource) or control.can(me.user, Action.ADMIN, resource)
     flash = f"Access request #{requested} was sent. The owner ({info.owner}) decides it." if requested else ""

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action
+from api.params import Id
 from lake.errors import LakegateError
 from ui import decisions, services
 from ui.inbox import waiting_for
 from ui.routing import Me, Posted, UiRoute, in_thread
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
-from api.params import Id
 
 router = APIRouter(prefix=f"{UI_PREFIX}/inbox", route_class=UiRoute, include_in_schema=False)
 

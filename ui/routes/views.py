@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from access import Action, Resource
+from api.params import MAX_INT
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
 from ui.highlight import highlight_diff, highlight_sql
@@ -15,7 +16,6 @@ from ui.lineage import view_lineage
 from ui.routing import Me, UiRoute
 from ui.templating import UI_PREFIX, render
 from ui.visibility import not_found_message, require_discover
-from api.params import MAX_INT
 
 router = APIRouter(prefix=f"{UI_PREFIX}/views", route_class=UiRoute, include_in_schema=False)
 
