@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from access import AuditKind
@@ -95,3 +96,37 @@ def _until(condition: Any, timeout: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_a_queued_query_leaves_the_queue_when_its_client_goes_away(tmp_path: Any) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from lake.service import Lake
+    from lake.settings import Settings
+    from live_server import free_port
+
+    lake = Lake(Settings(home=tmp_path / "home", **{**BOUNDS, "query_queue_timeout_seconds": 60}))
+    lake.users.create("bob")
+    token, _ = lake.users.create_token("bob")
+    app = create_app(lake=lake)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
+                                           lifespan="on", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _until(lambda: server.started)
+        admission: Admission = app.state.admission
+        assert admission.try_enter("holder")
+        with pytest.raises(httpx.ReadTimeout):
+            # The client gives up after a second, closing its connection.
+            httpx.post(f"http://127.0.0.1:{port}{API}/query", json={"sql": NO_SPARK},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(10, read=1.0))
+        _until(lambda: admission.queued == 0, timeout=5)  # it left the queue, long before its 60 s
+        admission.leave("holder")
+        assert (admission.running, admission.queued) == (0, 0)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        lake.close()
