@@ -49,6 +49,8 @@ class AuditKind(ParsableEnum, label="audit entry kind"):
     POLICY_CHANGE = "policy_change"  # a grant, membership, mask, row filter or role changed
     ACCESS_REQUEST = "access_request"  # a request was made, approved, rejected or cancelled
     TOKEN_USE = "token_use"  # an API token authenticated a caller
+    FAILURE = "failure"  # a request failed with an internal error
+    REFUSAL = "refusal"  # a request refused by a bound (concurrency, queue, sign-in attempts)
 
 
 class Decision(enum.StrEnum):

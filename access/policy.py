@@ -209,7 +209,7 @@ class AccessControl:
     def _join(self, name: str, roles: Iterable[str]) -> None:
         with self.policies.transaction(SYSTEM_ACTOR) as tx:
             for role in (EVERYONE, *roles):
-                if not SUBJECT_RE.match(role) or role == name:
+                if not SUBJECT_RE.fullmatch(role) or role == name:
                     continue
                 if role not in self._state.roles:
                     try:
@@ -424,7 +424,7 @@ class AccessControl:
         """
         owner = info.owner
         resource = resource or Resource.table(info.name)
-        if not owner or not SUBJECT_RE.match(owner):
+        if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
         with self.policies.transaction(actor) as tx:
             if not self._is_user(owner) and owner not in self._state.roles:

@@ -27,7 +27,7 @@ from functools import cached_property
 from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
 
-_PART = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_PART = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 class Action(ParsableEnum, label="action"):
@@ -70,7 +70,7 @@ class Resource:
     @staticmethod
     def _split(qualified: str) -> tuple[str, str]:
         parts = qualified.split(".")
-        if len(parts) != 2 or not all(_PART.match(p) for p in parts):
+        if len(parts) != 2 or not all(_PART.fullmatch(p) for p in parts):
             raise InvalidInput(f"expected 'domain.name' in lower case, got {qualified!r}")
         return parts[0], parts[1]
 
@@ -81,7 +81,7 @@ class Resource:
 
     @classmethod
     def domain_(cls, domain: str) -> Resource:
-        if not _PART.match(domain):
+        if not _PART.fullmatch(domain):
             raise InvalidInput(f"invalid domain name {domain!r}")
         return cls(ResourceKind.DOMAIN, domain)
 
@@ -105,7 +105,7 @@ class Resource:
     def column_of(cls, table: Resource, column: str) -> Resource:
         if table.kind not in (ResourceKind.DATASET, ResourceKind.VIEW) or table.name is None:
             raise InvalidInput("columns belong to datasets and views")
-        if not _PART.match(column):
+        if not _PART.fullmatch(column):
             raise InvalidInput(f"invalid column name {column!r}")
         return cls(ResourceKind.COLUMN, table.domain, table.name, column, table.kind)
 
@@ -134,7 +134,7 @@ class Resource:
                     raise InvalidInput(f"resource {text!r}: the lake has no name; write 'lake'")
                 return _LAKE
         parts = rest.split(".")
-        if not all(_PART.match(p) for p in parts) or len(parts) > 3:
+        if not all(_PART.fullmatch(p) for p in parts) or len(parts) > 3:
             raise InvalidInput(
                 f"invalid resource {text!r}: expected 'lake', 'domain:<d>', 'dataset:<d>.<name>', "
                 "'view:<d>.<name>', 'metric:<d>.<name>' or a column 'dataset:<d>.<name>.<column>' "

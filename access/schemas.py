@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.timestamps import UtcDateTime
 from access.audit import AuditEntry, VerifyResult
 from access.index import Explanation
 from access.policy import TableAccess
@@ -35,13 +35,13 @@ class RolePublic(BaseModel):
 
 class MemberAdd(BaseModel):
     member: str = Field(description="A user, service principal, group or role.")
-    expires_at: dt.datetime | None = Field(None, description="When the membership ends (ISO 8601 with zone).")
+    expires_at: UtcDateTime | None = Field(None, description="When the membership ends (ISO 8601 with zone).")
 
 
 class MembershipPublic(BaseModel):
     member: str
     role: str
-    expires_at: dt.datetime | None
+    expires_at: UtcDateTime | None
 
     @classmethod
     def of(cls, m: Membership) -> MembershipPublic:
@@ -53,7 +53,7 @@ class GrantCreate(BaseModel):
     action: str = Field(description="discover, read, write, propose, approve, grant or admin.")
     resource: str = Field(description=RESOURCE_DOC)
     effect: str = Field("allow", description="allow, or deny (a deny anywhere above wins).")
-    expires_at: dt.datetime | None = None
+    expires_at: UtcDateTime | None = None
     reason: str = Field("", max_length=2000)
 
 
@@ -63,7 +63,7 @@ class GrantPublic(BaseModel):
     action: str
     resource: str
     effect: str
-    expires_at: dt.datetime | None
+    expires_at: UtcDateTime | None
     reason: str
     request_id: int | None
 
@@ -77,7 +77,7 @@ class MaskSet(BaseModel):
     subject: str
     resource: str = Field(description="A column; or a table, domain or 'lake' for the PII columns under it.")
     mask: str = Field(description="null, redact, hash, partial, partial:N or decrypt.")
-    expires_at: dt.datetime | None = Field(None, description="When the rule stops applying (ISO 8601 with zone).")
+    expires_at: UtcDateTime | None = Field(None, description="When the rule stops applying (ISO 8601 with zone).")
 
 
 class MaskPublic(BaseModel):
@@ -85,7 +85,7 @@ class MaskPublic(BaseModel):
     subject: str
     resource: str
     mask: str
-    expires_at: dt.datetime | None = None
+    expires_at: UtcDateTime | None = None
 
     @classmethod
     def of(cls, m: MaskRule) -> MaskPublic:
@@ -97,7 +97,7 @@ class RowFilterSet(BaseModel):
     resource: str = Field(description="A dataset, view, domain or 'lake'.")
     predicate: str = Field(description="A Spark SQL predicate over the table's columns, e.g. country IN ('DE', 'FR').",
                            max_length=4000)
-    expires_at: dt.datetime | None = Field(None, description="When the filter stops applying (ISO 8601 with zone).")
+    expires_at: UtcDateTime | None = Field(None, description="When the filter stops applying (ISO 8601 with zone).")
 
 
 class RowFilterPublic(BaseModel):
@@ -105,7 +105,7 @@ class RowFilterPublic(BaseModel):
     subject: str
     resource: str
     predicate: str
-    expires_at: dt.datetime | None = None
+    expires_at: UtcDateTime | None = None
 
     @classmethod
     def of(cls, f: RowFilterRule) -> RowFilterPublic:
@@ -192,11 +192,11 @@ class RequestPublic(BaseModel):
     duration_seconds: int
     status: str
     expired: bool
-    created_at: dt.datetime
+    created_at: UtcDateTime
     decided_by: str | None
-    decided_at: dt.datetime | None
+    decided_at: UtcDateTime | None
     decision_note: str
-    expires_at: dt.datetime | None
+    expires_at: UtcDateTime | None
 
     @classmethod
     def of(cls, r: AccessRequestInfo) -> RequestPublic:
@@ -208,7 +208,7 @@ class RequestPublic(BaseModel):
 
 class AuditEntryPublic(BaseModel):
     seq: int
-    at: dt.datetime
+    at: UtcDateTime
     kind: str
     actor: str
     action: str

@@ -37,7 +37,7 @@ from access.models import (
     AccessRowFilter,
 )
 from access.resources import Action, Resource, ResourceKind
-from access.state import iso
+from access.state import PolicyState, iso
 from access.values import (
     Effect,
     Grant,
@@ -50,7 +50,7 @@ from access.values import (
     check_subject,
 )
 from lake.catalog import Catalog
-from lake.catalog.models import utcnow
+from lake.catalog.models import User, utcnow
 from lake.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 
 _FILTERABLE = (ResourceKind.LAKE, ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.VIEW)
@@ -83,6 +83,28 @@ def _mask_rule(row: AccessMask) -> MaskRule:
 
 def _row_filter_rule(row: AccessRowFilter) -> RowFilterRule:
     return RowFilterRule(row.subject, Resource.parse(row.resource), row.predicate, row.id, aware(row.expires_at))
+
+
+_LAKE_KEYS = tuple(r.key for r in Resource.lake().lineage())
+_EVERYONE = "everyone"  # access.policy.EVERYONE: every known user is a member
+
+
+def _admins(s: Session) -> bool:
+    """Whether some active user holds ``admin`` (and ``discover``) on the lake in the policy ``s`` sees.
+
+    The roles on the record of a user the policy has not seen yet count as
+    memberships (they become memberships when it is first seen).
+    """
+    state = PolicyState.load(s)
+    now = utcnow().timestamp()
+    for name, roles in s.execute(select(User.name, User.roles).where(User.is_active.is_(True))):
+        pending = () if state.index.has_link(name, _EVERYONE) else tuple(r for r in roles or () if isinstance(r, str))
+        for subject in (name, *pending):
+            # Admin through the API: the API also needs discover on the lake (a deny there locks out too).
+            if (state.index.allowed(subject, Action.ADMIN.value, _LAKE_KEYS, now)
+                    and state.index.allowed(subject, Action.DISCOVER.value, _LAKE_KEYS, now)):
+                return True
+    return False
 
 
 def _future(expires_at: dt.datetime | None) -> dt.datetime | None:
@@ -121,10 +143,31 @@ class PolicyStore:
                 tx = _Tx(s)
                 yield tx
                 s.flush()
+                self._keep_an_admin(tx)
                 self._commit_log(tx, actor)
         except IntegrityError as exc:
             raise Conflict(f"a concurrent change to the same policy won; retry ({exc.orig})") from exc
         self.on_change()
+
+    def _keep_an_admin(self, tx: _Tx) -> None:
+        """Refuse a change that leaves no active user with ``admin`` on the lake when one had it.
+
+        Only changes that can take admin away are checked (a removal, a deny);
+        the policy is then loaded as it would be after the change.
+
+        Raises:
+            Conflict: the change would lock every administrator out.
+        """
+        if not any(op == "remove" or (entity == "grant" and payload.get("effect") == Effect.DENY.value)
+                   for op, entity, payload, _ in tx.changes):
+            return
+        if _admins(tx.session):
+            return
+        with self.catalog.session() as before:
+            if not _admins(before):
+                return  # nobody administered the lake before either
+        raise Conflict("this change would leave no active user with admin on the lake; "
+                       "give admin to another user first")
 
     def _commit_log(self, tx: _Tx, actor: str) -> None:
         if not tx.changes:

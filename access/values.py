@@ -16,7 +16,7 @@ from access.resources import Action, Resource
 from lake.errors import InvalidInput
 
 #: Subject names: users, service principals, roles and groups share one namespace.
-SUBJECT_RE = re.compile(r"^[a-z][a-z0-9_.\-]{0,254}$")
+SUBJECT_RE = re.compile(r"[a-z][a-z0-9_.\-]{0,254}")
 
 
 def check_subject(name: str, what: str = "subject") -> str:
@@ -25,7 +25,7 @@ def check_subject(name: str, what: str = "subject") -> str:
     Raises:
         InvalidInput: naming the rule.
     """
-    if not isinstance(name, str) or not SUBJECT_RE.match(name):
+    if not isinstance(name, str) or not SUBJECT_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid {what} name {name!r}: lower-case letters, digits, '_', '-' or '.', starting with a letter"
         )

@@ -17,15 +17,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
-from api.authz import BASELINE, audit_token_use
+from api.authz import BASELINE, audit_failure, audit_token_use
 from api.routes import (
     access,
     audit,
@@ -41,9 +41,12 @@ from api.routes import (
     users,
     views,
 )
-from lake.errors import AuthenticationError, LakegateError
+from api import openapi
+from api.guards import BodyLimit, ShedWhenFull, error_response
+from access.gateway.admission import Admission, AdmissionLimits
+from lake.errors import AuthenticationError, LakegateError, TooManyRequests
 from lake.service import Lake
-from lake.settings import Settings
+from lake.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
 
@@ -60,18 +63,14 @@ _HTTP_CODES = {
 }
 
 
-def _envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-              headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
-
-
 async def _lakegate_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LakegateError)
     if exc.http_status >= 500:
         log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    return _envelope(exc.http_status, exc.code, exc.message, exc.details(), headers)
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -82,7 +81,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
     message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return _envelope(422, "invalid_request", message, {"errors": errors})
+    return error_response(422, "invalid_request", message, {"errors": errors})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -90,12 +89,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else http.HTTPStatus(exc.status_code).phrase
     details: dict[str, Any] = {} if isinstance(exc.detail, str) else {"detail": exc.detail}
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return _envelope(exc.status_code, code, message, details, dict(exc.headers) if exc.headers else None)
+    return error_response(exc.status_code, code, message, details, dict(exc.headers) if exc.headers else None)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _envelope(500, "internal_error", "internal server error; the server log has the details")
+    await run_in_threadpool(audit_failure, request, exc)
+    return error_response(500, "internal_error", "internal server error; the server log has the details")
 
 
 def create_app(settings: Settings | None = None, lake: Lake | None = None) -> FastAPI:
@@ -135,6 +135,15 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
+    limits = lake.settings if lake is not None else (settings or get_settings())
+    # Gateway queries: admitted within bounds, run on their own threads.
+    app.state.admission = Admission(AdmissionLimits(
+        max_running=limits.max_concurrent_queries, max_queued=limits.max_queued_queries,
+        max_per_user=limits.max_queries_per_user, queue_timeout_seconds=limits.query_queue_timeout_seconds,
+        retry_after_seconds=limits.query_retry_after_seconds))
+    app.state.query_threads = anyio.CapacityLimiter(limits.max_concurrent_queries)
+    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes)
+    app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query")
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -153,6 +162,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
                      gateway.router, subscribers.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
+    openapi.install(app, API_PREFIX)
     from ui.app import mount_ui
 
     mount_ui(app)

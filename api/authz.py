@@ -14,6 +14,7 @@ access layer, and audits the decision; a refusal is ``403 access_denied``.
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from lake.auth import Principal
 from lake.service import Lake
 
 LAKE = Resource.lake()
+log = logging.getLogger("lakegate.api")
 _create_lock = threading.Lock()
 
 
@@ -109,6 +111,42 @@ def require(action: Action, resource: Resource | Callable[..., Resource], *, aud
 #: Every authenticated route should at least need this: a principal denied
 #: ``discover`` on the lake is locked out of the API.
 BASELINE = require(Action.DISCOVER, LAKE, audit=False)
+
+
+def audit_failure(request: Request, exc: BaseException) -> None:
+    """Record a request that failed with an internal error (an audit ``failure`` entry).
+
+    The entry names the caller (when authentication got that far), the method,
+    the path and the exception's type, never its message (it may hold a path
+    of the lake or a value). Writing it never raises.
+    """
+    from access import AuditKind
+
+    lake: Lake | None = getattr(request.app.state, "lake", None)
+    if lake is None:
+        return
+    principal: Principal | None = getattr(request.state, "principal", None)
+    try:
+        access_for(request.app, lake).audit.record(
+            AuditKind.FAILURE, actor=principal.name if principal else "", action=request.method,
+            resource=request.url.path, detail={"error": type(exc).__name__})
+    except Exception:  # noqa: BLE001 - the failure is logged either way
+        log.exception("could not audit the failure of %s %s", request.method, request.url.path)
+
+
+def audit_refusal(request: Request, principal: Principal | None, reason: str, detail: dict[str, Any]) -> None:
+    """Record a request refused by a bound (an audit ``refusal`` entry); never raises."""
+    from access import AuditKind
+
+    lake: Lake | None = getattr(request.app.state, "lake", None)
+    if lake is None:
+        return
+    try:
+        access_for(request.app, lake).audit.record(
+            AuditKind.REFUSAL, actor=principal.name if principal else "", action=request.method,
+            resource=request.url.path, detail={"reason": reason, **detail})
+    except Exception:  # noqa: BLE001
+        log.exception("could not audit the refusal of %s %s", request.method, request.url.path)
 
 
 async def audit_token_use(request: Request, principal: PrincipalDep, access: AccessDep) -> None:

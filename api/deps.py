@@ -43,6 +43,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def current_principal(
+    request: Request,
     lake: LakeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -54,7 +55,10 @@ async def current_principal(
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("missing bearer token: send 'Authorization: Bearer <token>'")
-    return await run_in_threadpool(lake.users.authenticate, credentials.credentials)
+    principal = await run_in_threadpool(lake.users.authenticate, credentials.credentials)
+    # For the audit entry of a request that fails later (api.authz.audit_failure).
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -7,11 +7,11 @@ from ORM rows, so the catalog schema can change without changing the API.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from lake.timestamps import UtcDateTime
 from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
@@ -51,7 +51,7 @@ class DatasetPublic(BaseModel):
     contract_version: int
     contract: dict[str, Any]
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, info: DatasetInfo) -> DatasetPublic:
@@ -83,7 +83,7 @@ class ContractPlan(BaseModel):
 class ContractVersionPublic(BaseModel):
     version: int
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     changes: list[ContractChange]
     contract: dict[str, Any]
 
@@ -142,7 +142,7 @@ class CommitPublic(BaseModel):
     idempotency_key: str | None
     contract_version: int
     source: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class TableVersionPublic(BaseModel):
@@ -167,7 +167,8 @@ class UserCreate(BaseModel):
     roles: list[str] = Field(default_factory=list)
     kind: Literal["user", "service"] = "user"
     display_name: str = ""
-    password: SecretStr | None = Field(default=None, description="For the web UI; never returned.")
+    password: SecretStr | None = Field(default=None, max_length=1024,
+                                       description="For the web UI; never returned.")
 
 
 class UserPublic(BaseModel):
@@ -185,7 +186,8 @@ class TokenCreate(BaseModel):
 
     user: str | None = Field(default=None, description="Whose token; yourself by default (others: admins only).")
     name: str = Field(default="", max_length=255, description="A label, e.g. the program using it.")
-    ttl_days: float | None = Field(default=90, gt=0, description="Lifetime in days; null for no expiry.")
+    ttl_days: float | None = Field(default=90, gt=0, le=36_500,
+                                   description="Lifetime in days (at most 100 years); null for no expiry.")
 
 
 class TokenPublic(BaseModel):
@@ -193,8 +195,8 @@ class TokenPublic(BaseModel):
     user: str
     name: str
     prefix: str = Field(description="First characters of the token, to recognise it.")
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
     revoked: bool
 
     @classmethod

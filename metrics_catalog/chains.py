@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 from lake.contracts import NAME_RE
+from lake.nesting import load_yaml
 
 from metrics_catalog.definition import ALL_FIELDS, BUSINESS_FIELDS, TECHNICAL_FIELDS
 from metrics_catalog.errors import InvalidChain
@@ -98,7 +99,7 @@ def parse_chain(doc: Mapping[str, Any] | str, *, domain: str | None = None) -> A
     label = domain or "?"
     if isinstance(doc, str):
         try:
-            doc = yaml.safe_load(doc)
+            doc = load_yaml(doc)
         except yaml.YAMLError as exc:
             raise InvalidChain(label, f"not valid YAML or JSON: {exc}") from None
     if not isinstance(doc, Mapping):
@@ -106,7 +107,7 @@ def parse_chain(doc: Mapping[str, Any] | str, *, domain: str | None = None) -> A
     doc_domain = doc.get("domain", domain)
     if domain is not None and doc_domain != domain:
         raise InvalidChain(domain, f"the document is for domain {doc_domain!r}", where="domain")
-    if not isinstance(doc_domain, str) or not NAME_RE.match(doc_domain):
+    if not isinstance(doc_domain, str) or not NAME_RE.fullmatch(doc_domain):
         raise InvalidChain(label, f"invalid domain name {doc_domain!r}", where="domain")
     label = doc_domain
     unknown = set(doc) - {"domain", "stages"}
@@ -124,7 +125,7 @@ def parse_chain(doc: Mapping[str, Any] | str, *, domain: str | None = None) -> A
         if extra:
             raise InvalidChain(label, f"unknown keys {sorted(extra)}; expected {sorted(_STAGE_KEYS)}", where=where)
         name = raw.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise InvalidChain(label, f"stage name {name!r} must be lower case letters, digits and '_'",
                                where=f"{where}.name")
         if any(s.name == name for s in stages):

@@ -28,6 +28,7 @@ import yaml
 from lake.contracts import NAME_RE
 from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
+from lake.nesting import load_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metrics_catalog.errors import InvalidMetric
@@ -101,7 +102,7 @@ class MetricDefinition(BaseModel):
     @classmethod
     def _qualified(cls, value: str) -> str:
         parts = value.split(".")
-        if len(parts) != 2 or not all(NAME_RE.match(p) for p in parts):
+        if len(parts) != 2 or not all(NAME_RE.fullmatch(p) for p in parts):
             raise ValueError(f"expected 'domain.name' in lower case letters, digits and '_', got {value!r}")
         return value
 
@@ -165,7 +166,7 @@ def parse_definition(doc: Mapping[str, Any] | str, *, name: str | None = None) -
     label = name or "?"
     if isinstance(doc, str):
         try:
-            loaded = yaml.safe_load(doc)
+            loaded = load_yaml(doc)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None

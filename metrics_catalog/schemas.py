@@ -7,12 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.timestamps import UtcDateTime
 from metrics_catalog.chains import ApprovalChain
 from metrics_catalog.comments import CommentInfo
 from metrics_catalog.info import ApprovalInfo, EventInfo, MetricInfo, RevisionInfo
 from metrics_catalog.meetings import AgendaItem, MeetingInfo, SessionInfo
 from metrics_catalog.notify import ChannelInfo, Notice
 from metrics_catalog.values import MetricValues
+
+
+#: Largest id or number the catalog stores (signed 64 bits).
+_MAX_INT = 2**63 - 1
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -54,8 +59,8 @@ class MetricPublic(BaseModel):
     stages: list[StagePublic]
     duplicates: list[DuplicatePublic]
     authors: list[str]
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @classmethod
     def of(cls, info: MetricInfo) -> MetricPublic:
@@ -87,7 +92,8 @@ class TransitionRequest(BaseModel):
 class DecisionRequest(BaseModel):
     decision: str = Field(description="approve, request_changes or reject")
     reason: str = ""
-    revision: int | None = Field(default=None, description="The revision reviewed; refused if no longer current")
+    revision: int | None = Field(default=None, ge=1, le=_MAX_INT,
+                                 description="The revision reviewed; refused if no longer current")
 
 
 class RevisionPublic(BaseModel):
@@ -96,7 +102,7 @@ class RevisionPublic(BaseModel):
     changed: list[str]
     author: str
     message: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, info: RevisionInfo) -> RevisionPublic:
@@ -114,7 +120,7 @@ class ApprovalPublic(BaseModel):
     valid: bool
     reset_by_revision: int | None
     session_id: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, a: ApprovalInfo) -> ApprovalPublic:
@@ -132,7 +138,7 @@ class EventPublic(BaseModel):
     actor: str
     reason: str
     session_id: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, e: EventInfo) -> EventPublic:
@@ -143,7 +149,7 @@ class EventPublic(BaseModel):
 
 class CommentCreate(BaseModel):
     body: str = Field(min_length=1, max_length=20_000)
-    parent_id: int | None = None
+    parent_id: int | None = Field(default=None, ge=1, le=_MAX_INT)
 
 
 class CommentPublic(BaseModel):
@@ -152,7 +158,7 @@ class CommentPublic(BaseModel):
     parent_id: int | None
     author: str
     body: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, c: CommentInfo) -> CommentPublic:
@@ -201,11 +207,11 @@ class MeetingCreate(BaseModel):
     domain: str
     title: str
     stage: str
-    starts_at: dt.datetime
-    duration_minutes: int = 60
+    starts_at: UtcDateTime
+    duration_minutes: int = Field(60, ge=1, le=24 * 60)
     frequency: str = "weekly"
-    interval: int = 1
-    count: int | None = None
+    interval: int = Field(1, ge=1, le=1000)
+    count: int | None = Field(None, ge=1, le=10_000)
     location: str = ""
 
 
@@ -214,7 +220,7 @@ class MeetingPublic(BaseModel):
     domain: str
     title: str
     stage: str
-    starts_at: dt.datetime
+    starts_at: UtcDateTime
     duration_minutes: int
     frequency: str
     interval: int
@@ -222,7 +228,7 @@ class MeetingPublic(BaseModel):
     location: str
     organizer: str
     rrule: str
-    next_occurrences: list[dt.datetime]
+    next_occurrences: list[UtcDateTime]
 
     @classmethod
     def of(cls, m: MeetingInfo, now: dt.datetime) -> MeetingPublic:
@@ -251,11 +257,11 @@ class MinutePublic(BaseModel):
     decision: str | None
     actor: str
     text: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class SessionOpen(BaseModel):
-    starts_at: dt.datetime | None = Field(default=None, description="An occurrence; the current or next by default")
+    starts_at: UtcDateTime | None = Field(default=None, description="An occurrence; the current or next by default")
 
 
 class SessionDecision(BaseModel):
@@ -272,12 +278,12 @@ class SessionNote(BaseModel):
 class SessionPublic(BaseModel):
     id: int
     meeting_id: int
-    starts_at: dt.datetime
+    starts_at: UtcDateTime
     status: str
     agenda: list[AgendaItemPublic]
     minutes: list[MinutePublic]
     opened_by: str
-    closed_at: dt.datetime | None
+    closed_at: UtcDateTime | None
 
     @classmethod
     def of(cls, s: SessionInfo) -> SessionPublic:
@@ -295,7 +301,7 @@ class NoticePublic(BaseModel):
     title: str
     body: str
     payload: dict[str, Any]
-    created_at: dt.datetime
+    created_at: UtcDateTime
     read: bool
 
     @classmethod
@@ -313,7 +319,7 @@ class ChannelPublic(BaseModel):
     id: int
     kind: str
     target: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     secret: str | None = Field(default=None, description="The webhook signing secret; shown only on creation")
 
     @classmethod

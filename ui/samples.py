@@ -17,7 +17,7 @@ from typing import Any
 from sqlglot import exp
 
 from access import AccessControl, MaskKind, Resource
-from access.gateway import Gateway
+from access.gateway import Admission, Gateway
 from lake.datasets import DatasetInfo
 from lake.errors import LakegateError
 
@@ -80,8 +80,12 @@ def sample_query(info: DatasetInfo, columns: list[str], limit: int) -> str:
 
 
 def sample_rows(gateway: Gateway, access: AccessControl, subject: str, info: DatasetInfo, *,
-                limit: int = SAMPLE_ROWS) -> Sample:
-    """Up to ``limit`` rows of the dataset, masked and filtered for ``subject``."""
+                limit: int = SAMPLE_ROWS, admission: Admission | None = None) -> Sample:
+    """Up to ``limit`` rows of the dataset, masked and filtered for ``subject``.
+
+    With ``admission``, the query runs only if a query slot is free now; a
+    busy server shows the page without rows rather than queueing a page view.
+    """
     contract = info.contract
     table_access = access.table_access(subject, Resource.table(info.name),
                                        [(c.name, c.pii) for c in contract.columns])
@@ -93,10 +97,15 @@ def sample_rows(gateway: Gateway, access: AccessControl, subject: str, info: Dat
     hidden = tuple(n for n in contract.column_names if n not in shown)
     base = Sample(True, table_access.reason, columns=tuple(shown), masks=masks, hidden=hidden,
                   row_filter=table_access.row_filter)
+    if admission is not None and not admission.try_enter(subject):
+        return replace(base, error="the query gateway is busy; sample rows are not shown right now")
     try:
         result = gateway.query(subject, sample_query(info, shown, limit), max_rows=limit)
     except LakegateError as exc:
         return replace(base, error=exc.message)
+    finally:
+        if admission is not None:
+            admission.leave(subject)
     names = result.table.column_names
     data = [result.table.column(i).to_pylist() for i in range(len(names))]
     rows = tuple(tuple(cell(v) for v in row) for row in zip(*data, strict=True)) if data else ()

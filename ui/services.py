@@ -21,7 +21,7 @@ from ui.sessions import SessionPolicy, SessionStore
 
 if TYPE_CHECKING:
     from access import AccessControl
-    from access.gateway import Gateway
+    from access.gateway import Admission, Gateway
     from metrics_catalog import MetricCatalog
     from ui.indexing import CatalogSync
 
@@ -80,6 +80,14 @@ def gateway(request: Request) -> Gateway:
 
     control = access(request)
     return _shared(request, "gateway", Gateway, lambda lake: Gateway(lake, control))
+
+
+def admission(request: Request) -> Admission | None:
+    """The app's admission control of gateway queries (made by ``api.app.create_app``)."""
+    from access.gateway import Admission
+
+    value = getattr(request.app.state, "admission", None)
+    return value if isinstance(value, Admission) else None
 
 
 def metrics(request: Request) -> MetricCatalog:

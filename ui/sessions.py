@@ -114,16 +114,23 @@ class SessionStore:
 
     # -- sign-in -------------------------------------------------------------------------
 
-    def sign_in_password(self, name: str, password: str) -> tuple[str, UiSessionInfo]:
+    def sign_in_password(self, name: str, password: str, *, address: str | None = None
+                         ) -> tuple[str, UiSessionInfo]:
         """Check a password and open a session.
+
+        Args:
+            name: The user name.
+            password: The password.
+            address: The client's address (sign-ins are throttled per account and per address).
 
         Returns:
             The new session id (for the cookie; never stored) and the session.
 
         Raises:
             AuthenticationError: unknown user, wrong password, or a deactivated user.
+            TooManyRequests: too many failed sign-ins; wait ``retry_after`` seconds.
         """
-        principal = self.lake.users.check_password(name.strip(), password)
+        principal = self.lake.users.check_password(name.strip(), password, address=address)
         return self._open(principal, SignInMethod.PASSWORD, None)
 
     def sign_in_token(self, token: str) -> tuple[str, UiSessionInfo]:

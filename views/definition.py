@@ -126,7 +126,7 @@ class ViewDefinition:
         ):
             raise InvalidViewDefinition("'columns' must map column names to descriptions", where=f"{where}: columns")
         for col in columns:
-            if not NAME_RE.match(col):
+            if not NAME_RE.fullmatch(col):
                 raise InvalidViewDefinition(f"column {col!r} is not a valid column name", where=f"{where}: columns")
         return cls(
             name=name,

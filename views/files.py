@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from lake.nesting import load_yaml
+
 from views.definition import ViewDefinition
 from views.errors import InvalidViewDefinition
 
@@ -51,7 +53,7 @@ def parse_view_file(text: str, *, file: str | None = None) -> ViewDefinition:
     header_line = text.count("\n", 0, start) + 1
     header = text[start:end]
     try:
-        doc = yaml.safe_load(header)
+        doc = load_yaml(header)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = header_line + mark.line if mark is not None else header_line

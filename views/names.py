@@ -23,9 +23,9 @@ from sqlglot import exp
 
 from views.errors import InvalidViewDefinition
 
-#: ``name@vN``; the name part is :data:`lake.contracts.NAME_RE` without its anchors.
+#: ``name@vN``, matched whole; the name part is :data:`lake.contracts.NAME_RE`.
 _PINNED = re.compile(
-    rf"^(?P<name>{NAME_RE.pattern.removeprefix('^').removesuffix('$')})@v(?P<version>[1-9][0-9]{{0,8}})$")
+    rf"(?P<name>{NAME_RE.pattern})@v(?P<version>[1-9][0-9]{{0,8}})")
 
 
 @dataclass(frozen=True, order=True)
@@ -61,7 +61,7 @@ class Ref:
 
 
 def _split_pin(text: str, where: str) -> tuple[str, int | None]:
-    m = _PINNED.match(text)
+    m = _PINNED.fullmatch(text)
     if m:
         return m.group("name"), int(m.group("version"))
     if "@" in text:
@@ -85,7 +85,7 @@ def parse_ref(text: str, *, where: str = "name") -> Ref:
     domain, rest = parts
     name, pin = _split_pin(rest, where)
     for part in (domain, name):
-        if not NAME_RE.match(part):
+        if not NAME_RE.fullmatch(part):
             raise InvalidViewDefinition(
                 f"{text!r}: names are lower case letters, digits and '_', starting with a letter", where=where)
     return Ref(domain, name, pin)
@@ -114,8 +114,8 @@ def ref_of_table(table: exp.Table) -> Ref | None:
     if len(parts) != 2:
         raise ValueError(f"{'.'.join(parts)!r} is not 'domain.name': catalogs and paths cannot be read by a view")
     domain, rest = parts[0].lower(), parts[1]
-    m = _PINNED.match(rest.lower())
+    m = _PINNED.fullmatch(rest.lower())
     name, pin = (m.group("name"), int(m.group("version"))) if m else (rest.lower(), None)
-    if not NAME_RE.match(domain) or not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(domain) or not NAME_RE.fullmatch(name):
         raise ValueError(f"{'.'.join(parts)!r} is not 'domain.name' (optionally 'name@v<N>' in backquotes)")
     return Ref(domain, name, pin)

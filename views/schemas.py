@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.timestamps import UtcDateTime
 from views.catalog import ViewInfo
 from views.definition import ViewDefinition
 from views.diff import VersionDiff
@@ -88,7 +89,7 @@ class ViewPublic(BaseModel):
     materialization: str
     table_uri: str | None
     table_version: int | None
-    materialized_at: dt.datetime | None
+    materialized_at: UtcDateTime | None
     columns: list[ViewColumnPublic]
     compiled_sql: str
     sql: str
@@ -98,12 +99,12 @@ class ViewPublic(BaseModel):
     description: str
     tags: list[str]
     author: str
-    created_at: dt.datetime | None
+    created_at: UtcDateTime | None
     message: str
     major: bool
     spark_checked: bool
     changes: list[dict[str, Any]]
-    deprecated_at: dt.datetime | None
+    deprecated_at: UtcDateTime | None
     sunset_on: dt.date | None
     deprecation_note: str
 
@@ -119,8 +120,8 @@ class RunPublic(BaseModel):
     status: str
     trigger: str
     actor: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     duration_ms: int | None
     rows: int | None
     table_uri: str | None

@@ -13,7 +13,7 @@ import re
 import pyarrow as pa
 from sqlglot import exp
 
-_DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
 
 _TO_ARROW: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
@@ -45,7 +45,7 @@ def decimal_parts(name: str | None) -> tuple[int, int] | None:
     """``(precision, scale)`` of a decimal type name, None for other types."""
     if name is None:
         return None
-    m = _DECIMAL.match(name)
+    m = _DECIMAL.fullmatch(name)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 

@@ -14,9 +14,11 @@ The pipeline, one module per step::
     run.py        Spark execution with a row cap and a time limit (job group cancelled on timeout)
     results.py    Arrow, JSON and Arrow IPC answers
     service.py    Gateway: plan, run and audit
+    admission.py  how many queries run at once, per server and per user; a short queue, then 429
 """
 
-from access.gateway.errors import QueryFailed, QueryRefused, QueryTimeout, UnknownColumn
+from access.gateway.admission import Admission, AdmissionLimits
+from access.gateway.errors import QueryCancelled, QueryFailed, QueryRefused, QueryTimeout, UnknownColumn
 from access.gateway.limits import GatewayLimits, gateway_limits
 from access.gateway.plan import GovernedQuery, TableUse, plan_query
 from access.gateway.resolve import (
@@ -30,12 +32,15 @@ from access.gateway.results import QueryResult
 from access.gateway.service import Gateway
 
 __all__ = [
+    "Admission",
+    "AdmissionLimits",
     "CatalogLookup",
     "CatalogTable",
     "DatasetResolver",
     "Gateway",
     "GatewayLimits",
     "GovernedQuery",
+    "QueryCancelled",
     "QueryFailed",
     "QueryRefused",
     "QueryResult",

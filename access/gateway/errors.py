@@ -8,7 +8,8 @@
     │   └── QueryFailed             Spark refused or failed the governed query
     ├── AccessDenied                a table (unknown or not readable: one message for both)
     │                               or a column the caller may not read
-    └── QueryTimeout                the query ran past its time limit and was cancelled
+    ├── QueryTimeout                the query ran past its time limit and was cancelled
+    └── QueryCancelled              its client went away; the query was cancelled
 
 Messages name what was wrong and where (line and column of the SQL when
 known) and never carry keys, storage paths or generated table names.
@@ -89,3 +90,16 @@ class QueryTimeout(LakegateError):
 
     def details(self) -> dict[str, Any]:
         return {"timeout_seconds": self.seconds}
+
+
+class QueryCancelled(LakegateError):
+    """The client went away before the answer; the query's Spark jobs were cancelled.
+
+    Nobody reads the answer; the status (499, "client closed request") is for logs.
+    """
+
+    code = "query_cancelled"
+    http_status = 499
+
+    def __init__(self) -> None:
+        super().__init__("the query was cancelled because its client went away")

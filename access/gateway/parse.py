@@ -35,6 +35,11 @@ DIALECT = "spark"
 #: Longest SQL text accepted, in characters.
 MAX_SQL_CHARS = 100_000
 
+#: Deepest nesting of queries (derived tables, subqueries, CTE bodies) accepted.
+#: sqlglot's generator recurses about three frames per level and gives up
+#: near 90; the gateway's rewrite adds a level per table.
+MAX_QUERY_NESTING = 32
+
 #: Spark functions a gateway query may not call (lower-case names).
 DENIED_FUNCTIONS: frozenset[str] = frozenset({
     # Java reflection runs arbitrary static methods in the engine.
@@ -134,6 +139,7 @@ def parse_query(sql: str) -> exp.Query:
     if not isinstance(root, _QUERY_TYPES):
         kind = _statement_kind(root)
         raise QueryRefused("only a SELECT query is accepted" + (f", not {kind}" if kind else ""))
+    check_nesting(root)
     check_constructs(root)
     return root
 
@@ -167,6 +173,26 @@ def _verdict(cls: type[exp.Expr]) -> str | None:
         verdict = _FUNCTION
     _verdicts[cls] = verdict
     return verdict
+
+
+def check_nesting(tree: exp.Expr, limit: int = MAX_QUERY_NESTING) -> None:
+    """Refuse queries nested more than ``limit`` SELECTs deep (walked without recursion).
+
+    Raises:
+        QueryRefused: Naming the limit and where the first too-deep SELECT starts.
+    """
+    stack: list[tuple[exp.Expr, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, exp.Select):
+            depth += 1
+            if depth > limit:
+                line, col = _position(node)
+                raise QueryRefused(f"queries may nest at most {limit} SELECTs deep", line=line, col=col)
+        for value in node.args.values():
+            for child in value if isinstance(value, list) else (value,):
+                if isinstance(child, exp.Expr):
+                    stack.append((child, depth))
 
 
 def check_constructs(tree: exp.Expr, *, key_params: frozenset[str] = frozenset()) -> None:

@@ -7,7 +7,9 @@
      WHERE <row filter>) AS c                  -- the caller's row filter
 
 so ``SELECT *`` expands to the permitted columns, masks apply before anything
-else sees a value, and the row filter holds wherever the table is used. The
+else sees a value, and the row filter holds wherever the table is used (a
+``TABLESAMPLE`` on the reference samples the governed subquery, after the
+row filter, so a sample never counts hidden rows). The
 row filter is written over the table's columns in clear: a PII column in it
 is decrypted for the comparison, whatever the caller's mask.
 
@@ -164,7 +166,7 @@ class _Keys:
         return self.params.add(self.table.data_keys[use.removeprefix("data:")]())
 
 
-def _governed_select(table: CatalogTable, access: TableAccess, out_names: Sequence[str], sample: exp.Expr | None,
+def _governed_select(table: CatalogTable, access: TableAccess, out_names: Sequence[str],
                      source: str, bind: Callable[[str], exp.Placeholder]) -> exp.Select:
     """The SELECT of a governed subquery; keys are bound through ``bind`` in a fixed order
     (data keys by name, then the HMAC pads, inner first)."""
@@ -194,8 +196,6 @@ def _governed_select(table: CatalogTable, access: TableAccess, out_names: Sequen
 
     raw = exp.Table(this=exp.to_identifier(source, quoted=True),
                     alias=exp.TableAlias(this=exp.to_identifier(RAW_ALIAS, quoted=True)))
-    if sample is not None:
-        raw.set("sample", sample.copy())
     select = exp.select(*projections, copy=False).from_(raw, copy=False)
     if access.row_filter:
         predicate = row_filter_expression(
@@ -242,7 +242,7 @@ def _make_template(table: CatalogTable, access: TableAccess, out_names: Sequence
         uses.append(use)
         return exp.Placeholder(this=f"{marker}k{len(uses) - 1}")
 
-    select = _governed_select(table, access, out_names, None, f"{marker}s", bind)
+    select = _governed_select(table, access, out_names, f"{marker}s", bind)
     keys = frozenset(f"{marker}k{i}" for i in range(len(uses)))
     try:
         verify_rewritten(select, [f"{marker}s"], keys)
@@ -290,19 +290,23 @@ def governed_subquery(
     alias = exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True))
     bind = _Keys(table, params, hash_key)
     key = (table.columns, access.columns, access.row_filter, tuple(out_names), tuple(sorted(table.data_keys)))
-    if sample is None:
-        template = _templates.get(key)
-        if template is not None:
-            return exp.Subquery(this=GovernedSelect(this=template.fill(source, bind)), alias=alias)
-    select = _governed_select(table, access, out_names, sample, source, bind)
-    if sample is None:
+    template = _templates.get(key)
+    if template is not None:
+        select: exp.Expr = GovernedSelect(this=template.fill(source, bind))
+    else:
+        select = _governed_select(table, access, out_names, source, bind)
         made = _make_template(table, access, out_names)
         if made is not None:
             with _templates_lock:
                 if len(_templates) >= TEMPLATES_MAX:
                     _templates.clear()
                 _templates[key] = made
-    return exp.Subquery(this=select, alias=alias)
+    subquery = exp.Subquery(this=select, alias=alias)
+    if sample is not None:
+        # Sampled from the rows the caller may see (``(SELECT ...) TABLESAMPLE (...) AS t``):
+        # a sample of the stored rows, filtered afterwards, would count hidden rows.
+        subquery.set("sample", sample.copy())
+    return subquery
 
 
 def render(tree: exp.Expr) -> str:
@@ -314,6 +318,9 @@ def render(tree: exp.Expr) -> str:
     Raises:
         QueryRefused: The tree holds something Spark SQL cannot express.
     """
+    # sqlglot writes CURRENT_CATALOG without parentheses, which Spark reads as a column.
+    for node in list(tree.find_all(exp.CurrentCatalog)):
+        node.replace(exp.Anonymous(this="current_catalog", expressions=[]))
     try:
         generator = _GENERATOR(dialect=DIALECT, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE)
         return str(generator.generate(tree, copy=False))

@@ -28,12 +28,13 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from access.gateway.errors import QueryFailed, QueryTimeout
+from access.gateway.errors import QueryCancelled, QueryFailed, QueryTimeout
 from access.gateway.plan import GovernedQuery
 from access.gateway.rewrite import SourceView
 from lake.errors import InvalidInput, LakegateError, NotFound
@@ -62,6 +63,7 @@ for _name in ("py4j", "py4j.clientserver", "py4j.java_gateway", "py4j.protocol")
 _GENERATED = re.compile(r"`?__lg_[A-Za-z0-9_]*`?\.?")
 _SUGGESTION = re.compile(r"\s*Did you mean.*$", re.DOTALL)
 _CANCEL_GRACE_SECONDS = 0.5
+_CANCEL_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def _is_spark_error(exc: BaseException) -> bool:
     return module.startswith(("pyspark", "py4j"))
 
 
-def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_seconds: float) -> Rows:
+def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_seconds: float,
+            cancel: threading.Event | None = None) -> Rows:
     """Run ``query`` on Spark.
 
     Args:
@@ -120,12 +123,15 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
         settings: Where Spark runs.
         row_cap: Most rows to return.
         timeout_seconds: Time limit; the query's Spark jobs are cancelled after it.
+        cancel: Set by the caller when the answer is no longer wanted (its
+            client went away); the query's Spark jobs are then cancelled.
 
     Returns:
         The rows and whether more were available.
 
     Raises:
         QueryTimeout: The time limit passed.
+        QueryCancelled: ``cancel`` was set.
         QueryFailed: Spark refused or failed the query.
         EngineError, StorageError, NotFound: Spark or a table could not be read.
     """
@@ -161,10 +167,12 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
     worker = threading.Thread(target=work, name=f"gateway-{query.query_id[:8]}", daemon=True)
     worker.start()
     try:
-        if not done.wait(timeout_seconds):
+        if not _wait(done, timeout_seconds, cancel):
             cancelled.set()
             _cancel(session, group)
             done.wait(_CANCEL_GRACE_SECONDS)
+            if cancel is not None and cancel.is_set():
+                raise QueryCancelled()
             raise QueryTimeout(timeout_seconds)
         error = outcome.get("error")
         if error is not None:
@@ -179,6 +187,20 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
             _drop_views(session, query)
     truncated = table.num_rows > row_cap
     return Rows(table.slice(0, row_cap) if truncated else table, truncated)
+
+
+def _wait(done: threading.Event, timeout_seconds: float, cancel: threading.Event | None) -> bool:
+    """Wait for ``done`` up to the time limit; ``False`` on timeout or when ``cancel`` is set."""
+    if cancel is None:
+        return done.wait(timeout_seconds)
+    deadline = time.monotonic() + timeout_seconds
+    while not cancel.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return done.is_set()
+        if done.wait(min(left, _CANCEL_POLL_SECONDS)):
+            return True
+    return done.is_set()
 
 
 def _register(session: SparkSession, source: SourceView) -> None:

@@ -14,14 +14,19 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 class QueryRequest(BaseModel):
-    """One SQL SELECT to run through the gateway."""
+    """One SQL SELECT to run through the gateway.
 
-    sql: str = Field(min_length=1, max_length=MAX_SQL_CHARS,
-                     description="One Spark SQL SELECT over catalog tables (domain.name).")
-    max_rows: int | None = Field(default=None, ge=1,
-                                 description="Row cap; the server default when absent, at most its maximum.")
-    timeout_seconds: float | None = Field(default=None, gt=0,
-                                          description="Time limit; the server default when absent, "
+    Lengths and ranges are checked by the gateway, not here, so that a query
+    refused for its limits is audited like any other refusal.
+    """
+
+    sql: str = Field(description=f"One Spark SQL SELECT over catalog tables (domain.name), "
+                                 f"at most {MAX_SQL_CHARS} characters.")
+    max_rows: int | None = Field(default=None,
+                                 description="Row cap (at least 1); the server default when absent, "
+                                             "at most its maximum.")
+    timeout_seconds: float | None = Field(default=None,
+                                          description="Time limit (positive); the server default when absent, "
                                                       "at most its maximum.")
 
 

@@ -12,6 +12,7 @@ carry keys or the rewritten SQL's parameters.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -89,9 +90,19 @@ class Gateway:
             if audit:
                 self._audit_refusal(subject, sql, query_id, exc)
             raise
+        except RecursionError:
+            # A shape the up-front bounds did not foresee: refused, never a crash.
+            refused = QueryRefused("the query is nested too deeply for the gateway; simplify it")
+            if audit:
+                self._audit_refusal(subject, sql, query_id, refused)
+            raise refused from None
+        except Exception as exc:
+            if audit:
+                self._audit_failure(subject, sql, query_id, exc)
+            raise
 
     def query(self, subject: str, sql: str, *, max_rows: int | None = None,
-              timeout_seconds: float | None = None) -> QueryResult:
+              timeout_seconds: float | None = None, cancel: threading.Event | None = None) -> QueryResult:
         """Run one governed query for ``subject``.
 
         Args:
@@ -99,6 +110,7 @@ class Gateway:
             sql: One Spark SQL SELECT over ``domain.name`` tables.
             max_rows: Row cap (the server default when ``None``; at most the server maximum).
             timeout_seconds: Time limit (likewise).
+            cancel: Set when the answer is no longer wanted; the query is then cancelled.
 
         Returns:
             The rows (masked and filtered for ``subject``) and whether they were truncated.
@@ -112,11 +124,16 @@ class Gateway:
             InvalidInput: ``max_rows`` or ``timeout_seconds`` out of range.
         """
         started = time.perf_counter()
-        row_cap = self.limits.rows(max_rows)
-        timeout = self.limits.timeout(timeout_seconds)
         planned = self.plan(subject, sql)
         try:
-            rows = execute(planned, self.lake.settings, row_cap=row_cap, timeout_seconds=timeout)
+            row_cap = self.limits.rows(max_rows)
+            timeout = self.limits.timeout(timeout_seconds)
+        except LakegateError as exc:
+            # Refused by a limit: audited with the tables it would have read.
+            self._audit_run(planned, outcome=exc.code, rows=None, error=exc.message)
+            raise
+        try:
+            rows = execute(planned, self.lake.settings, row_cap=row_cap, timeout_seconds=timeout, cancel=cancel)
         except LakegateError as exc:
             self._audit_run(planned, outcome=exc.code, rows=None, error=exc.message)
             raise
@@ -170,6 +187,12 @@ class Gateway:
                     resource = table.key
         refused = isinstance(exc, QueryRefused | AccessDenied | UnknownColumn)
         self._record(subject, resource, Decision.DENY if refused else Decision.NONE, detail)
+
+    def _audit_failure(self, subject: str, sql: str, query_id: str, exc: BaseException) -> None:
+        """An unexpected error while planning: recorded without a decision (the log has the trace)."""
+        detail = self._base_detail(query_id, sql)
+        detail.update({"outcome": "internal_error", "error": type(exc).__name__})
+        self._record(subject, "", Decision.NONE, detail)
 
     def _audit_run(self, planned: GovernedQuery, *, outcome: str, rows: int | None, error: str | None = None,
                    truncated: bool | None = None, elapsed_ms: float | None = None) -> None:

@@ -4,11 +4,11 @@ the answer to the one request that issues them."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.timestamps import UtcDateTime
 from access.subscribers.exports import Export
 from access.subscribers.policy_sync import PolicyPlan
 from access.subscribers.redshift import RedshiftPlan
@@ -27,7 +27,7 @@ class SubscriberCreate(BaseModel):
 
 
 class RoleBind(BaseModel):
-    expires_at: dt.datetime | None = Field(None, description="When the binding ends (ISO 8601 with zone).")
+    expires_at: UtcDateTime | None = Field(None, description="When the binding ends (ISO 8601 with zone).")
 
 
 class SubscriberPublic(BaseModel):
@@ -40,12 +40,12 @@ class SubscriberPublic(BaseModel):
     roles: list[str]
     role_arn: str | None
     policy_tables: list[str] = Field(description="Tables its IAM role may read raw, as last written.")
-    policy_synced_at: dt.datetime | None
-    policy_valid_until: dt.datetime | None
+    policy_synced_at: UtcDateTime | None
+    policy_valid_until: UtcDateTime | None
     policy_error: str | None
     created_by: str
-    created_at: dt.datetime | None
-    suspended_at: dt.datetime | None
+    created_at: UtcDateTime | None
+    suspended_at: UtcDateTime | None
 
     @classmethod
     def of(cls, s: Subscriber) -> SubscriberPublic:
@@ -65,7 +65,7 @@ class PolicyPublic(BaseModel):
     subscriber: str
     raw: list[str] = Field(description="Tables it may read raw (its role policy lists exactly these).")
     governed: list[GovernedTable] = Field(description="Tables it may read only through the gateway or exports.")
-    valid_until: dt.datetime | None
+    valid_until: UtcDateTime | None
     policy_version: int
 
     @classmethod
@@ -88,9 +88,9 @@ class CredentialPublic(BaseModel):
     role_arn: str
     access_key_prefix: str
     issued_by: str
-    issued_at: dt.datetime
-    expires_at: dt.datetime
-    revoked_at: dt.datetime | None
+    issued_at: UtcDateTime
+    expires_at: UtcDateTime
+    revoked_at: UtcDateTime | None
     revoke_reason: str
 
     @classmethod
@@ -114,7 +114,7 @@ class VendedPublic(BaseModel):
     access_key_id: str
     secret_access_key: str
     session_token: str
-    expiration: dt.datetime
+    expiration: UtcDateTime
     role_arn: str
     tables: list[VendedTablePublic]
     spark_conf: dict[str, str] = Field(description="spark.* settings for the cluster (holds the credentials).")
@@ -186,10 +186,10 @@ class ExportPublic(BaseModel):
     rows: int
     files: list[ExportFilePublic]
     source_versions: dict[str, int]
-    created_at: dt.datetime
+    created_at: UtcDateTime
     manifest_url: str | None
     datacard_url: str | None
-    urls_expire_at: dt.datetime | None
+    urls_expire_at: UtcDateTime | None
     datacard: dict[str, Any] | None = None
 
     @classmethod

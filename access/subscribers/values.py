@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lake.errors import InvalidInput
 
 #: Subscriber names: lower-case letters, digits, '_' and '-', starting with a letter (IAM role names).
-NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,40}")
 
 #: The subject of subscriber ``x`` in the access layer is ``sub.x``.
 SUBJECT_PREFIX = "sub."
@@ -30,7 +30,7 @@ def check_name(name: str) -> str:
     Raises:
         InvalidInput: naming the rule.
     """
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidInput(f"invalid subscriber name {name!r}: 1-41 lower-case letters, digits, '_' or '-', "
                            "starting with a letter")
     return name

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from lake.errors import ConfigError, InvalidInput
+from lake.nesting import load_yaml
 from rich.table import Table
 
 from api.console import domain_errors, fail, note, open_lake, out
@@ -144,7 +145,7 @@ def edit(name: NameArg, file: Annotated[Path, typer.Option("-f", "--file", exist
                                                              help="YAML with the fields to change.")],
          message: Annotated[str, typer.Option(help="What changed and why.")] = "", as_user: AsOpt = "admin") -> None:
     """Make a new revision with the fields in the file."""
-    changes = yaml.safe_load(_read(file))
+    changes = load_yaml(_read(file))
     if not isinstance(changes, dict):
         raise InvalidInput(f"{file} must hold a mapping of definition fields")
     with _catalog() as mc:

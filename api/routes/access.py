@@ -32,6 +32,7 @@ from access.schemas import (
 )
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.params import Id
 from api.schemas import ErrorResponse
 from lake.auth import Principal
 from lake.errors import InvalidInput, PayloadTooLarge
@@ -92,7 +93,7 @@ def list_groups(access: AccessDep) -> list[RolePublic]:
     return [RolePublic.of(r) for r in access.policies.roles(RoleKind.GROUP)]
 
 
-@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=_errors(403, 404))
+@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
 def delete_role(name: str, access: AccessDep, principal: PrincipalDep) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
     actor = _check(access, principal, Action.ADMIN, LAKE)
@@ -113,7 +114,7 @@ def add_member(name: str, body: MemberAdd, access: AccessDep, principal: Princip
 
 
 @router.delete("/roles/{name}/members/{member}", status_code=204, response_class=Response,
-               responses=_errors(403, 404))
+               responses=_errors(403, 404, 409))
 def remove_member(name: str, member: str, access: AccessDep, principal: PrincipalDep) -> None:
     actor = _check(access, principal, Action.ADMIN, LAKE)
     access.remove_member(name, member, actor=actor)
@@ -152,8 +153,9 @@ def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) 
                                        expires_at=body.expires_at, reason=body.reason, actor=actor))
 
 
-@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404))
-def revoke_grant(grant_id: int, access: AccessDep, principal: PrincipalDep) -> None:
+@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
+def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> None:
+    """Remove a grant (409 if it would leave no administrator)."""
     grant = access.policies.grant_by_id(grant_id)
     actor = _may_grant(access, principal, grant.resource, grant.action)
     access.revoke(grant_id, actor=actor)
@@ -249,7 +251,7 @@ def export_policy(access: AccessDep, principal: PrincipalDep) -> Response:
     return Response(access.export_csv(), media_type="text/csv")
 
 
-@router.post("/policy", responses=_errors(403, 413, 422),
+@router.post("/policy", responses=_errors(403, 409, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_policy(request: Request, access: AccessDep, principal: PrincipalDep,
                         replace: Annotated[bool, Query(description="Drop what the file does not list.")] = False

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from access import Action, AuditKind, Decision
 from access.schemas import AuditEntryPublic, AuditVerifyPublic
 from api.authz import LAKE, AccessDep, require
+from api.params import MAX_INT
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require(Action.ADMIN, LAKE)])
 
@@ -25,7 +26,7 @@ def query_audit(
     decision: Annotated[str | None, Query(pattern="^(allow|deny)$")] = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    after_seq: Annotated[int | None, Query(ge=0, description="Entries after this one (paging).")] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Entries after this one (paging).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     oldest_first: bool = False,
 ) -> list[AuditEntryPublic]:

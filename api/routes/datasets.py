@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from access import Action, Resource
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
+from api.params import MAX_INT
 from api.schemas import (
     CommitPublic,
     ContractChange,
@@ -36,6 +37,7 @@ from lake.datasets import DatasetInfo
 from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
+from lake.nesting import load_json
 from lake.service import DEFAULT_RETENTION_HOURS, Lake
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -107,7 +109,7 @@ async def _contract_document(request: Request) -> dict[str, Any] | str:
     if _media_type(request) in _YAML_TYPES:
         return text
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidContract(
             f"not valid JSON: {exc.msg} (send YAML with Content-Type: application/yaml)",
@@ -177,7 +179,8 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 
 @router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
-                major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")]
+                major: Annotated[int | None, Query(ge=1, le=MAX_INT,
+                                                   description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
     return DatasetPublic.of(lake.dataset(name, major=major))
@@ -186,7 +189,7 @@ def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/contract/versions", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
-                      major: Annotated[int | None, Query(ge=1)] = None) -> list[ContractVersionPublic]:
+                      major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> list[ContractVersionPublic]:
     """Every contract version of a major version, oldest first, with its changes."""
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
@@ -252,7 +255,7 @@ def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/history", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
-                  major: Annotated[int | None, Query(ge=1)] = None,
+                  major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]

@@ -6,23 +6,34 @@ truncation are then in the schema metadata and in ``X-Lakegate-*`` headers).
 Any caller who may use the API (``discover`` on the lake, the baseline of
 every route) may send queries; what each one sees is decided per table by the
 access layer.
+
+Queries pass admission control first (:mod:`access.gateway.admission`): a
+bounded number run at once, per server and per caller, a few wait, the rest
+get 429 with ``Retry-After``; the refusal is audited. Admitted queries run on
+their own worker threads, so a burst of queries never takes the threads that
+serve every other route. When the client goes away, a waiting query leaves
+the queue and a running one is cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Annotated, Any
+
+import anyio
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from access.gateway import Gateway
+from access.gateway import Admission, Gateway, QueryCancelled
 from access.gateway.results import QueryResult
 from access.gateway.schemas import ARROW_STREAM, QueryRequest, QueryResultPublic
-from api.authz import BASELINE, AccessDep, known
+from api.authz import BASELINE, AccessDep, audit_refusal, known
 from api.deps import LakeDep, PrincipalDep
 from api.schemas import ErrorResponse
+from lake.errors import TooManyRequests
 
 router = APIRouter(prefix="/query", tags=["query"])
 
@@ -50,6 +61,28 @@ def get_gateway(request: Request, lake: LakeDep, access: AccessDep) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
+def get_admission(request: Request) -> Admission:
+    """The app's admission control (made by ``create_app``)."""
+    admission: Admission = request.app.state.admission
+    return admission
+
+
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
+
+#: How often a query's connection is checked for a client that went away.
+DISCONNECT_POLL_SECONDS = 0.25
+
+
+async def _watch_disconnect(request: Request, cancel: threading.Event, phase: dict[str, bool],
+                            main: asyncio.Task[Any] | None) -> None:
+    """Set ``cancel`` when the client goes away; interrupt the wait for a slot if still waiting."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+    cancel.set()
+    if phase["waiting"] and main is not None:
+        main.cancel()
+
+
 def _wants_arrow(accept: str | None) -> bool:
     if not accept:
         return False
@@ -70,26 +103,55 @@ def _headers(result: QueryResult) -> dict[str, str]:
     dependencies=[BASELINE],
     response_model=QueryResultPublic,
     responses={
-        **_errors(403, 422, 504),
+        **_errors(403, 422, 429, 504),
         200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
               "description": "The rows, as JSON or (Accept: " + ARROW_STREAM + ") an Arrow IPC stream."},
     },
 )
-async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, principal: PrincipalDep) -> Response:
+async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, principal: PrincipalDep,
+                    admission: AdmissionDep) -> Response:
     """Run one SQL SELECT with the caller's row filters and column masks.
 
     Refused (422): anything but one read query, table functions and file paths.
     Denied (403): a table that does not exist or that the caller may not read
     (one answer for both), or a named column the caller may not read. Past the
-    time limit the query is cancelled (504).
+    time limit the query is cancelled (504). Too many queries at once, on the
+    server or from the caller: 429 with ``Retry-After``.
     """
+    cancel = threading.Event()
+    phase = {"waiting": True}
+    main = asyncio.current_task()
+    watcher = asyncio.create_task(_watch_disconnect(request, cancel, phase, main))
 
-    def run() -> QueryResult:
+    arrow = _wants_arrow(request.headers.get("accept"))
+
+    def run() -> Response:
         subject = known(gateway.access, principal)
-        return gateway.query(subject, body.sql, max_rows=body.max_rows, timeout_seconds=body.timeout_seconds)
+        result = gateway.query(subject, body.sql, max_rows=body.max_rows, timeout_seconds=body.timeout_seconds,
+                               cancel=cancel)
+        # Encoded here, on the query's thread, not on the event loop.
+        if arrow:
+            return Response(content=result.to_ipc(), media_type=ARROW_STREAM, headers=_headers(result))
+        payload = QueryResultPublic.of(result).model_dump(mode="json")
+        return JSONResponse(payload, headers=_headers(result))
 
-    result = await run_in_threadpool(run)
-    if _wants_arrow(request.headers.get("accept")):
-        return Response(content=result.to_ipc(), media_type=ARROW_STREAM, headers=_headers(result))
-    payload = QueryResultPublic.of(result).model_dump(mode="json")
-    return JSONResponse(payload, headers=_headers(result))
+    try:
+        try:
+            await admission.enter(principal.name)
+        except TooManyRequests as exc:
+            await run_in_threadpool(audit_refusal, request, principal, exc.reason,
+                                    {"running": admission.running, "queued": admission.queued})
+            raise
+        except asyncio.CancelledError:
+            if not cancel.is_set() or main is None:
+                raise
+            main.uncancel()
+            raise QueryCancelled() from None
+        phase["waiting"] = False
+        try:
+            response: Response = await anyio.to_thread.run_sync(run, limiter=request.app.state.query_threads)
+        finally:
+            admission.leave(principal.name)
+    finally:
+        watcher.cancel()
+    return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from api.params import Id
 from lake.errors import AccessDenied
 
 from api.authz import BASELINE
@@ -44,7 +45,7 @@ def add_channel(body: ChannelCreate, metrics: MetricsDep, principal: PrincipalDe
 
 
 @router.delete("/channels/{channel_id}", status_code=204, response_class=Response, responses=_errors(404))
-def remove_channel(channel_id: int, metrics: MetricsDep, principal: PrincipalDep) -> None:
+def remove_channel(channel_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> None:
     metrics.channels.remove(principal.name, channel_id)
 
 
@@ -58,5 +59,5 @@ def deliver_outbox(metrics: MetricsDep, principal: PrincipalDep) -> DeliveryPubl
 
 
 @router.post("/{notice_id}/read", responses=_errors(404))
-def read_notice(notice_id: int, metrics: MetricsDep, principal: PrincipalDep) -> NoticePublic:
+def read_notice(notice_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> NoticePublic:
     return NoticePublic.of(metrics.inbox.mark_read(principal.name, notice_id))

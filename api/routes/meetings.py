@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import Response
+from api.params import Id
 from lake.catalog.models import utcnow
 
 from api.authz import BASELINE
@@ -36,12 +37,12 @@ def calendar(metrics: MetricsDep, principal: PrincipalDep,
 
 
 @router.get("/sessions/{session_id}", responses=_errors(404))
-def get_session(session_id: int, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
+def get_session(session_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.session(session_id))
 
 
 @router.post("/sessions/{session_id}/decisions", responses=_errors(403, 404, 409, 422))
-def session_decision(session_id: int, body: SessionDecision, metrics: MetricsDep, principal: PrincipalDep,
+def session_decision(session_id: Id, body: SessionDecision, metrics: MetricsDep, principal: PrincipalDep,
                      background: BackgroundTasks) -> SessionPublic:
     """Decide on an agenda item; the decision is applied to the proposal and minuted together."""
     session = metrics.meetings.decide(session_id, body.metric, body.decision, actor=principal.name,
@@ -51,12 +52,12 @@ def session_decision(session_id: int, body: SessionDecision, metrics: MetricsDep
 
 
 @router.post("/sessions/{session_id}/notes", responses=_errors(404, 409, 422))
-def session_note(session_id: int, body: SessionNote, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
+def session_note(session_id: Id, body: SessionNote, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.note(session_id, body.text, actor=principal.name, metric=body.metric))
 
 
 @router.post("/sessions/{session_id}/close", responses=_errors(404, 409))
-def close_session(session_id: int, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
+def close_session(session_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.close(session_id, actor=principal.name))
 
 
@@ -78,28 +79,28 @@ def create_meeting(body: MeetingCreate, metrics: MetricsDep, principal: Principa
 
 
 @router.get("/{meeting_id}", responses=_errors(404))
-def get_meeting(meeting_id: int, metrics: MetricsDep, principal: PrincipalDep) -> MeetingPublic:
+def get_meeting(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> MeetingPublic:
     return MeetingPublic.of(metrics.meetings.get(meeting_id), utcnow())
 
 
 @router.get("/{meeting_id}/agenda", responses=_errors(404))
-def meeting_agenda(meeting_id: int, metrics: MetricsDep, principal: PrincipalDep) -> list[AgendaItemPublic]:
+def meeting_agenda(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> list[AgendaItemPublic]:
     """What the next session would review: proposals waiting at the meeting's stage."""
     return [AgendaItemPublic.of(a) for a in metrics.meetings.agenda(meeting_id)]
 
 
 @router.get("/{meeting_id}/calendar.ics", response_class=Response, responses=_errors(404))
-def meeting_calendar(meeting_id: int, metrics: MetricsDep, principal: PrincipalDep) -> Response:
+def meeting_calendar(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> Response:
     return Response(metrics.meetings.ical(meeting_id=meeting_id), media_type=ICS_TYPE)
 
 
 @router.get("/{meeting_id}/sessions", responses=_errors(404))
-def list_sessions(meeting_id: int, metrics: MetricsDep, principal: PrincipalDep) -> list[SessionPublic]:
+def list_sessions(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> list[SessionPublic]:
     return [SessionPublic.of(s) for s in metrics.meetings.sessions(meeting_id)]
 
 
 @router.post("/{meeting_id}/sessions", status_code=201, responses=_errors(403, 404, 409, 422))
-def open_session(meeting_id: int, body: SessionOpen, metrics: MetricsDep, principal: PrincipalDep,
+def open_session(meeting_id: Id, body: SessionOpen, metrics: MetricsDep, principal: PrincipalDep,
                  background: BackgroundTasks) -> SessionPublic:
     """Open an occurrence: its agenda is snapshotted and waiting proposals are taken into review."""
     session = metrics.meetings.open_session(meeting_id, actor=principal.name, starts_at=body.starts_at)

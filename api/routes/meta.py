@@ -14,8 +14,12 @@ router = APIRouter(tags=["meta"])
 
 
 @public.get("/health")
-def health() -> Health:
-    """Liveness: says nothing about the deployment beyond being up."""
+async def health() -> Health:
+    """Liveness: says nothing about the deployment beyond being up.
+
+    Answered on the event loop, without a worker thread or the catalog, so it
+    answers while every worker is busy.
+    """
     return Health()
 
 

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
+from api.params import MAX_INT, Number
 from lake.errors import AccessDenied, InvalidInput
+from lake.nesting import load_json
 
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
@@ -92,7 +94,7 @@ async def read_document(request: Request) -> dict[str, Any] | str:
     if media in _YAML_TYPES:
         return text
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"not valid JSON: {exc.msg} (send YAML with Content-Type: application/yaml)") from None
     if not isinstance(doc, dict):
@@ -159,7 +161,7 @@ def list_revisions(name: str, metrics: MetricsDep, principal: PrincipalDep) -> l
 
 @router.get("/metrics/{name}/revisions/{number}", responses=_errors(403, 404),
             dependencies=[SEE_METRIC])
-def get_revision(name: str, number: int, metrics: MetricsDep, principal: PrincipalDep) -> RevisionPublic:
+def get_revision(name: str, number: Number, metrics: MetricsDep, principal: PrincipalDep) -> RevisionPublic:
     return RevisionPublic.of(metrics.workflow.revision(name, number))
 
 
@@ -272,7 +274,7 @@ def metric_sql(
     dimensions: Annotated[str | None, Query()] = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
-    revision: Annotated[int | None, Query()] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> str:
     """The Spark SQL a value request compiles to."""
     return metrics.values.sql(name, grain=grain, dimensions=_dimensions(dimensions), start=start, end=end,

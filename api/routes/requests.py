@@ -12,6 +12,7 @@ from access.requests import RequestStatus
 from access.schemas import RequestCreate, RequestDecision, RequestPublic
 from api.authz import BASELINE, AccessDep, known
 from api.deps import PrincipalDep
+from api.params import Id
 from api.schemas import ErrorResponse
 from lake.errors import AccessDenied
 
@@ -49,7 +50,7 @@ def list_requests(access: AccessDep, principal: PrincipalDep,
 
 
 @router.get("/{request_id}", responses=_errors(403, 404))
-def get_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+def get_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
     subject = known(access, principal)
     info = access.requests.get(request_id)
     if info.requester != subject and not access.requests.can_decide(subject, info):
@@ -58,7 +59,7 @@ def get_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> 
 
 
 @router.post("/{request_id}/approve", responses=_errors(403, 404, 409))
-def approve_request(request_id: int, body: RequestDecision, access: AccessDep, principal: PrincipalDep
+def approve_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
                     ) -> RequestPublic:
     """Approve: the requester gets expiring grants (owner, or approve/grant on the resource); with
     ``reveal_pii`` also ``decrypt`` masks on the PII columns it covers, expiring with them (admin on those)."""
@@ -69,13 +70,13 @@ def approve_request(request_id: int, body: RequestDecision, access: AccessDep, p
 
 
 @router.post("/{request_id}/reject", responses=_errors(403, 404, 409))
-def reject_request(request_id: int, body: RequestDecision, access: AccessDep, principal: PrincipalDep
+def reject_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
                    ) -> RequestPublic:
     subject = known(access, principal)
     return RequestPublic.of(access.requests.reject(request_id, subject, note=body.note))
 
 
 @router.post("/{request_id}/cancel", responses=_errors(403, 404, 409))
-def cancel_request(request_id: int, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+def cancel_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
     subject = known(access, principal)
     return RequestPublic.of(access.requests.cancel(request_id, subject))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import LakeDep, PrincipalDep
-from api.schemas import ErrorResponse, TokenCreate, TokenCreated
 from access import Action
+from access.audit import AuditKind, Decision
 from api.authz import LAKE, AccessDep, known
-from lake.errors import AccessDenied
+from api.deps import LakeDep, PrincipalDep
+from api.params import Id
+from api.schemas import ErrorResponse, TokenCreate, TokenCreated
+from lake.errors import NotFound
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -26,9 +28,20 @@ def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep, acce
 
 @router.delete("/{token_id}", status_code=204, response_class=Response,
                responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
-def revoke_token(token_id: int, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> None:
-    """Revoke a token: your own, or anyone's if you are an admin."""
-    owner = lake.users.get_token(token_id).user
-    if owner != principal.name and not access.can(known(access, principal), Action.ADMIN, LAKE):
-        raise AccessDenied(principal.name, "revoke", f"token {token_id}", "only its owner or an admin may revoke it")
+def revoke_token(token_id: Id, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> None:
+    """Revoke a token: your own, or anyone's if you are an admin.
+
+    A token that does not exist and someone else's token get the same 404, so
+    token ids cannot be enumerated.
+    """
+    subject = known(access, principal)
+    try:
+        owner: str | None = lake.users.get_token(token_id).user
+    except NotFound:
+        owner = None
+    if owner is None or (owner != principal.name and not access.can(subject, Action.ADMIN, LAKE)):
+        access.audit.record(AuditKind.DECISION, actor=subject, action="revoke", resource=f"token:{token_id}",
+                            decision=Decision.DENY,
+                            detail={"reason": "no such token" if owner is None else "someone else's token"})
+        raise NotFound(f"token {token_id} does not exist or is not yours")
     lake.users.revoke_token(token_id)

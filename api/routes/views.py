@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from access import AccessControl, Action, Resource
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.params import MAX_INT, Number
 from lake.auth import Principal
 from lake.errors import InvalidInput, NotFound, PayloadTooLarge
 from lake.service import Lake
@@ -216,7 +217,8 @@ def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep, acc
 
 @router.get("/{name}")
 def get_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-             version: Annotated[int | None, Query(ge=1, description="A version; the current one by default.")]
+             version: Annotated[int | None, Query(ge=1, le=MAX_INT,
+                                                  description="A version; the current one by default.")]
              = None) -> ViewPublic:
     """One version of a view (``domain.name`` or ``domain.name@vN``); 410 past its sunset date."""
     _discover(access, principal, name)
@@ -232,8 +234,8 @@ def list_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: Acc
 
 @router.get("/{name}/diff")
 def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-                  from_version: Annotated[int, Query(alias="from", ge=1)],
-                  to_version: Annotated[int | None, Query(alias="to", ge=1)] = None) -> DiffPublic:
+                  from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+                  to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_INT)] = None) -> DiffPublic:
     """What changed between two versions (``to`` defaults to the current one)."""
     _discover(access, principal, name)
     return DiffPublic.of(inspect.diff(lake, name, from_version, to_version))
@@ -241,7 +243,7 @@ def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: Acc
 
 @router.get("/{name}/lineage")
 def lineage(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-            version: Annotated[int | None, Query(ge=1)] = None, upstream: bool = True,
+            version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None, upstream: bool = True,
             downstream: bool = True) -> dict[str, Any]:
     """Table and column lineage around a view: nodes, edges, column edges."""
     _discover(access, principal, name)
@@ -266,7 +268,7 @@ def compile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: Acce
 
 @router.post("/{name}/materialize", status_code=201)
 def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-                     version: Annotated[int | None, Query(ge=1)] = None) -> RunPublic:
+                     version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> RunPublic:
     """Materialize one version (the current one by default); the run is recorded either way."""
     _existing_owner(lake, access, principal, name)
     return RunPublic.of(materialize_view_version(lake, name, version, actor=principal.name))
@@ -274,7 +276,7 @@ def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: 
 
 @router.get("/{name}/runs")
 def list_runs(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-              version: Annotated[int | None, Query(ge=1)] = None,
+              version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunPublic]:
     """Materialization runs, newest first."""
     _discover(access, principal, name)
@@ -284,14 +286,14 @@ def list_runs(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessD
 @router.get("/{name}/transpile")
 def transpile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                    dialect: Annotated[str, Query(description="redshift, trino, athena, duckdb or spark.")],
-                   version: Annotated[int | None, Query(ge=1)] = None) -> TranspilePublic:
+                   version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> TranspilePublic:
     """The version's SQL for another engine; 422 when the dialect cannot express it."""
     _discover(access, principal, name)
     return TranspilePublic.of(transpile(lake, name, dialect, version=version))
 
 
 @router.post("/{name}/versions/{version}/deprecate")
-def deprecate_version(name: str, version: int, body: DeprecateBody, lake: LakeDep,
+def deprecate_version(name: str, version: Number, body: DeprecateBody, lake: LakeDep,
                       principal: PrincipalDep, access: AccessDep) -> ViewPublic:
     """Deprecate a version; from ``sunset_on`` on, reading it answers 410."""
     _existing_owner(lake, access, principal, name)

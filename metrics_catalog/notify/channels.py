@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from metrics_catalog.models import ChannelRow, OutboxRow
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class ChannelKind(ParsableEnum, label="channel kind"):
@@ -43,7 +43,7 @@ def check_target(kind: ChannelKind, target: str) -> str:
         url = urlparse(target)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise InvalidInput(f"webhook target must be an http(s) URL, got {target!r}")
-    elif not _EMAIL.match(target):
+    elif not _EMAIL.fullmatch(target):
         raise InvalidInput(f"email target must be an address like name@example.com, got {target!r}")
     return target
 

@@ -30,7 +30,7 @@ from lake.errors import InvalidInput
 
 LAKE_KEY_ALIAS = "alias/lakegate/lake"
 KEY_ALIAS_PREFIX = "alias/lakegate/"
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _logical(prefix: str, name: str) -> str:
 def _check_domains(domains: Iterable[str]) -> list[str]:
     out = sorted(set(domains))
     for d in out:
-        if not _NAME.match(d) or d == "lake":
+        if not _NAME.fullmatch(d) or d == "lake":
             raise InvalidInput(f"invalid domain name {d!r} for the template")
     return out
 
@@ -129,7 +129,7 @@ def _bucket_policy() -> dict[str, Any]:
 
 
 def _role(sub: SubscriberRole, prefix: str) -> dict[str, Any]:
-    if not re.match(r"^[a-z][a-z0-9_-]{0,40}$", sub.name):
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,40}", sub.name):
         raise InvalidInput(f"invalid subscriber name {sub.name!r}")
     if sub.kind not in _SERVICE_PRINCIPALS:
         raise InvalidInput(f"unknown subscriber kind {sub.kind!r}; expected one of: {sorted(_SERVICE_PRINCIPALS)}")

@@ -24,7 +24,7 @@ from lake.errors import InvalidInput, NotFound
 POLICY_NAME = "lakegate-grants"
 KINDS = ("redshift", "emr", "sagemaker")
 _SERVICE = {"redshift": "redshift.amazonaws.com", "emr": "ec2.amazonaws.com", "sagemaker": "sagemaker.amazonaws.com"}
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class SubscriberRoles:
     def role_name(name: str, kind: str) -> str:
         if kind not in KINDS:
             raise InvalidInput(f"unknown subscriber kind {kind!r}; expected one of: {', '.join(KINDS)}")
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(f"invalid subscriber name {name!r}: lower case letters, digits, '_' and '-'")
         return f"lakegate-{kind}-{name}"
 

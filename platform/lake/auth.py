@@ -23,8 +23,11 @@ from lake.catalog.models import ApiToken, User, utcnow
 from lake.contracts import NAME_RE
 from lake.enums import ParsableEnum
 from lake.errors import AccessDenied, AlreadyExists, AuthenticationError, InvalidInput, NotFound
+from lake.throttle import SignInThrottle
 
 TOKEN_PREFIX = "lg_"
+#: How exact a token's ``last_used_at`` is.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 ADMIN_ROLE = "admin"
 PRODUCER_ROLE = "producer"
 
@@ -89,11 +92,28 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-class Users:
-    """Users, service principals and their tokens in the catalog."""
+_DUMMY: list[str] = []
 
-    def __init__(self, catalog: Catalog) -> None:
+
+def _dummy_hash() -> str:
+    """A stored hash to check unknown users' passwords against (same cost, no answer)."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
+class Users:
+    """Users, service principals and their tokens in the catalog.
+
+    Args:
+        catalog: The catalog database.
+        throttle: Sign-in throttling and the password hashing bound (see
+            :mod:`lake.throttle`); a default one when ``None``.
+    """
+
+    def __init__(self, catalog: Catalog, throttle: SignInThrottle | None = None) -> None:
         self.catalog = catalog
+        self.throttle = throttle or SignInThrottle()
 
     def create(
         self,
@@ -104,7 +124,7 @@ class Users:
         password: str | None = None,
         display_name: str = "",
     ) -> Principal:
-        if not NAME_RE.match(name.replace("-", "_").replace(".", "_")):
+        if not NAME_RE.fullmatch(name.replace("-", "_").replace(".", "_")):
             raise InvalidInput(f"user name {name!r} must be lower case letters, digits, '_', '-' or '.'")
         kind = PrincipalKind.parse(kind) if isinstance(kind, str) else kind
         with self.catalog.session() as s:
@@ -135,12 +155,32 @@ class Users:
             return [Principal(r.name, tuple(r.roles), PrincipalKind(r.kind))
                     for r in s.scalars(select(User).order_by(User.name))]
 
-    def check_password(self, name: str, password: str) -> Principal:
+    def check_password(self, name: str, password: str, *, address: str | None = None) -> Principal:
+        """The principal whose password this is.
+
+        Args:
+            name: The user name.
+            password: The password.
+            address: The client's address, throttled besides the account.
+
+        Raises:
+            TooManyRequests: Too many failed attempts for the account or the
+                address (checked before hashing), or too many hashes at once.
+            AuthenticationError: Unknown user, wrong password or a deactivated user
+                (one answer for all, after the same hashing work).
+        """
+        self.throttle.check(name, address)
         with self.catalog.session() as s:
             row = s.scalars(select(User).where(User.name == name)).first()
-            if row is None or not row.is_active or not row.password_hash or not verify_password(password, row.password_hash):
-                raise AuthenticationError("unknown user or wrong password")
-            return Principal(row.name, tuple(row.roles), PrincipalKind(row.kind))
+            stored = row.password_hash if row is not None and row.is_active and row.password_hash else None
+            principal = Principal(row.name, tuple(row.roles), PrincipalKind(row.kind)) if row is not None else None
+        with self.throttle.hashing():
+            matches = verify_password(password, stored or _dummy_hash())
+        if stored is None or principal is None or not matches:
+            self.throttle.failed(name, address)
+            raise AuthenticationError("unknown user or wrong password")
+        self.throttle.succeeded(name)
+        return principal
 
     def create_token(self, user: str, *, name: str = "", ttl_days: float | None = 90) -> tuple[str, TokenInfo]:
         """Create a bearer token; the plaintext is returned once and never stored."""
@@ -190,7 +230,11 @@ class Users:
             user = tok.user
             if not user.is_active:
                 raise AuthenticationError("user is deactivated")
-            tok.last_used_at = utcnow()
+            now = utcnow()
+            last = _aware(tok.last_used_at)
+            if last is None or now - last >= LAST_USED_RESOLUTION:
+                # Written at most once a minute: a busy client does not make every request a write.
+                tok.last_used_at = now
             return Principal(user.name, tuple(user.roles), PrincipalKind(user.kind))
 
 

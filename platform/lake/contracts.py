@@ -31,8 +31,9 @@ import pyarrow as pa
 import yaml
 
 from lake.errors import InvalidContract, SchemaChange
+from lake.nesting import load_yaml
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
@@ -54,8 +55,8 @@ _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "date32": pa.date32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-_DECIMAL_RE = re.compile(r"^decimal(?:128)?\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
-_TIMESTAMP_RE = re.compile(r"^timestamp\[\s*(s|ms|us|ns)\s*(?:,\s*tz\s*=\s*([\w/+:-]+))?\s*\]$")
+_DECIMAL_RE = re.compile(r"decimal(?:128)?\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+_TIMESTAMP_RE = re.compile(r"timestamp\[\s*(s|ms|us|ns)\s*(?:,\s*tz\s*=\s*([\w/+:-]+))?\s*\]")
 
 # Widening a type keeps every old value representable; the reverse narrows.
 _WIDENINGS: set[tuple[str, str]] = {
@@ -70,12 +71,12 @@ def parse_type(text: str, *, where: str = "type") -> pa.DataType:
     key = text.strip().lower()
     if key in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[key]
-    if m := _DECIMAL_RE.match(key):
+    if m := _DECIMAL_RE.fullmatch(key):
         precision, scale = int(m.group(1)), int(m.group(2))
         if not 1 <= precision <= 38 or scale > precision:
             raise InvalidContract(f"decimal precision must be 1..38 and scale <= precision, got {text!r}", where=where)
         return pa.decimal128(precision, scale)
-    if m := _TIMESTAMP_RE.match(text.strip()):
+    if m := _TIMESTAMP_RE.fullmatch(text.strip()):
         unit, tz = m.group(1), m.group(2)
         return pa.timestamp(unit, tz=tz)
     known = ", ".join(sorted({"bool", "int8", "int16", "int32", "int64", "float32", "float64",
@@ -211,7 +212,7 @@ class Contract:
 def split_dataset_name(name: str, *, where: str = "dataset") -> tuple[str, str]:
     """Split ``domain.dataset`` into its parts, checking both are valid names."""
     parts = name.split(".") if isinstance(name, str) else []
-    if len(parts) != 2 or not all(NAME_RE.match(p) for p in parts):
+    if len(parts) != 2 or not all(NAME_RE.fullmatch(p) for p in parts):
         raise InvalidContract(
             f"dataset must be 'domain.dataset' in lower case letters, digits and '_', got {name!r}",
             where=where,
@@ -241,8 +242,8 @@ def _parse_column(raw: Any, index: int) -> Column:
     if unknown:
         raise InvalidContract(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_COLUMN_KEYS)}", where=where)
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidContract(f"column name must match {NAME_RE.pattern}, got {name!r}", where=f"{where}.name")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidContract(f"column name must match ^{NAME_RE.pattern}$, got {name!r}", where=f"{where}.name")
     where = f"columns[{index}] ({name})"
     if "type" not in raw or not isinstance(raw["type"], str):
         raise InvalidContract("missing 'type'", where=where)
@@ -296,7 +297,7 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
     """
     if isinstance(raw, str):
         try:
-            loaded = yaml.safe_load(raw)
+            loaded = load_yaml(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"

@@ -17,6 +17,7 @@ with. The API maps the whole tree in one exception handler.
     ├── ContractViolation           a batch breaks its contract (column, rows, samples)
     ├── BreakingChange              a contract change needs a new major version
     ├── PayloadTooLarge             an upload exceeds the size limit
+    ├── TooManyRequests             a bound on concurrent work or on attempts was reached (429)
     ├── AuthenticationError         no token, or an invalid or expired one
     ├── AccessDenied                authenticated, but not allowed
     └── StorageError                the object store or a table refused an operation
@@ -220,6 +221,24 @@ class PayloadTooLarge(LakegateError):
 
     def details(self) -> dict[str, Any]:
         return {"limit_bytes": self.limit}
+
+
+class TooManyRequests(LakegateError):
+    """A bound was reached: concurrent queries, a queue, or sign-in attempts.
+
+    Answered 429 with ``Retry-After: <retry_after>``.
+    """
+
+    code = "too_many_requests"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float, reason: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after + 0.999))
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        return {"retry_after_seconds": self.retry_after, "reason": self.reason}
 
 
 class AuthenticationError(LakegateError):

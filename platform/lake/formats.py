@@ -1,7 +1,9 @@
 """Reading producer batches: Parquet, Arrow IPC stream, CSV and JSON Lines.
 
 Every reader returns an Arrow table or raises :class:`MalformedBatch` naming
-the dataset, the format and, where the format has lines, the line.
+the dataset, the format and, where the format has lines, the line. JSON
+Lines nested deeper than :data:`lake.nesting.MAX_NESTING_DEPTH` are refused
+before Arrow parses them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 
 from lake.contracts import Contract
 from lake.errors import InvalidInput, MalformedBatch
+from lake.nesting import jsonl_depth_error
 
 
 class BatchFormat(enum.StrEnum):
@@ -139,6 +142,11 @@ def _read_jsonl(source: Source, dataset: str) -> pa.Table:
     )
     if not raw.strip():
         return pa.table({})
+    # Arrow's reader recurses per level and overflows the C stack on deep
+    # input (the process dies), so depth is bounded before it sees a byte.
+    too_deep = jsonl_depth_error(raw)
+    if too_deep is not None:
+        raise MalformedBatch(too_deep.message, dataset=dataset, fmt="jsonl", line=too_deep.line)
     try:
         return pajson.read_json(pa.BufferReader(raw), read_options=pajson.ReadOptions(block_size=1 << 24))
     except pa.ArrowInvalid as exc:

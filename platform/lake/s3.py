@@ -56,8 +56,8 @@ _KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 DENY_UNENCRYPTED_SID = "LakegateDenyUnencryptedObjectUploads"
 DENY_INSECURE_SID = "LakegateDenyInsecureTransport"
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_DOMAIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _MISSING_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
 _MISSING_KEY_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -85,7 +85,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _check_bucket_name(bucket: str) -> None:
-    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+    if not _BUCKET_RE.fullmatch(bucket) or ".." in bucket:
         raise ConfigError(
             f"invalid S3 bucket name {bucket!r}: use 3-63 lowercase letters, digits, dots and hyphens"
         )
@@ -533,8 +533,8 @@ class S3Store:
 
         def covered(arn: str) -> bool:
             for pattern in listed:
-                regex = "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
-                if re.match(regex, arn):
+                regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+                if re.fullmatch(regex, arn, re.DOTALL):
                     return True
             return False
 
@@ -612,7 +612,7 @@ class S3Store:
 
     @staticmethod
     def _check_domain(domain: str) -> None:
-        if not _DOMAIN_RE.match(domain) or len(domain) > 200:
+        if not _DOMAIN_RE.fullmatch(domain) or len(domain) > 200:
             raise InvalidInput(f"invalid domain name {domain!r}: use letters, digits, '_' and '-'")
         if KEY_ALIAS_PREFIX + domain == LAKE_KEY_ALIAS:
             raise InvalidInput(f"domain name {domain!r} is reserved for the lake-level key")

@@ -22,6 +22,7 @@ from lake.errors import ConfigError, InvalidInput
 from lake.formats import BatchFormat, Source
 from lake.ingest import IngestResult, Ingestor, OnError, WriteMode, decrypt_pii
 from lake.settings import Settings, get_settings
+from lake.throttle import SignInThrottle, ThrottlePolicy
 from lake.storage import ObjectStore, open_store
 from lake.tables import CommitInfo
 
@@ -70,7 +71,10 @@ class Lake:
             self.keys = LocalKeyProvider(self.settings.master_key_file)
         self.datasets = DatasetRegistry(self.catalog, self.store, self.keys)
         self.ingestor = Ingestor(self.catalog, self.datasets, lock_timeout=self.settings.commit_lock_timeout)
-        self.users = Users(self.catalog)
+        self.users = Users(self.catalog, SignInThrottle(ThrottlePolicy(
+            free_attempts=self.settings.sign_in_free_attempts,
+            max_backoff_seconds=self.settings.sign_in_max_backoff_seconds,
+            max_concurrent_hashes=self.settings.max_concurrent_password_checks)))
         # A writer that died mid-commit left its commit pending: record or undo it now.
         self.ingestor.recover()
 

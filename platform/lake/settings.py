@@ -8,6 +8,7 @@ after changing the environment.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,22 @@ class Settings(BaseSettings):
         production: Refuse unsafe defaults (SQLite, local master key, plain HTTP).
         behind_tls_proxy: The server sits behind a proxy that terminates TLS.
         max_upload_bytes: Largest batch accepted by the API.
+        max_body_bytes: Largest body of any other request (JSON, YAML, CSV
+            policy, forms); a larger one is refused with 413 before it is read.
+        max_concurrent_queries: Gateway queries one server runs at once (by
+            default as many as the machine has cores, at least 2: the engine
+            uses every core for each query, so more at once only share them).
+        max_queued_queries: Gateway queries that may wait for a slot; more are
+            refused with 429 and ``Retry-After``.
+        max_queries_per_user: Gateway queries one caller may have running or waiting.
+        query_queue_timeout_seconds: Longest wait for a slot before a 429.
+        query_retry_after_seconds: ``Retry-After`` of a refused query.
+        sign_in_free_attempts: Failed sign-ins per account (and per client
+            address) before each further attempt must wait.
+        sign_in_max_backoff_seconds: Longest wait after repeated failed sign-ins
+            (the wait doubles with each failure up to this).
+        max_concurrent_password_checks: Password hashes computed at once (in
+            worker threads); more sign-ins at once are refused with 429.
         master_key_file: Local master key wrapping per-dataset data keys when
             no KMS is used. Defaults to ``<home>/master.key``.
         openlineage_url: Send OpenLineage run events to this HTTP endpoint
@@ -65,6 +82,15 @@ class Settings(BaseSettings):
     production: bool = False
     behind_tls_proxy: bool = False
     max_upload_bytes: int = 1 << 30
+    max_body_bytes: int = 8 << 20
+    max_concurrent_queries: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
+    max_queued_queries: int = Field(default=16, ge=0)
+    max_queries_per_user: int = Field(default=4, ge=1)
+    query_queue_timeout_seconds: float = Field(default=10.0, gt=0)
+    query_retry_after_seconds: float = Field(default=5.0, gt=0)
+    sign_in_free_attempts: int = Field(default=5, ge=1)
+    sign_in_max_backoff_seconds: float = Field(default=900.0, gt=0)
+    max_concurrent_password_checks: int = Field(default=2, ge=1)
     master_key_file: Path | None = None
     openlineage_url: str | None = None
     openlineage_api_key: SecretStr | None = None
@@ -92,6 +118,8 @@ class Settings(BaseSettings):
             self.outbox_dir = self.home / "outbox"
         if self.max_upload_bytes <= 0:
             raise ValueError("max_upload_bytes must be positive")
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
         if self.production:
             self.check_production()
         return self

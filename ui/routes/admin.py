@@ -19,6 +19,7 @@ from access import (
     Resource,
     RoleKind,
 )
+from api.params import MAX_INT, Id
 from lake.catalog.models import utcnow
 from lake.errors import LakegateError
 from ui import services
@@ -107,7 +108,7 @@ async def add_grant(request: Request, me: Posted, subject: Annotated[str, Form(m
 
 
 @router.post("/admin/grants/{grant_id}/revoke")
-async def revoke_grant(request: Request, me: Posted, grant_id: int) -> Response:
+async def revoke_grant(request: Request, me: Posted, grant_id: Id) -> Response:
     return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, actor=me.user))
 
 
@@ -148,7 +149,7 @@ def audit(
     kind: Annotated[str, Query(max_length=20)] = "",
     resource: Annotated[str, Query(max_length=400)] = "",
     decision: Annotated[str, Query(max_length=5)] = "",
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> Response:
     """The audit log, newest first (or forward from ``after_seq``), with the chain's verification."""
     control = _admin(request, me)

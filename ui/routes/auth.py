@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
-from lake.errors import AuthenticationError
+from lake.errors import AuthenticationError, TooManyRequests
 from ui import services
 from ui.errors import CsrfRejected, SignInRequired
 from ui.routing import (
@@ -45,6 +45,16 @@ def _login_page(request: Request, *, next_url: str, error: str = "", notice: str
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=_LOGIN_CSRF_SECONDS, path=LOGIN_PATH, httponly=True,
                         samesite="strict", secure=uses_tls(request))
     return response
+
+
+def _audit_refusal(request: Request, username: str, exc: TooManyRequests) -> None:
+    """A refused sign-in attempt, in the audit log (the password never is)."""
+    from access import AuditKind
+
+    services.access(request).audit.record(
+        AuditKind.REFUSAL, actor=username[:255], action="sign_in", resource=LOGIN_PATH,
+        detail={"reason": exc.reason, "retry_after_seconds": exc.retry_after,
+                "address": request.client.host if request.client else None})
 
 
 @router.get("/login")
@@ -89,10 +99,17 @@ async def login(
         else:
             if not username.strip() or not password:
                 raise AuthenticationError("enter your user name and password")
-            session_id, info = await in_thread(store.sign_in_password, username, password)
+            address = request.client.host if request.client else None
+            session_id, info = await in_thread(store.sign_in_password, username, password, address=address)
     except AuthenticationError as exc:
         return _login_page(request, next_url=target, error=exc.message, method=how.value,
                            username=username.strip(), status_code=401)
+    except TooManyRequests as exc:
+        await in_thread(_audit_refusal, request, username.strip(), exc)
+        page = _login_page(request, next_url=target, error=exc.message, method=how.value,
+                           username=username.strip(), status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = RedirectResponse(target, status_code=303)
     max_age = int((info.expires_at - info.created_at).total_seconds())
     set_session_cookie(response, request, session_id, max_age)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action, Resource
+from api.params import MAX_INT
 from lake.datasets import DatasetInfo
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
@@ -43,7 +44,7 @@ def _dataset(request: Request, user: str, name: str) -> tuple[Resource, DatasetI
 
 @router.get("/{name}")
 def dataset_page(request: Request, me: Me, name: str,
-                 requested: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                 requested: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Response:
     """Everything about one dataset, as the viewer may see it."""
     resource, info = _dataset(request, me.user, name)
     lake = services.lake_of(request)
@@ -54,7 +55,8 @@ def dataset_page(request: Request, me: Me, name: str,
     catalog = services.metrics(request)
     nodes, edges = dataset_lineage(lake, info.name, (c["source"] or "unknown source" for c in commits),
                                    catalog.workflow.list(), lambda r: control.can(me.user, Action.DISCOVER, r))
-    sample = sample_rows(services.gateway(request), control, me.user, info)
+    sample = sample_rows(services.gateway(request), control, me.user, info,
+                         admission=services.admission(request))
     mine = [r for r in control.requests.list(requester=me.user, limit=50) if r.resource == resource]
     can_grant = control.can(me.user, Action.GRANT, resource) or control.can(me.user, Action.ADMIN, resource)
     flash = f"Access request #{requested} was sent. The owner ({info.owner}) decides it." if requested else ""

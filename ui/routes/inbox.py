@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action
+from api.params import Id
 from lake.errors import LakegateError
 from ui import decisions, services
 from ui.inbox import waiting_for
@@ -64,7 +65,7 @@ async def _act(request: Request, me: UiSessionInfo, done: str, call: object, anc
 
 @router.post("/requests/{request_id}/approve")
 async def approve_request(
-    request: Request, me: Posted, request_id: int,
+    request: Request, me: Posted, request_id: Id,
     note: Annotated[str, Form(max_length=2000)] = "",
     duration_days: Annotated[int | None, Form(ge=1, le=366)] = None,
     reveal_pii: Annotated[bool, Form()] = False,
@@ -78,7 +79,7 @@ async def approve_request(
 
 
 @router.post("/requests/{request_id}/reject")
-async def reject_request(request: Request, me: Posted, request_id: int,
+async def reject_request(request: Request, me: Posted, request_id: Id,
                          note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     control = services.access(request)
     return await _act(request, me, "rejected",
@@ -86,13 +87,13 @@ async def reject_request(request: Request, me: Posted, request_id: int,
 
 
 @router.post("/requests/{request_id}/cancel")
-async def cancel_request(request: Request, me: Posted, request_id: int) -> Response:
+async def cancel_request(request: Request, me: Posted, request_id: Id) -> Response:
     control = services.access(request)
     return await _act(request, me, "cancelled", lambda: control.requests.cancel(request_id, me.user), "mine")
 
 
 @router.post("/notices/{notice_id}/read")
-async def read_notice(request: Request, me: Posted, notice_id: int) -> Response:
+async def read_notice(request: Request, me: Posted, notice_id: Id) -> Response:
     inbox_ = services.metrics(request).inbox
     return await _act(request, me, "read", lambda: inbox_.mark_read(me.user, notice_id), "notices")
 

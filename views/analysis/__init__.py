@@ -149,7 +149,7 @@ def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | No
     facts = column_facts(ctx, root, inputs)
     names = [name for name, _ in facts]
     for name in names:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             ctx.fail(f"output column {name!r} must be lower case letters, digits and '_', starting with a letter",
                      kind="alias", node=root.selects[names.index(name)])
         if names.count(name) > 1:

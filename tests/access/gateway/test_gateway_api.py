@@ -79,7 +79,8 @@ def test_limits_have_server_maximums(client: TestClient, analyst: dict[str, str]
     too_long = client.post(URL, headers=analyst, json={"sql": "SELECT 1", "timeout_seconds": 500})
     assert too_long.status_code == 422 and "maximum of 120" in too_long.json()["error"]["message"]
     negative = client.post(URL, headers=analyst, json={"sql": "SELECT 1", "max_rows": 0})
-    assert negative.status_code == 422 and negative.json()["error"]["code"] == "invalid_request"
+    # Checked by the gateway (not the request schema), so the refusal is audited.
+    assert negative.status_code == 422 and negative.json()["error"]["code"] == "invalid_input"
 
 
 def test_errors_use_the_envelope(client: TestClient, analyst: dict[str, str]) -> None:
@@ -96,7 +97,7 @@ def test_errors_use_the_envelope(client: TestClient, analyst: dict[str, str]) ->
     failed = client.post(URL, headers=analyst, json={"sql": "SELECT 1 / 0"})
     assert failed.status_code == 422 and failed.json()["error"]["code"] == "query_failed"
     empty = client.post(URL, headers=analyst, json={"sql": ""})
-    assert empty.status_code == 422 and empty.json()["error"]["code"] == "invalid_request"
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "query_refused"
 
 
 def test_the_route_needs_a_valid_token(client: TestClient) -> None:

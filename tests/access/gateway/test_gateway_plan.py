@@ -177,14 +177,14 @@ def test_a_template_is_never_used_for_other_access(gated: tuple[Gateway, AccessC
     assert "'DE'" not in gateway.plan("alice", sql).rewritten
 
 
-def test_a_sampled_table_is_built_as_a_tree_every_time(gated: tuple[Gateway, AccessControl]) -> None:
+def test_a_sampled_table_samples_the_governed_subquery_built_once(gated: tuple[Gateway, AccessControl]) -> None:
     gateway, _ = gated
     rewrite._templates.clear()
     sql = "SELECT country FROM ads.conversions TABLESAMPLE (10 PERCENT)"
     first = gateway.plan("alice", sql, query_id="0" * 32).rewritten
-    assert "TABLESAMPLE (10 PERCENT)" in first
-    assert rewrite._templates == {}
-    assert gateway.plan("alice", sql, query_id="0" * 32).rewritten == first
+    assert "TABLESAMPLE (10 PERCENT)" in first and "`__lg_raw` TABLESAMPLE" not in first
+    assert len(rewrite._templates) == 1  # the governed SELECT is the same with or without a sample
+    assert gateway.plan("alice", sql, query_id="0" * 32).rewritten == first  # filled from the template
 
 
 def test_unknown_and_denied_tables_get_the_same_answer(gated: tuple[Gateway, AccessControl]) -> None:
@@ -377,3 +377,23 @@ def test_the_readme_example_plans(gated: tuple[Gateway, AccessControl]) -> None:
     namespace: dict[str, Any] = {"lake": gateway.lake, "access": access}
     exec(compile(planning, "README.md", "exec"), namespace)
     assert "GROUP BY" in namespace["planned"].rewritten
+
+
+# -- resilience: sampling after the row filter, functions Spark needs parenthesized ------------
+
+
+def test_tablesample_samples_the_rows_the_caller_may_see(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    planned = gateway.plan("alice", "SELECT count(*) FROM ads.conversions TABLESAMPLE (50 ROWS) AS c")
+    rewritten = planned.rewritten
+    where = rewritten.index("WHERE")
+    sample = rewritten.index("TABLESAMPLE (50 ROWS)")
+    assert where < sample < rewritten.index("AS `c`"), rewritten
+    # The stored rows are never sampled directly.
+    assert "`__lg_raw` TABLESAMPLE" not in rewritten
+
+
+def test_current_catalog_is_rendered_as_a_call(gated: tuple[Gateway, AccessControl]) -> None:
+    gateway, _ = gated
+    planned = gateway.plan("alice", "SELECT current_catalog() AS c, conversion_id FROM ads.conversions")
+    assert "CURRENT_CATALOG()" in planned.rewritten.upper(), planned.rewritten

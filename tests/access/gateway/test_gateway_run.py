@@ -242,3 +242,40 @@ def test_a_pinned_view_version_and_a_virtual_view(views: World) -> None:
         views.gateway.query("viewer", "SELECT * FROM ads.virtual_ids")
     with pytest.raises(AccessDenied):  # not authorized: the view's kind is not revealed
         views.gateway.query("analyst", "SELECT * FROM ads.virtual_ids")
+
+
+def test_tablesample_counts_only_rows_the_caller_may_see(world: World) -> None:
+    # Sampled after the row filter: two of analyst's three DE rows, never a hidden one.
+    for size in (1, 2, 3, 9):
+        result = world.gateway.query(
+            "analyst", f"SELECT count(*) AS n, max(country) AS c FROM ads.conversions TABLESAMPLE ({size} ROWS)")
+        assert result.table.to_pylist() == [{"n": min(size, 3), "c": "DE"}], size
+
+
+def test_current_catalog_runs(world: World) -> None:
+    result = world.gateway.query("analyst", "SELECT current_catalog() AS c FROM ads.conversions LIMIT 1")
+    assert result.table.to_pylist() == [{"c": "spark_catalog"}]
+
+
+def test_a_query_whose_client_went_away_is_cancelled(world: World) -> None:
+    import threading
+
+    from access.gateway import QueryCancelled
+
+    heavy = ("SELECT sum(hash(i, j)) FROM "
+             "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i) a CROSS JOIN "
+             "(SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")
+    world.gateway.query("analyst", "SELECT 1")
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.perf_counter()
+    with pytest.raises(QueryCancelled):
+        world.gateway.query("analyst", heavy, timeout_seconds=120, cancel=cancel)
+    assert time.perf_counter() - started < 10
+    tracker = spark_session(world.lake.settings).sparkContext.statusTracker()
+    deadline = time.monotonic() + 10
+    while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tracker.getActiveJobsIds() == []
+    entry = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0]
+    assert entry.detail["outcome"] == "query_cancelled"

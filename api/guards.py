@@ -1,0 +1,162 @@
+"""Bounds on requests, checked before any route reads or parses them.
+
+:class:`ShedWhenFull` refuses a gateway query with 429 before any work when
+the server's query slots and queue are full.
+
+:class:`BodyLimit` is the outermost layer of the app: a body larger than its
+limit is refused with 413 as soon as its ``Content-Length`` (or, for a
+chunked body, the bytes received) says so, and a JSON body nested deeper
+than :data:`lake.nesting.MAX_NESTING_DEPTH` is refused with 422 naming the
+line, before a JSON parser recurses into it. Batch uploads have their own,
+larger limit; their route streams the body to disk and counts as it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from access.gateway.admission import Admission
+from lake.errors import InvalidInput, LakegateError, PayloadTooLarge
+from lake.nesting import MAX_NESTING_DEPTH, json_depth_error
+
+log = logging.getLogger("lakegate.api")
+
+#: ``POST /api/v1/datasets/{name}/batches``: bounded by ``max_upload_bytes`` and streamed by its route.
+_UPLOAD = re.compile(r"/api/v1/datasets/[^/]+/batches/?")
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The API's error envelope ``{"error": {code, message, details}}``."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def lakegate_error_response(exc: LakegateError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
+
+
+def _is_json(media: str) -> bool:
+    media = media.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class BodyLimit:
+    """ASGI middleware: size (every body) and nesting (JSON bodies) bounds.
+
+    Args:
+        app: The app.
+        max_body_bytes: Largest body of any request but a batch upload.
+        max_upload_bytes: Largest batch upload.
+        max_depth: Deepest nesting of a JSON body.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int,
+                 max_depth: int = MAX_NESTING_DEPTH) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["method"] == "POST" and _UPLOAD.fullmatch(scope["path"]) is not None
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._refuse(scope, send, InvalidInput("Content-Length must be a number of bytes"))
+                return
+            if int(declared) > limit:
+                await self._refuse(scope, send, PayloadTooLarge(limit))
+                return
+        if upload:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(scope, send, PayloadTooLarge(limit))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and _is_json(headers.get("content-type", "")):
+            found = json_depth_error(body, self.max_depth)
+            if found is not None:
+                await self._refuse(scope, send, InvalidInput(
+                    f"the JSON body is {found.message} (line {found.line})"))
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, exc: LakegateError) -> None:
+        log.warning("%s %s refused before reading: %s", scope["method"], scope["path"], exc.message)
+        response = lakegate_error_response(exc, {"Connection": "close"})
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class ShedWhenFull:
+    """ASGI middleware: refuse a query with 429 before any work when the server is full.
+
+    At most as many ``POST /api/v1/query`` requests as there are query slots
+    and queue places are let in at once (:meth:`Admission.arrive`), counting
+    those still being authenticated; the rest are answered at once, before
+    authentication reads the catalog, so a flood of queries costs the server
+    almost nothing. These refusals are logged, not audited (there is no
+    authenticated caller to name yet, and writing would be the work shed);
+    refusals that reach the route name their caller and are audited there.
+    """
+
+    def __init__(self, app: ASGIApp, *, admission: Admission, path: str) -> None:
+        self.app = app
+        self.admission = admission
+        self.path = path
+        self._busy: JSONResponse | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path):
+            await self.app(scope, receive, send)
+            return
+        if not self.admission.arrive():
+            # The cheapest answer there is: a burst is refused on the event loop, beside every other request.
+            if self._busy is None:
+                refusal = self.admission.refuse_busy()
+                self._busy = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
+            log.warning("%s %s refused: the server is full", scope["method"], scope["path"])
+            await self._busy(scope, _no_receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.depart()
