@@ -42,6 +42,8 @@ import contextlib
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
@@ -160,6 +162,18 @@ def _local_cores(master: str) -> int | None:
 
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+
+#: SQL settings of every Lakegate session, local or remote.
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    # No ${...} substitution: a query never sees configuration values.
+    "spark.sql.variable.substitute": "false",
+    # delta-spark's SQL parser (4.4 on Spark 4.2) drops the parameters that
+    # Spark 4.1+ binds while parsing, so spark.sql(text, args=...) fails with
+    # UNBOUND_SQL_PARAMETER (delta-io/delta#7640); the legacy binding in the
+    # analyzer works with any parser.
+    "spark.sql.legacy.parameterSubstitution.constantsOnly": "true",
+}
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 
@@ -176,16 +190,13 @@ def _engine_conf(master: str, settings: Settings) -> dict[str, str]:
         "spark.app.name": "lakegate",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
         "spark.log.level": "ERROR",
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.driver.maxResultSize": settings.spark_max_result_size,
-        # Delta reads whatever protocol the log names; the vacuum safety check
-        # stays on. Queries never see each other's ${...} variables.
-        "spark.sql.variable.substitute": "false",
+        **_SESSION_SQL_CONF,
     }
     if settings.spark_driver_memory:
         conf["spark.driver.memory"] = settings.spark_driver_memory
@@ -221,7 +232,7 @@ def _local_jvm() -> Any:
 
 def _jvm_exited() -> bool:
     """Whether the JVM this process started (classic or local Connect engine) has exited."""
-    if "pyspark" not in __import__("sys").modules:
+    if "pyspark" not in sys.modules:
         return False
     gateway = _local_jvm()
     proc = getattr(gateway, "proc", None) if gateway is not None else None
@@ -327,7 +338,7 @@ def _build_session(settings: Settings) -> SparkSession:
             if url.startswith("local"):
                 url, conf = _start_local_connect(url, _engine_conf(url, settings))
             else:
-                conf = {"spark.sql.session.timeZone": "UTC", "spark.sql.variable.substitute": "false"}
+                conf = dict(_SESSION_SQL_CONF)
             connect_builder = ConnectSession.builder.remote(url)
             for key, value in conf.items():
                 connect_builder = connect_builder.config(key, value)
@@ -396,9 +407,29 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
             raise
         except Exception as exc:
             raise EngineError(f"cannot start Spark ({target}): {exc}") from exc
+        if not (settings.spark_remote or "").startswith("sc://"):
+            _warm_up(session)
         _SESSION, _SESSION_TARGET = session, target
         log.info("started Spark session (%s)", target)
         return session
+
+
+def _warm_up(spark: Any) -> None:
+    """Write and read a one-row Delta table, so that loading delta-spark's classes
+    (many seconds on a busy machine) happens at start, not in the first query's time limit."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="lakegate-warm-up-")
+    try:
+        path = os.path.join(folder, "t")
+        spark.range(1).write.format("delta").save(path)
+        read_delta(spark, path).collect()
+    except Exception as exc:  # noqa: BLE001 - the first real query reports a real problem
+        log.warning("warming up the Spark engine failed: %s", _first_line(exc))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        _PARTITIONS.clear()
 
 
 def stop_spark() -> None:
@@ -418,30 +449,89 @@ def stop_spark() -> None:
             log.warning("stopping Spark failed: %s", exc)
 
 
-def engine_lost(error: BaseException | None = None) -> EngineLost | None:
-    """The error to give a query whose engine has exited, or None if the engine is alive.
+#: Words of an error that a dying engine gives the query it was running.
+_FATAL_MARKERS = (
+    "OutOfMemoryError",
+    "Java heap space",
+    "GC overhead limit exceeded",
+    "SparkContext was shut down",
+    "SparkContext has been shutdown",
+    "stopped SparkContext",
+    "Answer from Java side is empty",
+    "Error while sending or receiving",
+    "Connection refused",
+    "Py4JNetworkError",
+)
+#: Spark's exit code after an OutOfMemoryError (``SparkExitCode.OOM``).
+_SPARK_OOM_EXIT = 52
+#: How long a dying engine may take to exit (Spark's shutdown hooks run first).
+ENGINE_EXIT_SECONDS = 120.0
 
-    Call it when a query fails: if the JVM this process started has exited
-    (Spark exits on ``OutOfMemoryError``), the session is dropped so that the
-    next :func:`spark_session` starts a new engine, and the returned error
-    tells the caller what happened.
+
+def _context_stopped() -> bool:
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None or context._jsc is None:
+        return True
+    try:
+        return bool(context._jsc.sc().isStopped())
+    except Exception:  # noqa: BLE001 - a JVM that cannot answer is as good as stopped
+        return True
+
+
+def engine_lost(error: BaseException | None = None) -> EngineLost | None:
+    """The error to give a query whose engine died under it, or None if the engine is alive.
+
+    Call it when a query fails. Spark exits its JVM on ``OutOfMemoryError``
+    (after running its shutdown hooks, during which the query already gets an
+    error): when the error looks like that, this waits up to
+    :data:`ENGINE_EXIT_SECONDS` for the JVM this process started to exit. A
+    dead engine is forgotten, so that the next :func:`spark_session` starts a
+    new one, and the returned error says what happened. Engines outside this
+    process (``sc://``) are never judged here.
 
     Args:
-        error: The exception the query raised (used to name an out-of-memory death).
+        error: The exception the query raised.
 
     Returns:
         An :class:`EngineLost` to raise, or None.
     """
     global _SESSION, _SESSION_TARGET
-    if not _jvm_exited():
+    if "pyspark" not in sys.modules:
         return None
+    text = f"{type(error).__name__}: {error}" if error is not None else ""
+    if not _jvm_exited():
+        if not any(m in text for m in _FATAL_MARKERS):
+            return None
+        gateway = _local_jvm()
+        proc = getattr(gateway, "proc", None) if gateway is not None else None
+        if proc is None:
+            return None
+        try:
+            proc.wait(timeout=ENGINE_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            if not _context_stopped():
+                return None
+    gateway = _local_jvm()
+    proc = getattr(gateway, "proc", None) if gateway is not None else None
+    exit_code = proc.poll() if proc is not None else None
     with _LOCK:
-        if _SESSION is not None:
-            _SESSION, _SESSION_TARGET = None, None
-            _APPLIED.clear()
-        _forget_dead_jvm()
-    text = str(error or "")
-    why = "it ran out of memory" if "OutOfMemory" in text or "Java heap space" in text else "its JVM exited"
+        _SESSION, _SESSION_TARGET = None, None
+        _APPLIED.clear()
+        _PARTITIONS.clear()
+        if _jvm_exited():
+            _forget_dead_jvm()
+        else:  # the JVM lingers with a stopped context: drop it all the same
+            with contextlib.suppress(Exception):
+                gateway = _local_jvm()
+                if gateway is not None and getattr(gateway, "proc", None) is not None:
+                    gateway.proc.kill()
+                    gateway.proc.wait(timeout=ENGINE_EXIT_SECONDS)
+            _forget_dead_jvm()
+    oom = exit_code == _SPARK_OOM_EXIT or any(m in text for m in ("OutOfMemory", "Java heap space", "GC overhead"))
+    why = "it ran out of memory" if oom else "its JVM exited"
+    log.error("the Spark engine died under a query (%s); the next query starts a new one", why)
     return EngineLost(
         f"the Spark engine stopped while running this query ({why}); it restarts on the next query. "
         "Ask for less at once: fewer or smaller values, a narrower range, an aggregate instead of rows"

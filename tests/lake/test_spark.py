@@ -94,6 +94,13 @@ def test_session_loads_delta_spark_and_hadoop_aws(spark: Any) -> None:
         jvm.java.lang.Class.forName(cls, False, jvm.Thread.currentThread().getContextClassLoader())
 
 
+@spark_mark
+def test_parameterized_sql_binds_with_the_delta_extension(spark: Any) -> None:
+    """delta-spark's parser drops Spark 4.2's parameters unless the analyzer binds them."""
+    assert spark.sql("SELECT :a + 1 AS x", args={"a": 41}).collect()[0]["x"] == 42
+    assert spark.newSession().sql("SELECT ? AS y", args=["z"]).collect()[0]["y"] == "z"
+
+
 def test_missing_jars_name_the_bootstrap(tmp_path: Path) -> None:
     (tmp_path / "jars").mkdir()
     (tmp_path / "jars" / "delta-spark_4.2_2.13-4.4.0.jar").write_bytes(b"")
