@@ -42,7 +42,7 @@ from access.gateway.plan import GovernedQuery
 from access.gateway.rewrite import SourceView
 from lake.errors import InvalidInput, LakegateError, NotFound
 from lake.settings import Settings
-from lake.spark import EngineError, engine_lost, register_delta, spark_session
+from lake.spark import EngineError, engine_lost, register_delta, spark_session, sql_with_args
 
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
                 if cancelled.is_set():
                     return
                 _register(session, source)
-            frame = session.sql(query.rewritten, args=dict(query.params))
+            frame = sql_with_args(session, query.rewritten, query.params)
             if cancelled.is_set():
                 return
             outcome["table"] = frame.limit(row_cap + 1).toArrow()

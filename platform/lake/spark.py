@@ -45,6 +45,7 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ __all__ = [
     "s3a_settings",
     "spark_path",
     "spark_session",
+    "sql_with_args",
     "stop_spark",
     "write_delta",
 ]
@@ -538,6 +540,81 @@ def engine_lost(error: BaseException | None = None) -> EngineLost | None:
     )
 
 
+# --------------------------------------------------------------------------- SQL with parameters
+
+#: The name under which a Connect query's parameter row is referenced.
+_ARGS_REF = "__lg_args"
+
+
+def sql_with_args(spark: SparkSession, text: str, args: Mapping[str, Any] | None = None) -> DataFrame:
+    """``spark.sql(text, args=args)`` that binds named parameters (``:name``) on any session.
+
+    Classic sessions bind them as Spark does (with the analyzer's binding,
+    see :data:`_SESSION_SQL_CONF`). Spark Connect's planner binds them in the
+    parser, which delta-spark's parser skips (delta-io/delta#7640); there each
+    marker becomes a scalar subquery over a one-row relation that carries the
+    values, sent in the plan like parameters, never in the SQL text.
+
+    Args:
+        spark: A classic or Spark Connect session.
+        text: One Spark SQL statement.
+        args: Parameter name to value (bytes, str, int, float, bool, date...).
+
+    Returns:
+        The statement's DataFrame.
+    """
+    if not args:
+        return spark.sql(text)
+    if not _is_connect(spark):
+        return spark.sql(text, args=dict(args))
+    import sqlglot
+    from sqlglot import exp
+
+    names = list(args)
+    token = f"lgargsref{uuid.uuid4().hex}"
+    tree = sqlglot.parse_one(text, read="spark")
+
+    def bind(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder) and str(node.name) in args:
+            column = exp.column(exp.to_identifier(str(node.name), quoted=True))
+            return exp.Subquery(this=exp.select(column).from_(exp.to_table(token)))
+        return node
+
+    bound = tree.transform(bind).sql(dialect="spark")
+    # pyspark formats the text with str.format: braces of the statement are doubled.
+    bound = bound.replace("{", "{{").replace("}", "}}").replace(token, "{" + _ARGS_REF + "}")
+    row = spark.createDataFrame([tuple(args[n] for n in names)], schema=_args_schema(args, names))
+    return spark.sql(bound, **{_ARGS_REF: row})
+
+
+def _args_schema(args: Mapping[str, Any], names: list[str]) -> Any:
+    import datetime as dt
+    from decimal import Decimal
+
+    from pyspark.sql import types as T
+
+    def spark_type(value: Any) -> Any:
+        if isinstance(value, bool):
+            return T.BooleanType()
+        if isinstance(value, (bytes, bytearray)):
+            return T.BinaryType()
+        if isinstance(value, str):
+            return T.StringType()
+        if isinstance(value, int):
+            return T.LongType()
+        if isinstance(value, float):
+            return T.DoubleType()
+        if isinstance(value, Decimal):
+            return T.DecimalType(38, 18)
+        if isinstance(value, dt.datetime):
+            return T.TimestampType()
+        if isinstance(value, dt.date):
+            return T.DateType()
+        raise InvalidInput(f"a SQL parameter of type {type(value).__name__} is not supported")
+
+    return T.StructType([T.StructField(n, spark_type(args[n]), args[n] is None) for n in names])
+
+
 # --------------------------------------------------------------------------- paths and S3A
 
 
@@ -968,7 +1045,6 @@ def write_delta(
         EngineError: Spark failed; nothing was committed.
     """
     import json
-    import uuid
 
     if mode not in ("overwrite", "append"):
         raise InvalidInput(f"write mode must be overwrite or append, not {mode!r}")

@@ -35,6 +35,7 @@ from lake.spark import (
     s3a_settings,
     spark_path,
     spark_session,
+    sql_with_args,
     stop_spark,
     write_delta,
 )
@@ -99,6 +100,8 @@ def test_parameterized_sql_binds_with_the_delta_extension(spark: Any) -> None:
     """delta-spark's parser drops Spark 4.2's parameters unless the analyzer binds them."""
     assert spark.sql("SELECT :a + 1 AS x", args={"a": 41}).collect()[0]["x"] == 42
     assert spark.newSession().sql("SELECT ? AS y", args=["z"]).collect()[0]["y"] == "z"
+    got = sql_with_args(spark, "SELECT hex(:k) AS k, '{x}' AS t", {"k": b"\x01\xff"}).collect()
+    assert [tuple(r) for r in got] == [("01FF", "{x}")]
 
 
 def test_missing_jars_name_the_bootstrap(tmp_path: Path) -> None:
