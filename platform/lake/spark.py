@@ -69,6 +69,7 @@ __all__ = [
     "engine_lost",
     "read_delta",
     "register_delta",
+    "lake_bucket_settings",
     "s3a_settings",
     "spark_path",
     "spark_session",
@@ -99,32 +100,45 @@ class EngineLost(EngineError):
 #: The project's jar folder: ``<project>/jvm/jars`` beside ``platform/lake``.
 DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / "jvm" / "jars"
 
-#: Jars the engine cannot work without (name prefixes in the jar folder).
-REQUIRED_JARS = ("delta-spark_", "delta-storage-", "hadoop-aws-", "bundle-")
+#: Where ``scripts/build-jvm.sh`` puts Lakegate's own JVM piece (``jvm/src``).
+BUILD_JARS_DIR = DEFAULT_JARS_DIR.parent / "build"
+
+#: Jars the engine cannot work without (name prefixes in the jar folders).
+REQUIRED_JARS = ("delta-spark_", "delta-storage-", "hadoop-aws-", "bundle-", "lakegate-s3a")
+
+#: The S3A interceptor of ``jvm/src`` that names each object's domain key (SSE-KMS).
+DOMAIN_KEY_INTERCEPTOR = "io.lakegate.s3a.DomainKeyInterceptor"
 
 
 def engine_jars(settings: Settings) -> list[str]:
     """The engine's jar files, from ``settings.spark_jars_dir`` or the project's ``jvm/jars``.
 
+    Lakegate's own ``lakegate-s3a`` jar is taken from the same folder, else
+    from the project's ``jvm/build`` (``scripts/build-jvm.sh``).
+
     Args:
         settings: Where the jar folder is.
 
     Returns:
-        Absolute paths of every ``.jar`` in the folder, sorted.
+        Absolute paths of every ``.jar`` in the folder (and of Lakegate's own), sorted.
 
     Raises:
         ConfigError: The folder is missing or lacks delta-spark, delta-storage,
-            hadoop-aws or the AWS SDK bundle; the message says how to fetch them.
+            hadoop-aws, the AWS SDK bundle or Lakegate's own jar; the message
+            says how to get them.
     """
     folder = settings.spark_jars_dir or DEFAULT_JARS_DIR
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+    if not any(os.path.basename(j).startswith("lakegate-s3a") for j in jars) and BUILD_JARS_DIR.is_dir():
+        jars += sorted(str(p) for p in BUILD_JARS_DIR.glob("lakegate-s3a*.jar"))
     names = [os.path.basename(j) for j in jars]
     missing = [prefix.rstrip("_-") for prefix in REQUIRED_JARS if not any(n.startswith(prefix) for n in names)]
     if missing:
         where = "LAKEGATE_SPARK_JARS_DIR" if settings.spark_jars_dir else "the project's jvm/jars"
         raise ConfigError(
             f"the Spark engine's jars ({', '.join(missing)}) are not in {where} ({folder}); "
-            "run scripts/bootstrap.sh to fetch them, or point LAKEGATE_SPARK_JARS_DIR at a folder that has them"
+            "run scripts/bootstrap.sh to fetch and build them, or point LAKEGATE_SPARK_JARS_DIR at a folder "
+            "that has them"
         )
     return jars
 
@@ -134,7 +148,8 @@ def engine_jars(settings: Settings) -> list[str]:
 _LOCK = threading.RLock()
 _SESSION: SparkSession | None = None
 _SESSION_TARGET: str | None = None
-#: S3A settings already applied, per engine (Hadoop configuration) or per Connect session.
+#: S3A settings already applied: key 0 for the engine in this process (its Hadoop
+#: configuration), else ``id()`` of the remote Connect session.
 _APPLIED: dict[int, dict[str, str]] = {}
 
 #: pyspark warns at import time that it does not "fully support" pandas 3; the
@@ -400,6 +415,7 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
                     f"a Spark session for {_SESSION_TARGET} is already running in this process; "
                     f"call stop_spark() before starting one for {target}"
                 )
+            _configure_lake_bucket(_SESSION, settings)
             return _SESSION
         if _jvm_exited():  # a JVM left behind by a session started elsewhere in this process
             _forget_dead_jvm()
@@ -411,6 +427,7 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
             raise EngineError(f"cannot start Spark ({target}): {exc}") from exc
         if not (settings.spark_remote or "").startswith("sc://"):
             _warm_up(session)
+        _configure_lake_bucket(session, settings)
         _SESSION, _SESSION_TARGET = session, target
         log.info("started Spark session (%s)", target)
         return session
@@ -584,7 +601,8 @@ def sql_with_args(spark: SparkSession, text: str, args: Mapping[str, Any] | None
     # pyspark formats the text with str.format: braces of the statement are doubled.
     bound = bound.replace("{", "{{").replace("}", "}}").replace(token, "{" + _ARGS_REF + "}")
     row = spark.createDataFrame([tuple(args[n] for n in names)], schema=_args_schema(args, names))
-    return spark.sql(bound, **{_ARGS_REF: row})
+    relations: dict[str, Any] = {_ARGS_REF: row}
+    return spark.sql(bound, None, **relations)
 
 
 def _args_schema(args: Mapping[str, Any], names: list[str]) -> Any:
@@ -717,7 +735,8 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
     if not settings:
         return
     engine = _in_process_engine(spark)
-    key = id(engine) if engine is not None else id(spark)
+    # One engine per process when it runs here; otherwise per Connect session.
+    key = 0 if engine is not None else id(spark)
     with _LOCK:
         applied = _APPLIED.setdefault(key, {})
         todo = {k: v for k, v in settings.items() if applied.get(k) != v}
@@ -731,6 +750,44 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
             for k, v in todo.items():
                 spark.conf.set(k, v)
         applied.update(todo)
+
+
+def lake_bucket_settings(settings: Settings) -> dict[str, str]:
+    """S3A settings of the lake's bucket that give every object Spark writes its domain's key.
+
+    S3A's encryption settings are per bucket and the lake keeps every domain
+    in one bucket, so Lakegate's interceptor (``jvm/src``, in the
+    ``lakegate-s3a`` jar) names the key on each PutObject, multipart upload
+    and copy from the object's place in the lake: the key configured for the
+    domain (``LAKEGATE_KMS_KEY_IDS``), else the key behind the domain's alias
+    ``alias/lakegate/<domain>``, which :meth:`lake.s3.S3Store.ensure_domain`
+    creates with the key. Empty for a local lake.
+    """
+    if not settings.is_s3 or not settings.storage_uri:
+        return {}
+    from lake.s3 import KEY_ALIAS_PREFIX, parse_s3_uri
+
+    bucket, prefix = parse_s3_uri(settings.storage_uri)
+    p = f"fs.s3a.bucket.{bucket}."
+    out = {
+        p + "audit.enabled": "true",
+        p + "audit.execution.interceptors": DOMAIN_KEY_INTERCEPTOR,
+        p + "lakegate.prefix": prefix,
+        p + "lakegate.kms.alias-prefix": KEY_ALIAS_PREFIX,
+    }
+    for domain, key_id in sorted(settings.kms_key_ids.items()):
+        out[p + f"lakegate.kms.{domain}"] = key_id
+    return out
+
+
+def _configure_lake_bucket(spark: Any, settings: Settings) -> None:
+    """Apply :func:`lake_bucket_settings` before the engine opens the bucket."""
+    try:
+        _apply_s3a(spark, lake_bucket_settings(settings))
+    except LakegateError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"cannot configure the Spark engine for the lake's bucket: {_first_line(exc)}") from exc
 
 
 def _prepare(spark: Any, table_uri: str, storage_options: Mapping[str, str] | None) -> str:
