@@ -64,7 +64,9 @@ __all__ = [
     "DEFAULT_JARS_DIR",
     "EngineError",
     "EngineLost",
+    "EngineUnavailable",
     "WriteResult",
+    "engine_conf",
     "engine_jars",
     "engine_lost",
     "read_delta",
@@ -75,6 +77,7 @@ __all__ = [
     "spark_session",
     "sql_with_args",
     "stop_spark",
+    "warm_up",
     "write_delta",
 ]
 
@@ -194,8 +197,8 @@ _SESSION_SQL_CONF = {
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 
-def _engine_conf(master: str, settings: Settings) -> dict[str, str]:
-    """Startup configuration of a session (or local Connect server) on ``master``.
+def engine_conf(master: str, settings: Settings) -> dict[str, str]:
+    """Startup configuration of an engine Lakegate starts on ``master`` (a session or a Connect server).
 
     The jars go on the driver's and the executors' class path: for a local
     master the executors are the driver, and the workers of a cluster started
@@ -217,6 +220,10 @@ def _engine_conf(master: str, settings: Settings) -> dict[str, str]:
     }
     if settings.spark_driver_memory:
         conf["spark.driver.memory"] = settings.spark_driver_memory
+    if re.fullmatch(r"spark://(127\.0\.0\.1|localhost)(:\d+)?", master.strip()):
+        # A cluster on loopback (tests, one host): executors reach the driver there.
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
     cores = _local_cores(master)
     if cores is not None:
         # The default of 200 shuffle partitions (and Delta's 50 for log replay)
@@ -344,6 +351,29 @@ def _wait_until_answering(session: Any, url: str) -> None:
             delay = min(delay * 2, 2.0)
 
 
+class EngineUnavailable(EngineError):
+    """No Spark engine answers at ``LAKEGATE_SPARK_REMOTE``."""
+
+    code = "engine_unavailable"
+    http_status = 503
+
+
+def _check_reachable(url: str, seconds: float = 3.0) -> None:
+    """Fail at once, with what to do, when nothing listens at a Spark Connect URL."""
+    import socket
+
+    parsed = urlparse(url.replace("sc://", "http://", 1))
+    host, port = parsed.hostname or "localhost", parsed.port or 15002
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            return
+    except OSError as exc:
+        raise EngineUnavailable(
+            f"no Spark engine answers at {url} ({exc.strerror or exc}); start one with `lakegate engine start`, "
+            "or unset LAKEGATE_SPARK_REMOTE to run Spark inside this process"
+        ) from None
+
+
 def _build_session(settings: Settings) -> SparkSession:
     with _quiet_pyspark_imports():
         from pyspark.sql import SparkSession
@@ -353,8 +383,9 @@ def _build_session(settings: Settings) -> SparkSession:
 
             url = settings.spark_remote
             if url.startswith("local"):
-                url, conf = _start_local_connect(url, _engine_conf(url, settings))
+                url, conf = _start_local_connect(url, engine_conf(url, settings))
             else:
+                _check_reachable(url)
                 conf = dict(_SESSION_SQL_CONF)
             connect_builder = ConnectSession.builder.remote(url)
             for key, value in conf.items():
@@ -366,7 +397,7 @@ def _build_session(settings: Settings) -> SparkSession:
             return connect  # type: ignore[return-value]
 
         builder = SparkSession.builder.master(settings.spark_master)
-        for key, value in _engine_conf(settings.spark_master, settings).items():
+        for key, value in engine_conf(settings.spark_master, settings).items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         if _is_connect(session):
@@ -426,14 +457,14 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
         except Exception as exc:
             raise EngineError(f"cannot start Spark ({target}): {exc}") from exc
         if not (settings.spark_remote or "").startswith("sc://"):
-            _warm_up(session)
+            warm_up(session)
         _configure_lake_bucket(session, settings)
         _SESSION, _SESSION_TARGET = session, target
         log.info("started Spark session (%s)", target)
         return session
 
 
-def _warm_up(spark: Any) -> None:
+def warm_up(spark: Any) -> None:
     """Write and read a one-row Delta table, so that loading delta-spark's classes
     (many seconds on a busy machine) happens at start, not in the first query's time limit."""
     import shutil
@@ -483,6 +514,16 @@ _FATAL_MARKERS = (
 )
 #: Spark's exit code after an OutOfMemoryError (``SparkExitCode.OOM``).
 _SPARK_OOM_EXIT = 52
+#: Words of an error a Spark Connect client gets when its remote server went away or restarted.
+_REMOTE_LOST_MARKERS = (
+    "NO_ACTIVE_SESSION",
+    "SESSION_NOT_FOUND",
+    "SESSION_CHANGED",
+    "StatusCode.UNAVAILABLE",
+    "failed to connect",
+    "Connection refused",
+    "Socket closed",
+)
 #: How long a dying engine may take to exit (Spark's shutdown hooks run first).
 ENGINE_EXIT_SECONDS = 120.0
 
@@ -520,6 +561,26 @@ def engine_lost(error: BaseException | None = None) -> EngineLost | None:
     if "pyspark" not in sys.modules:
         return None
     text = f"{type(error).__name__}: {error}" if error is not None else ""
+    remote = _SESSION_TARGET or ""
+    if remote.startswith("remote sc://"):
+        if not any(m in text for m in _REMOTE_LOST_MARKERS):
+            return None
+        with _LOCK:
+            session, _SESSION, _SESSION_TARGET = _SESSION, None, None
+            _APPLIED.clear()
+            _PARTITIONS.clear()
+        with contextlib.suppress(Exception):
+            if session is not None:
+                session.client.close()
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        ConnectSession._default_session = None
+        ConnectSession._active_session.session = None
+        log.error("the Spark engine at %s went away under a query; the next query reconnects", remote[7:])
+        return EngineLost(
+            f"the Spark engine at {remote[7:]} stopped or restarted while running this query; the next query "
+            "reconnects. If it ran out of memory, ask for less at once"
+        )
     if not _jvm_exited():
         if not any(m in text for m in _FATAL_MARKERS):
             return None
@@ -913,9 +974,9 @@ def _partition_values_as_written(spark: Any, df: DataFrame, path: str) -> DataFr
       sessions run in UTC; a session set to another zone gets the value shifted
       back with ``from_utc_timestamp(value, current_timezone())``.
     """
-    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, TimestampType
 
+    F = _functions(spark)
     partitions = set(_partition_columns(spark, path))
     fields = [f for f in df.schema.fields if f.name in partitions]
     strings = {f.name for f in fields if isinstance(f.dataType, StringType)}
@@ -932,6 +993,18 @@ def _partition_values_as_written(spark: Any, df: DataFrame, path: str) -> DataFr
         return col
 
     return df.select(*[column(f.name) for f in df.schema.fields])
+
+
+def _functions(spark: Any) -> Any:
+    """The column functions of the session's kind (a client of a remote Connect
+    server in a process without Connect mode would get the classic ones)."""
+    if _is_connect(spark):
+        from pyspark.sql.connect import functions as connect_functions
+
+        return connect_functions
+    from pyspark.sql import functions as classic_functions
+
+    return classic_functions
 
 
 def _quote(name: str) -> str:
