@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "app", "The tamper-evident audit log."),
     "metrics": ("metrics", "app", "Governed metrics: definitions, approval chains, review meetings, values."),
     "query": ("gateway", "app", "Run one governed SQL query as a user."),
+    "engine": ("engine", "app", "The long-lived Spark engine: start, stop, status."),
     "subscribers": ("subscribers", "app",
                     "Engine subscribers: Redshift, EMR and SageMaker reading the lake under the access layer."),
 }

@@ -89,6 +89,15 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
+def engine_note(settings: Settings) -> None:
+    """Say, before a command starts Spark inside this process, that it takes a while and how to avoid it."""
+    if not settings.spark_remote:
+        note("queries run on a Spark engine started in this process (LAKEGATE_SPARK_REMOTE is unset), which "
+             "takes a while; `lakegate engine start` keeps one running so that they start at once", style="dim")
+    elif settings.spark_remote.startswith("sc://"):
+        note(f"using the Spark engine at {settings.spark_remote}", style="dim")
+
+
 def note(message: str, style: str = "") -> None:
     err.print(Text(message, style=style), soft_wrap=True)
 

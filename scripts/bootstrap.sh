@@ -3,7 +3,8 @@
 #   - .venv with the exact Python packages of uv.lock (hashes checked), by the uv
 #     pinned in scripts/uv-requirements.txt;
 #   - the Spark engine's JVM jars of jvm/pom.xml into jvm/jars/, checked against
-#     jvm/jars.sha256 (scripts/fetch-jars.sh);
+#     jvm/jars.sha256 (scripts/fetch-jars.sh), and Lakegate's own JVM piece built
+#     from jvm/src/ into jvm/build/ (scripts/build-jvm.sh);
 #   - Java 17 or 21 for Spark, and Debian's Chromium when WITH_BROWSER=1
 #     (installed with apt-get when run as root).
 # Safe to run again: each step is quick when already done. scripts/lock.sh
@@ -27,6 +28,13 @@ if ! java -version 2>&1 | grep -qE 'version "(17|21)'; then
 fi
 
 bash scripts/fetch-jars.sh
+
+# Lakegate's S3A interceptor (jvm/src) is compiled here: javac comes with a JDK.
+if ! command -v javac >/dev/null; then
+    apt_install openjdk-17-jdk-headless ||
+        { say "building jvm/src needs javac (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
+fi
+bash scripts/build-jvm.sh
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 if [ "${WITH_BROWSER:-0}" = "1" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then

@@ -107,14 +107,6 @@ def _finish(lake: Lake, run_pk: int, **fields: Any) -> ViewRun:
         return row
 
 
-def _target_schema(record: VersionRecord, result: pa.Schema) -> pa.Schema:
-    fields = []
-    for col, field in zip(record.columns, result):
-        arrow = col.type if col.sql_type else field.type
-        fields.append(pa.field(col.name, arrow, nullable=True))
-    return pa.schema(fields)
-
-
 def _check_result_schema(record: VersionRecord, fields: Sequence[Any]) -> None:
     """The run's output must have the version's columns and types (inputs may have drifted)."""
     problems = []
@@ -176,7 +168,7 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
         NotMaterialized: An upstream table view was never materialized (run recorded as failed).
         MaterializationFailed: Spark or storage failed (run recorded as failed).
     """
-    from lake.spark import spark_session
+    from lake.spark import spark_session, write_delta
 
     ref = parse_ref(name)
     snapshot = snapshot or Snapshot.load(lake)
@@ -207,12 +199,11 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
             emitter.start(ctx)
             df = spark.sql(sql)
             _check_result_schema(record, df.schema.fields)
-            result = df.toDF(*[c.name for c in record.columns]).toArrow()
-        table = result.cast(_target_schema(record, result.schema))
-        io = DeltaTableIO(uri, lake.store.storage_options(record.domain))
-        table_version = io.overwrite(table, CommitInfo(
-            actor=actor, reason=f"materialize {record.view} v{record.version}",
-            extra={"view": record.view, "view_version": str(record.version), "view_run": run_id}))
+            info = CommitInfo(actor=actor, reason=f"materialize {record.view} v{record.version}",
+                              extra={"view": record.view, "view_version": str(record.version), "view_run": run_id})
+            written = write_delta(df.toDF(*[c.name for c in record.columns]), uri, mode="overwrite",
+                                  metadata=info.metadata(),
+                                  storage_options=lake.store.storage_options(record.domain))
     except Exception as exc:
         reason = exc.message if isinstance(exc, LakegateError) else _clean(exc)
         reads = {k: v.to_dict() for k, v in binder.reads.items()} if binder else {}
@@ -223,11 +214,11 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
         if isinstance(exc, (NotMaterialized, ViewNotFound, ViewSunset)):
             raise
         raise MaterializationFailed(record.view, record.version, run_id, reason) from exc
-    done = _finish(lake, run_pk, status=RunStatus.SUCCEEDED.value, rows=table.num_rows, table_uri=uri,
-                   table_version=table_version, duration_ms=int((time.perf_counter() - started) * 1000),
+    done = _finish(lake, run_pk, status=RunStatus.SUCCEEDED.value, rows=written.rows, table_uri=uri,
+                   table_version=written.version, duration_ms=int((time.perf_counter() - started) * 1000),
                    source_versions={k: v.to_dict() for k, v in binder.reads.items()})
     assert ctx is not None
-    emitter.complete(ctx, table.num_rows)
+    emitter.complete(ctx, written.rows)
     return RunInfo.of(record.view, record.version, done)
 
 

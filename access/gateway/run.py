@@ -13,6 +13,10 @@ and so are jobs it would start later (the statement may still be planning),
 and the caller gets :class:`QueryTimeout`. At most ``row_cap + 1`` rows are
 collected, which tells whether the answer was truncated.
 
+When the engine dies under a query (Spark exits its JVM on
+``OutOfMemoryError``), the query gets :class:`~lake.spark.EngineLost` (503)
+and the next query starts a new engine.
+
 Spark's error messages are reduced to their first line, without the
 generated names of the rewritten SQL and without "did you mean" suggestions.
 
@@ -39,7 +43,7 @@ from access.gateway.plan import GovernedQuery
 from access.gateway.rewrite import SourceView
 from lake.errors import InvalidInput, LakegateError, NotFound
 from lake.settings import Settings
-from lake.spark import EngineError, register_delta, spark_session
+from lake.spark import EngineError, engine_lost, register_delta, spark_session, sql_with_args
 
 
 if TYPE_CHECKING:
@@ -152,7 +156,7 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
                 if cancelled.is_set():
                     return
                 _register(session, source)
-            frame = session.sql(query.rewritten, args=dict(query.params))
+            frame = sql_with_args(session, query.rewritten, query.params)
             if cancelled.is_set():
                 return
             outcome["table"] = frame.limit(row_cap + 1).toArrow()
@@ -169,6 +173,10 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
     try:
         if not _wait(done, timeout_seconds, cancel):
             cancelled.set()
+            lost = engine_lost()  # an engine that died under the query never answers
+            if lost is not None:
+                outcome["lost"] = lost
+                raise lost from None
             _cancel(session, group)
             done.wait(_CANCEL_GRACE_SECONDS)
             if cancel is not None and cancel.is_set():
@@ -176,6 +184,10 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
             raise QueryTimeout(timeout_seconds)
         error = outcome.get("error")
         if error is not None:
+            lost = engine_lost(error)
+            if lost is not None:
+                outcome["lost"] = lost
+                raise lost from None
             if isinstance(error, LakegateError):
                 raise error
             if _is_spark_error(error):
@@ -183,7 +195,7 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
             raise error
         table: pa.Table = outcome["table"]
     finally:
-        if not private or done.is_set():
+        if (not private or done.is_set()) and "lost" not in outcome:
             _drop_views(session, query)
     truncated = table.num_rows > row_cap
     return Rows(table.slice(0, row_cap) if truncated else table, truncated)

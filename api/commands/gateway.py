@@ -66,9 +66,12 @@ def query(
 
     from access.gateway import Gateway
 
+    from api.console import engine_note
+
     lake = Lake(get_settings())
     try:
         subject = lake.users.get(as_user).name
+        engine_note(lake.settings)
         result = Gateway(lake).query(subject, sql, max_rows=max_rows, timeout_seconds=timeout)
     finally:
         lake.close()

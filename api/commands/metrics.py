@@ -296,6 +296,10 @@ def values(name: NameArg, as_user: AsOpt = "admin",
            uncertified: Annotated[bool, typer.Option(help="The latest revision (authors, approvers).")] = False,
            as_json: JsonOpt = False) -> None:
     """Compute a certified metric's values as the acting user."""
+    from api.console import engine_note
+    from lake.settings import get_settings
+
+    engine_note(get_settings())
     with _catalog() as mc:
         v = mc.values.get(name, actor=as_user, grain=grain, dimensions=dimension or [], start=start, end=end,
                           uncertified=uncertified)

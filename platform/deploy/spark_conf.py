@@ -2,15 +2,16 @@
 
 On a cluster the delta-spark jars are available (EMR ships them; elsewhere
 ``spark.jars.packages`` fetches them from Maven), so tables are read with
-``format("delta")`` rather than through snapshot files.
+``format("delta")``. The coordinates are the ones ``jvm/pom.xml`` locks for
+Lakegate's own engine (``tests/deploy`` checks they agree).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-DELTA_PACKAGE = "io.delta:delta-spark_2.13:4.0.0"
-HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.4.1"
+DELTA_PACKAGE = "io.delta:delta-spark_4.2_2.13:4.4.0"
+HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.5.0"
 
 
 @dataclass(frozen=True)

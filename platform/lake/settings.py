@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from lake.errors import ConfigError
 
 DEFAULT_HOME = Path("~/.lakegate")
+#: A JVM memory size as Spark takes it: digits and an optional unit.
+_SIZE = re.compile(r"\d+[kmgt]?b?", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,13 @@ class Settings(BaseSettings):
             ``<home>/catalog.db``; production uses ``postgresql+psycopg://``.
         spark_master: Spark master for a classic session (``local[*]``, ``yarn``...).
         spark_remote: Spark Connect URL (``sc://host:15002``); wins over the master.
+        spark_jars_dir: Folder of the engine's JVM jars (delta-spark, hadoop-aws and
+            the AWS SDK bundle) that ``scripts/bootstrap.sh`` fetches. Defaults to
+            the project's ``jvm/jars``.
+        spark_driver_memory: Heap of a Spark driver started by Lakegate
+            (``1g``, ``4g``...); Spark's default when unset.
+        spark_max_result_size: Largest total result Spark's driver collects
+            (``spark.driver.maxResultSize``); a bigger result fails its query.
         production: Refuse unsafe defaults (SQLite, local master key, plain HTTP).
         behind_tls_proxy: The server sits behind a proxy that terminates TLS.
         max_upload_bytes: Largest batch accepted by the API.
@@ -79,6 +89,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     spark_master: str = "local[*]"
     spark_remote: str | None = None
+    spark_jars_dir: Path | None = None
+    spark_driver_memory: str | None = None
+    spark_max_result_size: str = "512m"
     production: bool = False
     behind_tls_proxy: bool = False
     max_upload_bytes: int = 1 << 30
@@ -104,6 +117,13 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_validator("spark_driver_memory", "spark_max_result_size", mode="after")
+    @classmethod
+    def _check_size(cls, value: str | None) -> str | None:
+        if value is not None and not _SIZE.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not a size such as 512m, 2g or 0 (no limit)")
+        return value.strip() if value is not None else None
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.storage_uri is None:
@@ -116,6 +136,8 @@ class Settings(BaseSettings):
             self.master_key_file = self.home / "master.key"
         if self.outbox_dir is None:
             self.outbox_dir = self.home / "outbox"
+        if self.spark_jars_dir is not None:
+            self.spark_jars_dir = self.spark_jars_dir.expanduser()
         if self.max_upload_bytes <= 0:
             raise ValueError("max_upload_bytes must be positive")
         if self.max_body_bytes <= 0:

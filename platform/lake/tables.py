@@ -49,12 +49,16 @@ class CommitInfo:
     idempotency_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def properties(self) -> CommitProperties:
+    def metadata(self) -> dict[str, str]:
+        """The ``lakegate.*`` keys of the commit (delta-rs custom metadata, delta-spark user metadata)."""
         meta: dict[str, str] = {"lakegate.actor": self.actor, "lakegate.reason": self.reason}
         if self.idempotency_key:
             meta["lakegate.idempotency_key"] = self.idempotency_key
         meta.update({f"lakegate.{k}": v for k, v in self.extra.items()})
-        return CommitProperties(custom_metadata=meta)
+        return meta
+
+    def properties(self) -> CommitProperties:
+        return CommitProperties(custom_metadata=self.metadata())
 
 
 def _files(table: DeltaTable) -> list[str]:

@@ -323,6 +323,7 @@ CONNECT_CASES = [
     "partitioned_string",
     "partitioned_string_unusual",
     "partitioned_date",
+    "partitioned_timestamp",
     "types",
     "time_travel_version",
     "time_travel_timestamp",
@@ -401,7 +402,7 @@ def _emit(check: str, ok: bool, detail: str = "") -> None:
 def main(argv: list[str]) -> int:
     """Run cases through a local Spark Connect session; one JSON line per check."""
     from lake.settings import Settings
-    from lake.spark import delta_jars_available, register_delta, spark_session, stop_spark
+    from lake.spark import DELTA_EXTENSION, register_delta, spark_session, sql_with_args, stop_spark
 
     workdir = Path(argv[0])
     names = argv[1:] or CONNECT_CASES
@@ -411,8 +412,14 @@ def main(argv: list[str]) -> int:
     try:
         _emit("session_cached", spark_session(Settings(home=workdir / "home", spark_remote="local[2]")) is spark)
         _emit("session_time_zone", spark.conf.get("spark.sql.session.timeZone") == "UTC")
-        jars = delta_jars_available(spark)
-        _emit("delta_jars_available", jars is False, repr(jars))
+        extensions = spark.conf.get("spark.sql.extensions")
+        _emit("delta_spark_loaded", extensions == DELTA_EXTENSION, repr(extensions))
+        try:
+            got = sql_with_args(spark, "SELECT hex(:k) AS k, '{x}' AS t, :n + 1 AS n", {"k": b"\x01\xff", "n": 41})
+            rows = [tuple(r) for r in got.collect()]
+            _emit("sql_with_args", rows == [("01FF", "{x}", 42)], repr(rows))
+        except Exception as exc:  # noqa: BLE001
+            _emit("sql_with_args", False, f"{type(exc).__name__}: {exc}")
         for name in names:
             try:
                 check_case(spark, name, workdir / "tables")

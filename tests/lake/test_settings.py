@@ -36,3 +36,13 @@ def test_production_refuses_unsafe_defaults(tmp_path: Path) -> None:
     ok = Settings(home=tmp_path, production=True, storage_uri="s3://b/p",
                   database_url="postgresql+psycopg://u:secret@h/db")
     assert "secret" not in str(ok.redacted())
+
+
+def test_spark_memory_settings_are_sizes(tmp_path: Path) -> None:
+    s = Settings(home=tmp_path, spark_driver_memory=" 2g ", spark_max_result_size="0")
+    assert s.spark_driver_memory == "2g" and s.spark_max_result_size == "0"
+    assert Settings(home=tmp_path).spark_max_result_size == "512m"
+    with pytest.raises(ValueError, match="not a size"):
+        Settings(home=tmp_path, spark_driver_memory="lots")
+    jars = Settings(home=tmp_path, spark_jars_dir=Path("~/jars")).spark_jars_dir
+    assert jars is not None and not str(jars).startswith("~")

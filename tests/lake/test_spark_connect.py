@@ -75,7 +75,8 @@ def _assert_ok(results: dict[str, dict[str, Any]], check: str) -> None:
     assert record["ok"], f"{check}: {record['detail']}"
 
 
-@pytest.mark.parametrize("check", ["session", "session_cached", "session_time_zone", "delta_jars_available"])
+@pytest.mark.parametrize("check", ["session", "session_cached", "session_time_zone", "delta_spark_loaded",
+                                   "sql_with_args"])
 def test_connect_session(connect_results: dict[str, dict[str, Any]], check: str) -> None:
     _assert_ok(connect_results, check)
 

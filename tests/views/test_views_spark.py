@@ -298,3 +298,19 @@ def test_run_record_fields(lake: Lake, demo: Any) -> None:
     data = dataclasses.asdict(run)
     assert data["status"].value == "succeeded" and data["rows"] > 0 and data["duration_ms"] >= 0
     assert set(data["sources"]) == {"playback.events"}
+
+
+def test_views_are_written_by_spark_and_only_metadata_returns(lake: Lake, demo: Any) -> None:
+    """The run's commit is delta-spark's, tagged with the run; the run's row count is the table's."""
+    from deltalake import DeltaTable
+
+    run = runs(lake, "playback.daily_active_viewers", limit=1)[0]
+    assert run.table_uri is not None and run.table_version is not None
+    commit = Path(run.table_uri) / "_delta_log" / f"{run.table_version:020d}.json"
+    info = next(json.loads(line)["commitInfo"] for line in commit.read_text().splitlines() if "commitInfo" in line)
+    assert "Delta-Lake/" in info["engineInfo"] and "Apache-Spark/" in info["engineInfo"]
+    assert info["operation"] in ("WRITE", "CREATE OR REPLACE TABLE AS SELECT")
+    meta = json.loads(info["userMetadata"])
+    assert meta["lakegate.view_run"] == run.run_id and meta["lakegate.actor"] == run.actor
+    table = DeltaTable(run.table_uri, version=run.table_version).to_pyarrow_table()
+    assert table.num_rows == run.rows == read_view(lake, "playback.daily_active_viewers").num_rows

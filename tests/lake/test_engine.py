@@ -1,0 +1,165 @@
+"""The long-lived engine (issue 12, item 4; issue 13, item 2): ``lakegate engine start``
+runs a supervised Spark Connect server with the lake's jars; clients attach through
+``LAKEGATE_SPARK_REMOTE``; an engine that dies is started again by its supervisor, the
+query it killed gets a clear error and the next one works; no engine means a clear
+error at once, not a wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lake.engine import CONNECT_SERVER_CLASS, connect_server_command, status
+from lake.settings import Settings
+from lake.spark import EngineUnavailable, spark_session
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+_SPARK_PROCESS_STATE = ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED",
+                        "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SPARK_PROCESS_STATE and not k.startswith("LAKEGATE_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO)])
+    env["LAKEGATE_HOME"] = str(home)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _lakegate(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
+                          env=_env(home), cwd=REPO, timeout=timeout)
+
+
+def test_server_command_loads_the_jars_and_listens_on_loopback(tmp_path: Path) -> None:
+    command = connect_server_command(Settings(home=tmp_path), master="local[2]", port=15123)
+    assert command[0].endswith("bin/spark-submit") and CONNECT_SERVER_CLASS in command
+    confs = dict(command[i + 1].split("=", 1) for i, arg in enumerate(command) if arg == "--conf")
+    assert confs["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert confs["spark.connect.grpc.binding.port"] == "15123"
+    assert confs["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert "delta-spark_" in confs["spark.driver.extraClassPath"]
+    assert "lakegate-s3a" in confs["spark.driver.extraClassPath"]
+
+
+def test_no_engine_is_a_clear_error_at_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailable, match="lakegate engine start"):
+        spark_session(Settings(home=tmp_path, spark_remote=f"sc://127.0.0.1:{_free_port()}"))
+    assert time.monotonic() - started < 10
+
+
+class Client:
+    def __init__(self, url: str, workdir: Path) -> None:
+        env = _env(workdir)
+        env.pop("LAKEGATE_HOME")
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "engine_client_child.py"), url, str(workdir)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=REPO)
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"the client exited: {self.proc.stderr.read()[-4000:] if self.proc.stderr else ''}")
+            if line.startswith("{"):
+                return dict(json.loads(line))
+
+    def close(self) -> None:
+        try:
+            self.ask("quit")
+        except (AssertionError, BrokenPipeError):
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    home = tmp_path_factory.mktemp("engine-home")
+    port = _free_port()
+    started = _lakegate(home, "engine", "start", "--master", "local[1]", "--port", str(port))
+    assert started.returncode == 0, started.stderr[-4000:]
+    url = f"sc://127.0.0.1:{port}"
+    assert started.stdout.strip().splitlines()[-1] == f"export LAKEGATE_SPARK_REMOTE={url}"
+    yield home, url
+    _lakegate(home, "engine", "stop", timeout=120)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_clients_read_and_write_through_the_engine(engine: tuple[Path, str], tmp_path: Path) -> None:
+    home, url = engine
+    again = _lakegate(home, "engine", "start", "--master", "local[1]")
+    assert again.returncode == 1 and "already runs" in again.stderr
+    shown = _lakegate(home, "engine", "status")
+    assert shown.returncode == 0 and url in shown.stdout
+    client = Client(url, tmp_path)
+    try:
+        first = client.ask("read")
+        assert first == {"ok": True, "rows": [1, 2, 3]}, first
+        wrote = client.ask("write")
+        assert wrote == {"ok": True, "version": 0, "rows": [0, 1, 2, 3]}, wrote
+        # A query costs a connection, not a JVM start.
+        begun = time.monotonic()
+        assert client.ask("read")["rows"] == [1, 2, 3]
+        assert time.monotonic() - begun < 60
+    finally:
+        client.close()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_dead_engine_is_started_again_and_the_next_query_works(engine: tuple[Path, str], tmp_path: Path) -> None:
+    home, url = engine
+    info = status(Settings(home=home))
+    assert info is not None and info.url == url
+    client = Client(url, tmp_path)
+    try:
+        assert client.ask("read")["ok"]
+        server = _server_pid(info.supervisor_pid)
+        os.kill(server, signal.SIGKILL)  # as an OutOfMemoryError ends the JVM
+        lost = client.ask("read")
+        assert lost["ok"] is False and lost["code"] in ("engine_restarting", "engine_unavailable"), lost
+        deadline = time.monotonic() + 300
+        answer: dict[str, Any] = lost
+        while time.monotonic() < deadline:
+            answer = client.ask("read")
+            if answer["ok"]:
+                break
+            time.sleep(2)
+        assert answer == {"ok": True, "rows": [1, 2, 3]}, answer
+        assert _server_pid(info.supervisor_pid) != server
+        assert "starting it again" in (home / "engine" / "supervisor.log").read_text()
+    finally:
+        client.close()
+
+
+def _server_pid(supervisor: int) -> int:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor)], capture_output=True, text=True)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 1, out.stdout
+    return pids[0]
