@@ -6,9 +6,10 @@ One run prints two figures:
    (a join and an aggregate over the demo playback events) is materialized
    through Lakegate (``views.materialize``: catalog run record, input binding,
    schema check, OpenLineage events, Delta commit) and, as the peer, by the
-   same SQL run directly on Spark over the same Delta snapshots, collected as
-   Arrow and written with delta-rs (the way every Lakegate table is written
-   without delta-spark). Median of several alternating runs after a warm-up.
+   same SQL run directly on Spark over the same Delta snapshots and written by
+   Spark (``spark.sql(...).write.format("delta")``). Median of several
+   alternating runs after a warm-up. ``bench/engine.py`` measures the same at
+   larger scales, with the driver's memory.
    Target: Lakegate / direct <= 1.15.
 2. **Planning a DAG.** 500 view definitions (over the demo datasets, each
    later one reading one or two earlier views) are analyzed (parse, resolve,
@@ -47,17 +48,14 @@ PLAN_TARGET = 2.5  # plan CPU time / sqlglot parse CPU time of the same bodies
 VIEW = "catalog.watch_time_by_title"
 
 
-def _direct(lake: Lake, sql_by_temp: str, inputs: dict[str, str], out: str) -> int:
-    """The peer: register the same snapshots, run the SQL, write the result with delta-rs."""
-    from deltalake import write_deltalake
+def _direct(lake: Lake, sql_by_temp: str, inputs: dict[str, str], out: str) -> None:
+    """The peer: register the same snapshots, run the SQL, write the result with Spark."""
     from lake.spark import register_delta, spark_session
 
     spark = spark_session(lake.settings)
     for temp, uri in inputs.items():
         register_delta(spark, temp, uri)
-    table = spark.sql(sql_by_temp).toArrow()
-    write_deltalake(out, table, mode="overwrite")
-    return table.num_rows
+    spark.sql(sql_by_temp).write.format("delta").mode("overwrite").save(out)
 
 
 def bench_overhead(scale: float, runs: int) -> float:

@@ -9,7 +9,9 @@
     │   └── VendingUnavailable      the lake is not in S3 mode (no IAM roles, no STS)
     ├── InvalidInput
     │   └── WrongSubscriberKind     the operation is for other kinds of subscriber
-    └── ExportTooLarge              a governed export would exceed the row limit
+    ├── ExportTooLarge              a governed export would exceed the row limit
+    └── RedshiftApplyFailed         a statement of a Redshift plan failed on the cluster;
+                                    nothing was recorded as applied
 """
 
 from __future__ import annotations
@@ -93,3 +95,23 @@ class ExportTooLarge(LakegateError):
 
     def details(self) -> dict[str, Any]:
         return {"table": self.table, "limit": self.limit}
+
+
+class RedshiftApplyFailed(LakegateError):
+    """A statement of a Redshift plan failed on the cluster; the applied state was not recorded."""
+
+    code = "redshift_apply_failed"
+    http_status = 502
+
+    def __init__(self, subscriber: str, index: int, total: int, statement: str, reason: str,
+                 rolled_back: bool) -> None:
+        self.subscriber = subscriber
+        self.index = index
+        self.statement = statement
+        undone = ("the transaction was rolled back" if rolled_back else
+                  f"statements 1 to {index - 1} stay applied (Redshift runs external DDL outside transactions)")
+        super().__init__(f"statement {index} of {total} for {subscriber} failed: {reason}; {undone}; nothing "
+                         "was recorded as applied, so the next plan starts from the previous state")
+
+    def details(self) -> dict[str, Any]:
+        return {"subscriber": self.subscriber, "statement_index": self.index}

@@ -44,7 +44,7 @@ from sqlglot import exp
 
 from access.resources import ResourceKind
 from access.subscribers import redshift_sql as rs
-from access.subscribers.errors import WrongSubscriberKind
+from access.subscribers.errors import RedshiftApplyFailed, WrongSubscriberKind
 from access.subscribers.manifests import write_manifest
 from access.subscribers.models import RedshiftObjectRow
 from access.subscribers.raw import RawDecision, raw_decision
@@ -54,7 +54,7 @@ from access.subscribers.settings import SubscriberSettings
 from access.subscribers.tables import LakeTable, lake_tables
 from access.subscribers.values import Subscriber, SubscriberKind
 from lake.catalog.models import utcnow
-from lake.errors import LakegateError
+from lake.errors import InvalidInput, LakegateError
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -360,6 +360,68 @@ class RedshiftSync:
         if commit:
             self.record(plan)
         return plan
+
+
+    def apply(self, name: str, connection_url: str, *, target: Target | str = Target.REDSHIFT,
+              full: bool = False) -> RedshiftPlan:
+        """Run the plan on the cluster over ``connection_url``; record it as applied only if every
+        statement succeeded.
+
+        On PostgreSQL the statements run in one transaction. Redshift refuses
+        external schema and table DDL inside a transaction, so there each
+        statement commits on its own; a failure then leaves the earlier ones
+        applied, and the recorded state stays the previous one.
+
+        Args:
+            name: A Redshift subscriber.
+            connection_url: ``postgresql://user:password@host:5439/db`` (psycopg); never logged.
+            target: ``redshift``, or ``postgres`` for a PostgreSQL server.
+            full: Every statement for an empty cluster.
+
+        Returns:
+            The plan that was applied and recorded.
+
+        Raises:
+            WrongSubscriberKind: Not a Redshift subscriber.
+            RedshiftApplyFailed: A statement failed (which one, and why).
+            InvalidInput: The connection URL is not a PostgreSQL URL.
+        """
+        import psycopg
+
+        target = target if isinstance(target, Target) else Target.parse(target)
+        plan = self.plan(name, target=target, full=full)
+        url = connection_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        if not url.startswith(("postgresql://", "postgres://", "redshift://")):
+            raise InvalidInput("the cluster's connection URL must be postgresql://user:password@host:port/db")
+        url = url.replace("redshift://", "postgresql://", 1)
+        in_transaction = target is Target.POSTGRES
+        try:
+            conn = psycopg.connect(url, autocommit=not in_transaction, connect_timeout=30)
+        except psycopg.Error as exc:
+            raise RedshiftApplyFailed(name, 0, len(plan.statements), "", f"cannot connect: {_pg_reason(exc)}",
+                                      rolled_back=True) from None
+        with conn:
+            index = 0
+            try:
+                for index, statement in enumerate(plan.statements, start=1):
+                    conn.execute(statement)
+                if in_transaction:
+                    conn.commit()
+            except psycopg.Error as exc:
+                if in_transaction:
+                    conn.rollback()
+                raise RedshiftApplyFailed(name, index, len(plan.statements), plan.statements[index - 1],
+                                          _pg_reason(exc), rolled_back=in_transaction or index == 1) from None
+        self.record(plan)
+        return plan
+
+
+def _pg_reason(exc: Exception) -> str:
+    """The server's message, first line, without the connection's parameters."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = str(primary or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
 
 
 def _depth(key: str, objects: Mapping[str, RedshiftObject], memo: dict[str, int]) -> int:

@@ -167,6 +167,11 @@ class Subscribers:
                       commit: bool = True) -> RedshiftPlan:
         return self.redshift.sync(name, target=target, full=full, commit=commit)
 
+    def redshift_apply(self, name: str, connection_url: str, *, target: Target | str = Target.REDSHIFT,
+                       full: bool = False) -> RedshiftPlan:
+        """Run the Redshift plan on the cluster and record it as applied only after it succeeded."""
+        return self.redshift.apply(name, connection_url, target=target, full=full)
+
     def export(self, name: str, table: str, *, role: str | None = None, url_seconds: int | None = None,
                actor: str = SYSTEM_ACTOR) -> Export:
         return self.exports.export(name, table, role=role, url_seconds=url_seconds, actor=actor)

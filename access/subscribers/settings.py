@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lake.errors import InvalidInput
@@ -32,6 +32,8 @@ class SubscriberSettings(BaseSettings):
         redshift_role_prefix: Redshift roles are this prefix and the Lakegate role name.
         redshift_external_schema_prefix: The Spectrum schema of domain ``d`` is this prefix and ``d``.
         glue_database_prefix: The data catalog database of domain ``d`` is this prefix and ``d``.
+        redshift_url: Connection URL of the Redshift cluster (``postgresql://user:password@host:5439/db``)
+            that ``lakegate subscribers redshift apply`` runs plans on; never logged.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAKEGATE_SUBSCRIBERS_", extra="ignore", frozen=True)
@@ -44,6 +46,7 @@ class SubscriberSettings(BaseSettings):
     redshift_role_prefix: str = Field(default="lakegate_", pattern=r"^[a-z_][a-z0-9_]{0,30}$")
     redshift_external_schema_prefix: str = Field(default="lake_", pattern=r"^[a-z_][a-z0-9_]{0,30}$")
     glue_database_prefix: str = Field(default="lakegate_", pattern=r"^[a-z_][a-z0-9_]{0,30}$")
+    redshift_url: SecretStr | None = None
 
     def credential_lifetime(self, asked: int | None) -> int:
         """Seconds vended credentials last when ``asked`` (``None``: the default).

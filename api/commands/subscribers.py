@@ -30,7 +30,7 @@ from access.subscribers.schemas import (
     SubscriberPublic,
     VendedPublic,
 )
-from api.console import domain_errors, note, open_lake, out
+from api.console import domain_errors, fail, note, open_lake, out
 
 app = typer.Typer(help="Engine subscribers: Redshift, EMR and SageMaker reading the lake under the access layer.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -240,20 +240,15 @@ def credentials(name: NameArg, all_: Annotated[bool, typer.Option("--all", help=
     out.print(table)
 
 
-@app.command("redshift")
-@domain_errors
-def redshift(
-    name: NameArg,
-    target: Annotated[str, typer.Option(help="redshift, or postgres (the same plan for PostgreSQL).")] = "redshift",
-    full: Annotated[bool, typer.Option("--full", help="Every statement for an empty cluster.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not record the statements as applied.")] = False,
-    output: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False, help="Write the SQL here.")]
-    = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The Redshift statements (external schema, tables, views, grants) since the last sync."""
-    with _subscribers() as subs:
-        plan = subs.redshift_sync(name, target=Target.parse(target), full=full, commit=not dry_run)
+redshift_app = typer.Typer(help="A Redshift subscriber's statements: plan them, or apply them to the cluster.",
+                           no_args_is_help=True, pretty_exceptions_show_locals=False)
+app.add_typer(redshift_app, name="redshift")
+
+TargetOpt = Annotated[str, typer.Option(help="redshift, or postgres (the same plan for PostgreSQL).")]
+FullOpt = Annotated[bool, typer.Option("--full", help="Every statement for an empty cluster.")]
+
+
+def _show_plan(plan: Any, as_json: bool, output: Path | None) -> None:
     if as_json:
         _dump(RedshiftPlanPublic.of(plan).model_dump(mode="json"))
     elif output is not None:
@@ -262,8 +257,46 @@ def redshift(
         typer.echo(plan.script(), nl=False)
     for skipped in plan.skipped:
         note(f"not exposed: {skipped.table}: {skipped.reason}", style="yellow")
-    note(f"{len(plan.statements)} statement(s)" + (" (dry run: nothing recorded)" if dry_run else
-                                                    " recorded as applied: run them on the cluster"))
+
+
+@redshift_app.command("plan")
+@domain_errors
+def redshift_plan(
+    name: NameArg,
+    target: TargetOpt = "redshift",
+    full: FullOpt = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False, help="Write the SQL here.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the statements (external schema, tables, views, grants) since the last apply; record nothing."""
+    with _subscribers() as subs:
+        plan = subs.redshift_sync(name, target=Target.parse(target), full=full, commit=False)
+    _show_plan(plan, as_json, output)
+    note(f"{len(plan.statements)} statement(s); nothing recorded (`lakegate subscribers redshift apply` runs them)")
+
+
+@redshift_app.command("apply")
+@domain_errors
+def redshift_apply(
+    name: NameArg,
+    target: TargetOpt = "redshift",
+    full: FullOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the statements on the cluster of LAKEGATE_SUBSCRIBERS_REDSHIFT_URL; record them only if all succeed."""
+    from access.subscribers.settings import subscriber_settings
+
+    url = subscriber_settings().redshift_url
+    if url is None:
+        fail("set LAKEGATE_SUBSCRIBERS_REDSHIFT_URL to the cluster's postgresql://user:password@host:5439/db")
+    with _subscribers() as subs:
+        plan = subs.redshift_apply(name, url.get_secret_value(), target=Target.parse(target), full=full)
+    if as_json:
+        _dump(RedshiftPlanPublic.of(plan).model_dump(mode="json"))
+    for skipped in plan.skipped:
+        note(f"not exposed: {skipped.table}: {skipped.reason}", style="yellow")
+    note(f"{len(plan.statements)} statement(s) applied on the cluster and recorded")
 
 
 @app.command("export")

@@ -1192,8 +1192,12 @@ def write_delta(
             writer = writer.option("overwriteSchema", "true")
         writer.save(path)
         _PARTITIONS.pop(path, None)
-        history = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT {_HISTORY_SCAN}")
-        row = history.filter(history["userMetadata"] == tag).select("version", "operationMetrics").first()
+        row = None
+        for limit in (1, _HISTORY_SCAN):  # the newest commit is ours unless another writer came between
+            history = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT {limit}")
+            row = history.filter(history["userMetadata"] == tag).select("version", "operationMetrics").first()
+            if row is not None:
+                break
     except LakegateError:
         raise
     except Exception as exc:

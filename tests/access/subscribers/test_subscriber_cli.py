@@ -58,13 +58,15 @@ def test_subscriber_commands(home: Path, tmp_path: Path) -> None:
     shown = run("show", "dwh")
     assert "governed only: dataset:ads.conversions@v1: PII column email is masked (redact)" in shown
 
-    sql = run("redshift", "dwh", "--dry-run")
+    sql = run("redshift", "plan", "dwh")
     assert 'GRANT SELECT ON TABLE "ads"."clicks" TO ROLE "lakegate_analyst";' in sql
     assert "not exposed: ads.conversions: PII column email is masked (redact)" in sql
+    assert "nothing recorded" in sql
     target = tmp_path / "dwh.sql"
-    run("redshift", "dwh", "-o", str(target))
+    run("redshift", "plan", "dwh", "-o", str(target))
     assert 'CREATE VIEW "ads"."clicks"' in target.read_text()
-    assert "0 statement(s) recorded as applied" in run("redshift", "dwh")
+    assert run("redshift", "plan", "dwh").count(";") == sql.count(";")  # a plan records nothing
+    assert "LAKEGATE_SUBSCRIBERS_REDSHIFT_URL" in run("redshift", "apply", "dwh", code=1)
 
     assert "dwh: 1 raw table(s)" in run("sync")
     out = run("vend", "dwh", "ads.clicks", code=1)
@@ -83,6 +85,15 @@ def test_subscriber_commands(home: Path, tmp_path: Path) -> None:
     assert "error: subscriber etl is suspended" in run("vend", "etl", "ads.clicks", code=1)
     assert "(emr, active)" in run("resume", "etl")
 
+    # The cluster got the plan applied (recorded by the service, as `redshift apply` does after
+    # running it; tests/access/subscribers/test_subscriber_redshift_pg.py runs it on PostgreSQL).
+    from access.subscribers import Subscribers
+
+    lake = Lake(get_settings())
+    try:
+        Subscribers(AccessControl(lake)).redshift_sync("dwh")
+    finally:
+        lake.close()
     teardown = run("delete", "dwh")
     assert 'REVOKE SELECT ON TABLE "ads"."clicks" FROM ROLE "lakegate_analyst";' in teardown
     assert 'DROP ROLE "lakegate_analyst";' in teardown

@@ -179,3 +179,67 @@ def test_every_role_view_pair_matches_lakegate(world: PgWorld) -> None:
     assert left[0] == 0
     assert world.conn.execute("SELECT count(*) FROM information_schema.views "
                               "WHERE table_schema IN ('ads', 'hr')").fetchone()[0] == 0
+
+
+def test_apply_runs_the_plan_and_records_it_only_after_success(world: PgWorld, pg_url: str) -> None:
+    from access.subscribers.errors import RedshiftApplyFailed
+
+    access, subs = world.access, world.subs
+    access.grant("people", Action.READ, Resource.table("hr.salaries"))
+    subs.create("warehouse", "redshift", owner="admin", roles=["people"], actor="admin")
+    planned = subs.redshift_sync("warehouse", target=Target.POSTGRES, commit=False)
+    assert planned.statements
+
+    # A failing statement: a table where the plan creates a view. Nothing is applied
+    # (one transaction on PostgreSQL) and nothing recorded.
+    world.conn.execute('CREATE SCHEMA IF NOT EXISTS "hr"')
+    world.conn.execute('CREATE TABLE "hr"."salaries" (x int)')
+    with pytest.raises(RedshiftApplyFailed, match=r"statement \d+ of \d+ for warehouse failed: .*rolled back"):
+        subs.redshift_apply("warehouse", pg_url, target=Target.POSTGRES)
+    assert subs.redshift.applied("warehouse") == {}
+    assert world.conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s",
+                              (world.pg_role("people"),)).fetchone()[0] == 0
+    world.conn.execute('DROP TABLE "hr"."salaries"')
+
+    applied = subs.redshift_apply("warehouse", pg_url, target=Target.POSTGRES)
+    assert applied.statements == planned.statements
+    allowed = world.conn.execute("SELECT has_table_privilege(%s, 'hr.salaries', 'SELECT')",
+                                 (world.pg_role("people"),)).fetchone()[0]
+    assert allowed is True
+    assert set(subs.redshift.applied("warehouse")) == {o.key for o in applied.objects}
+    assert subs.redshift_sync("warehouse", target=Target.POSTGRES, commit=False).statements == ()
+
+    with pytest.raises(RedshiftApplyFailed, match="cannot connect"):
+        subs.redshift_apply("warehouse", "postgresql://nobody:wrong@127.0.0.1:1/none", target=Target.POSTGRES)
+
+
+def test_the_cli_applies_to_the_cluster_of_the_setting(world: PgWorld, pg_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from access.subscribers.settings import subscriber_settings
+    from api.commands import subscribers as cli
+    from lake.settings import get_settings
+
+    world.access.grant("people", Action.READ, Resource.table("hr.salaries"))
+    world.subs.create("warehouse", "redshift", owner="admin", roles=["people"], actor="admin")
+    monkeypatch.setenv("LAKEGATE_HOME", str(world.lake.settings.home))
+    monkeypatch.setenv("LAKEGATE_SUBSCRIBERS_REDSHIFT_URL", pg_url)
+    monkeypatch.setenv("LAKEGATE_SUBSCRIBERS_REDSHIFT_ROLE_PREFIX", world.prefix)
+    get_settings.cache_clear()
+    subscriber_settings.cache_clear()
+    try:
+        planned = CliRunner().invoke(cli.app, ["redshift", "plan", "warehouse", "--target", "postgres"])
+        assert planned.exit_code == 0, planned.output
+        assert world.subs.redshift.applied("warehouse") == {}  # a plan records nothing
+        applied = CliRunner().invoke(cli.app, ["redshift", "apply", "warehouse", "--target", "postgres"])
+        assert applied.exit_code == 0, applied.output
+        assert "applied on the cluster and recorded" in applied.output
+        assert pg_url.split("@")[0] not in applied.output  # the password never prints
+    finally:
+        subscriber_settings.cache_clear()
+        get_settings.cache_clear()
+    allowed = world.conn.execute("SELECT has_table_privilege(%s, 'hr.salaries', 'SELECT')",
+                                 (world.pg_role("people"),)).fetchone()[0]
+    assert allowed is True
+    assert world.subs.redshift.applied("warehouse") != {}
