@@ -20,8 +20,7 @@ from rich.table import Table
 
 from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.requests import RequestStatus
-from api.console import ADMIN_USER, domain_errors, note, open_lake, out
-from lake.errors import ConfigError
+from api.console import ADMIN_USER, domain_errors, note, open_lake, out, read_text
 
 app = typer.Typer(help="Access policy: roles, groups, grants, masks, row filters, requests.", no_args_is_help=True)
 role_app = typer.Typer(help="Roles and groups, and their members.", no_args_is_help=True)
@@ -301,10 +300,7 @@ def import_(
     as_user: AsOpt = ADMIN_USER,
 ) -> None:
     """Load a Casbin CSV policy, all or nothing."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from exc
+    text = read_text(file)
     with _access() as ac:
         counts = ac.import_csv(text, replace=replace, actor=as_user)
     typer.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))

@@ -19,11 +19,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from lake.errors import ConfigError, InvalidInput
+from lake.errors import InvalidInput
 from lake.nesting import load_yaml
 from rich.table import Table
 
-from api.console import domain_errors, fail, note, open_lake, out
+from api.console import domain_errors, fail, note, open_lake, out, read_text
 from metrics_catalog import MetricCatalog, MetricInfo, parse_definition
 
 app = typer.Typer(help="Governed metrics: definitions, approval chains, review meetings, values.",
@@ -48,13 +48,6 @@ ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded an
 def _catalog() -> Iterator[MetricCatalog]:
     with open_lake() as lake:
         yield MetricCatalog(lake)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
 def _json(value: Any) -> None:
@@ -124,7 +117,7 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
 def create(file: FileOpt, as_user: AsOpt = "admin",
            message: Annotated[str, typer.Option(help="Why (kept with revision 1).")] = "") -> None:
     """Create a metric (a draft) from a definition file."""
-    text = _read(file)
+    text = read_text(file)
     with _catalog() as mc:
         _show(mc.workflow.create(text, actor=as_user, message=message))
 
@@ -133,7 +126,7 @@ def create(file: FileOpt, as_user: AsOpt = "admin",
 @domain_errors
 def validate(file: FileOpt) -> None:
     """Check a definition against its view without saving it."""
-    text = _read(file)
+    text = read_text(file)
     with _catalog() as mc:
         pinned = mc.workflow.check(parse_definition(text))
     typer.echo(f"{pinned.name}: valid over {pinned.view}@v{pinned.view_version}")
@@ -145,7 +138,7 @@ def edit(name: NameArg, file: Annotated[Path, typer.Option("-f", "--file", exist
                                                              help="YAML with the fields to change.")],
          message: Annotated[str, typer.Option(help="What changed and why.")] = "", as_user: AsOpt = "admin") -> None:
     """Make a new revision with the fields in the file."""
-    changes = load_yaml(_read(file))
+    changes = load_yaml(read_text(file))
     if not isinstance(changes, dict):
         raise InvalidInput(f"{file} must hold a mapping of definition fields")
     with _catalog() as mc:
@@ -334,7 +327,7 @@ def sql(name: NameArg, grain: Annotated[str | None, typer.Option()] = None,
 def chain_set(domain: Annotated[str, typer.Argument(help="The domain.")], file: FileOpt,
               as_user: AsOpt = "admin") -> None:
     """Create or replace a domain's approval chain."""
-    text = _read(file)
+    text = read_text(file)
     with _catalog() as mc:
         if not mc.workflow.permissions.may_administer(mc.lake.users.get(as_user), domain):
             fail(f"{as_user} may not set the approval chain of domain {domain}")
