@@ -248,12 +248,13 @@ TargetOpt = Annotated[str, typer.Option(help="redshift, or postgres (the same pl
 FullOpt = Annotated[bool, typer.Option("--full", help="Every statement for an empty cluster.")]
 
 
-def _show_plan(plan: Any, as_json: bool, output: Path | None) -> None:
+def _show_plan(plan: Any, as_json: bool, *, script: bool = True, output: Path | None = None) -> None:
+    """The plan as JSON, or its SQL script (to ``output`` or stdout); then what it leaves out."""
     if as_json:
         _dump(RedshiftPlanPublic.of(plan).model_dump(mode="json"))
-    elif output is not None:
+    elif script and output is not None:
         output.write_text(plan.script(), encoding="utf-8")
-    else:
+    elif script:
         typer.echo(plan.script(), nl=False)
     for skipped in plan.skipped:
         note(f"not exposed: {skipped.table}: {skipped.reason}", style="yellow")
@@ -272,7 +273,7 @@ def redshift_plan(
     """Print the statements (external schema, tables, views, grants) since the last apply; record nothing."""
     with _subscribers() as subs:
         plan = subs.redshift_sync(name, target=Target.parse(target), full=full, commit=False)
-    _show_plan(plan, as_json, output)
+    _show_plan(plan, as_json, output=output)
     note(f"{len(plan.statements)} statement(s); nothing recorded (`lakegate subscribers redshift apply` runs them)")
 
 
@@ -292,10 +293,7 @@ def redshift_apply(
         fail("set LAKEGATE_SUBSCRIBERS_REDSHIFT_URL to the cluster's postgresql://user:password@host:5439/db")
     with _subscribers() as subs:
         plan = subs.redshift_apply(name, url.get_secret_value(), target=Target.parse(target), full=full)
-    if as_json:
-        _dump(RedshiftPlanPublic.of(plan).model_dump(mode="json"))
-    for skipped in plan.skipped:
-        note(f"not exposed: {skipped.table}: {skipped.reason}", style="yellow")
+    _show_plan(plan, as_json, script=False)
     note(f"{len(plan.statements)} statement(s) applied on the cluster and recorded")
 
 
