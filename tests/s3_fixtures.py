@@ -187,3 +187,23 @@ def s3_settings(moto_server: str, tmp_path: Path) -> Settings:
         storage_uri=f"s3://lake-{uuid.uuid4().hex}/lake",
         s3_endpoint_url=moto_server,
     )
+
+
+def bucket_objects(lake: Any, prefix: str) -> list[dict[str, Any]]:
+    """Every object of an S3-mode lake's bucket under ``prefix`` (a full key prefix), with its
+    ``head_object`` answer (encryption, KMS key) and its ``Key``."""
+    s3 = lake.store.s3_client()
+    bucket = lake.store.bucket
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for o in page.get("Contents", [])]
+    return [dict(s3.head_object(Bucket=bucket, Key=k), Key=k) for k in keys]
+
+
+def iam_lake_settings(server: IamServer, monkeypatch: pytest.MonkeyPatch, home: Path) -> Settings:
+    """Settings of a lake in a new bucket of the IAM-enforcing server, run as its administrator
+    (delta-rs and boto3 both read the ``AWS_*`` variables set here)."""
+    for var in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.admin_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.admin_secret)
+    return Settings(home=home, storage_uri=f"s3://lake-{uuid.uuid4().hex[:12]}/lake", s3_endpoint_url=server.endpoint)

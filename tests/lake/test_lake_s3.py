@@ -4,7 +4,6 @@ writes carries SSE-KMS under its domain's key, and data keys are wrapped by KMS.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -13,16 +12,9 @@ from lake.service import Lake
 from lake.settings import Settings
 
 from factories import contract_doc
+from s3_fixtures import bucket_objects
 
 pytestmark = pytest.mark.s3
-
-
-def _objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
-    s3 = lake.store.s3_client()  # type: ignore[attr-defined]
-    bucket = lake.store.bucket  # type: ignore[attr-defined]
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in page.get("Contents", [])]
-    return [dict(s3.head_object(Bucket=bucket, Key=k), Key=k) for k in keys]
 
 
 def test_register_ingest_read_on_s3_with_kms(s3_settings: Settings) -> None:
@@ -42,7 +34,7 @@ def test_register_ingest_read_on_s3_with_kms(s3_settings: Settings) -> None:
 
     for info in (ads, subs):
         prefix = lake.store.object_key(info.domain) + "/"  # type: ignore[attr-defined]
-        objects = _objects(lake, prefix)
+        objects = bucket_objects(lake, prefix)
         assert any(o["Key"].endswith(".parquet") for o in objects)
         assert any("_delta_log" in o["Key"] for o in objects)
         for o in objects:

@@ -6,7 +6,6 @@ delta-rs reads what Spark wrote."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from lake.service import Lake
@@ -14,6 +13,7 @@ from lake.settings import Settings
 from lake.spark import lake_bucket_settings, spark_session, stop_spark
 
 from factories import contract_doc
+from s3_fixtures import bucket_objects
 from views.definition import ViewDefinition
 from views.materialize import materialize, read_view
 from views.registry import create_version
@@ -44,14 +44,6 @@ def s3_lake(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     stop_spark()
 
 
-def _objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
-    s3 = lake.store.s3_client()  # type: ignore[attr-defined]
-    bucket = lake.store.bucket  # type: ignore[attr-defined]
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in page.get("Contents", [])]
-    return [dict(s3.head_object(Bucket=bucket, Key=k), Key=k) for k in keys]
-
-
 def test_engine_is_configured_for_the_lake_bucket(s3_lake: Lake) -> None:
     conf = lake_bucket_settings(s3_lake.settings)
     bucket = s3_lake.store.bucket  # type: ignore[attr-defined]
@@ -68,7 +60,7 @@ def test_every_object_spark_writes_has_its_domains_key(s3_lake: Lake) -> None:
         assert run.table_uri is not None and run.table_uri.startswith("s3://")
         domain_key = kms.describe_key(KeyId=s3_lake.store.ensure_domain(domain))["KeyMetadata"]["KeyId"]  # type: ignore[attr-defined]
         prefix = s3_lake.store.object_key(f"views/{run.view}/v{run.version}") + "/"  # type: ignore[attr-defined]
-        objects = _objects(s3_lake, prefix)
+        objects = bucket_objects(s3_lake, prefix)
         assert any(o["Key"].endswith(".parquet") for o in objects), [o["Key"] for o in objects]
         assert any("/_delta_log/" in o["Key"] and o["Key"].endswith(".json") for o in objects)
         for o in objects:

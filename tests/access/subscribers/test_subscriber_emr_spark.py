@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import pytest
 from access import AccessControl, Action, Mask, MaskKind, Resource
 from access.subscribers import Subscribers
 from lake.service import Lake
-from lake.settings import Settings
 from lake.spark import engine_jars
 
 from factories import contract_doc
+from s3_fixtures import iam_lake_settings
 
 pytestmark = [pytest.mark.s3, pytest.mark.spark, pytest.mark.slow]
 
@@ -90,14 +89,7 @@ def _assert_denied(answer: dict[str, Any]) -> None:
 
 @pytest.fixture
 def lake(moto_iam_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Lake]:  # type: ignore[no-untyped-def]
-    srv = moto_iam_server
-    for var in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.admin_key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.admin_secret)
-    settings = Settings(home=tmp_path / "home", storage_uri=f"s3://lake-{uuid.uuid4().hex[:12]}/lake",
-                        s3_endpoint_url=srv.endpoint)
-    lk = Lake(settings)
+    lk = Lake(iam_lake_settings(moto_iam_server, monkeypatch, tmp_path / "home"))
     lk.register(contract_doc("ads.conversions"), actor="admin")
     lk.register(SALARIES, actor="admin")
     lk.ingest("ads.conversions", b"conversion_id,country,revenue,email\n1,US,1.50,ann@example.com\n2,DE,2.00,\n",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from access import AccessControl, Action, Mask, MaskKind, Resource
 from access.subscribers import RawAccessRefused, Subscribers, SubscriberSuspended
 from lake.errors import AccessDenied
 from lake.service import Lake
-from lake.settings import Settings
 
 from factories import contract_doc
+from s3_fixtures import iam_lake_settings
 
 pytestmark = pytest.mark.s3
 
@@ -66,14 +65,7 @@ def _denied(uri: str, options: dict[str, str]) -> bool:
 @pytest.fixture
 def world(moto_iam_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[S3World]:  # type: ignore[no-untyped-def]
     srv = moto_iam_server
-    # Lakegate runs as the server's administrator; delta-rs and boto3 both read these.
-    for var in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.admin_key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.admin_secret)
-    settings = Settings(home=tmp_path / "home", storage_uri=f"s3://lake-{uuid.uuid4().hex[:12]}/lake",
-                        s3_endpoint_url=srv.endpoint)
-    lake = Lake(settings)
+    lake = Lake(iam_lake_settings(srv, monkeypatch, tmp_path / "home"))
     lake.register(contract_doc("ads.conversions"), actor="admin")
     lake.register(CAMPAIGNS, actor="admin")
     lake.register(SALARIES, actor="admin")
