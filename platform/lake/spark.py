@@ -928,13 +928,14 @@ def _as_utc(timestamp: datetime | str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def _quote_path(path: str) -> str:
-    return "`" + path.replace("`", "``") + "`"
+def _quote(name: str) -> str:
+    """Backquote a Spark SQL identifier: a column name, or a table's path after ``delta.``."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _latest_commit(spark: Any, path: str) -> tuple[int, datetime]:
     """The newest version of the table at ``path`` and its commit time (UTC)."""
-    row = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT 1").select("version", "timestamp").first()
+    row = spark.sql(f"DESCRIBE HISTORY delta.{_quote(path)} LIMIT 1").select("version", "timestamp").first()
     if row is None:  # pragma: no cover - a table has at least one commit
         raise StorageError("the Delta table has no commits")
     stamp = row["timestamp"]
@@ -951,7 +952,7 @@ _PARTITIONS: dict[str, list[str]] = {}
 def _partition_columns(spark: Any, path: str) -> list[str]:
     found = _PARTITIONS.get(path)
     if found is None:
-        row = spark.sql(f"DESCRIBE DETAIL delta.{_quote_path(path)}").select("partitionColumns").first()
+        row = spark.sql(f"DESCRIBE DETAIL delta.{_quote(path)}").select("partitionColumns").first()
         found = list(row["partitionColumns"] or []) if row is not None else []
         with _LOCK:
             if len(_PARTITIONS) > 10_000:
@@ -1005,10 +1006,6 @@ def _functions(spark: Any) -> Any:
     from pyspark.sql import functions as classic_functions
 
     return classic_functions
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _load(spark: Any, path: str, version: int | None, timestamp: datetime | None) -> DataFrame:
@@ -1194,7 +1191,7 @@ def write_delta(
         _PARTITIONS.pop(path, None)
         row = None
         for limit in (1, _HISTORY_SCAN):  # the newest commit is ours unless another writer came between
-            history = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT {limit}")
+            history = spark.sql(f"DESCRIBE HISTORY delta.{_quote(path)} LIMIT {limit}")
             row = history.filter(history["userMetadata"] == tag).select("version", "operationMetrics").first()
             if row is not None:
                 break
