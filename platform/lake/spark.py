@@ -49,13 +49,14 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lake.errors import ConfigError, InvalidInput, LakegateError, NotFound, StorageError
 from lake.settings import Settings, get_settings
+from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -923,9 +924,7 @@ def _as_utc(timestamp: datetime | str) -> datetime:
         parsed = timestamp
     else:
         raise InvalidInput(f"timestamp must be a datetime or an ISO 8601 string, not {type(timestamp).__name__}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return as_utc(parsed)
 
 
 def _quote(name: str) -> str:
@@ -938,10 +937,7 @@ def _latest_commit(spark: Any, path: str) -> tuple[int, datetime]:
     row = spark.sql(f"DESCRIBE HISTORY delta.{_quote(path)} LIMIT 1").select("version", "timestamp").first()
     if row is None:  # pragma: no cover - a table has at least one commit
         raise StorageError("the Delta table has no commits")
-    stamp = row["timestamp"]
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return int(row["version"]), stamp.astimezone(timezone.utc)
+    return int(row["version"]), as_utc(row["timestamp"])
 
 
 #: Partition columns per table path, as DESCRIBE DETAIL gives them (a table's
