@@ -773,15 +773,13 @@ def s3a_settings(bucket: str, storage_options: Mapping[str, str] | None, *,
 
 
 def _in_process_engine(spark: Any) -> Any:
-    """The JVM SparkContext of an engine running in this process (classic or local Connect), else None."""
+    """The classic session of an engine running in this process (classic or local Connect), else None."""
     if not _is_connect(spark):
-        return spark._jsc.sc()
+        return spark
     if "SPARK_LOCAL_REMOTE" in os.environ:
         from pyspark.sql import SparkSession as ClassicSession
 
-        server = ClassicSession._instantiatedSession
-        if server is not None:
-            return server._jsc.sc()
+        return ClassicSession._instantiatedSession
     return None
 
 
@@ -793,6 +791,8 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
     Connect session's configuration, which Spark copies into the Hadoop
     configuration of that session's reads and writes. Hadoop keeps one S3A
     client per bucket once created, so the first settings of a bucket stay.
+    Settings already applied cost no call to the engine (every query of an S3
+    lake comes here).
     """
     if not settings:
         return
@@ -804,13 +804,9 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
         todo = {k: v for k, v in settings.items() if applied.get(k) != v}
         if not todo:
             return
-        if engine is not None:
-            conf = engine.hadoopConfiguration()
-            for k, v in todo.items():
-                conf.set(k, v)
-        else:
-            for k, v in todo.items():
-                spark.conf.set(k, v)
+        conf = engine._jsc.hadoopConfiguration() if engine is not None else spark.conf
+        for k, v in todo.items():
+            conf.set(k, v)
         applied.update(todo)
 
 
