@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from access import Action, Resource
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
+from api.guards import bounded_stream, read_body
 from api.params import MAX_INT
 from api.schemas import (
     CommitPublic,
@@ -34,7 +35,7 @@ from api.schemas import (
 from lake.auth import Principal
 from lake.contracts import parse_contract
 from lake.datasets import DatasetInfo
-from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
+from lake.errors import InvalidContract, InvalidInput
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
 from lake.nesting import load_json
@@ -80,26 +81,9 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
-    """Refuse a body whose Content-Length already says it is too large."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InvalidInput("Content-Length must be a number of bytes")
-        if int(declared) > limit:
-            raise PayloadTooLarge(limit)
-
-
 async def _contract_document(request: Request) -> dict[str, Any] | str:
     """The request body as a contract: YAML text, or a JSON object."""
-    _check_declared_length(request, MAX_CONTRACT_BYTES)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_CONTRACT_BYTES:
-            raise PayloadTooLarge(MAX_CONTRACT_BYTES)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_body(request, MAX_CONTRACT_BYTES)
     if not body.strip():
         raise InvalidContract("the request body is empty; send the contract as JSON or YAML")
     try:
@@ -137,13 +121,8 @@ async def _spooled_body(request: Request, limit: int) -> AsyncIterator[BinaryIO]
     Raises:
         PayloadTooLarge: as soon as the declared or received size passes ``limit``.
     """
-    _check_declared_length(request, limit)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
+        async for chunk in bounded_stream(request, limit):
             await run_in_threadpool(spool.write, chunk)
         spool.seek(0)
         yield cast(BinaryIO, spool)

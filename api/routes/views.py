@@ -16,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from access import AccessControl, Action, Resource
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.guards import read_body
 from api.params import MAX_INT, Number
 from lake.auth import Principal
-from lake.errors import InvalidInput, NotFound, PayloadTooLarge
+from lake.errors import InvalidInput, NotFound
 from lake.service import Lake
 from views import catalog, inspect, registry
 from views.definition import ViewDefinition
@@ -100,14 +101,7 @@ def _discover(access: AccessControl, principal: Principal, name: str) -> None:
 
 
 async def _body_text(request: Request) -> str:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_DEFINITION_BYTES:
-        raise PayloadTooLarge(MAX_DEFINITION_BYTES)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_DEFINITION_BYTES:
-            raise PayloadTooLarge(MAX_DEFINITION_BYTES)
+    body = await read_body(request, MAX_DEFINITION_BYTES)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
