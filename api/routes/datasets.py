@@ -20,7 +20,7 @@ from access import Action, Resource
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.guards import bounded_stream, read_body
-from api.params import MAX_INT
+from api.params import OptionalNumberQuery
 from api.schemas import (
     CommitPublic,
     ContractChange,
@@ -158,8 +158,7 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 
 @router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
-                major: Annotated[int | None, Query(ge=1, le=MAX_INT,
-                                                   description="A major version; the current one by default.")]
+                major: Annotated[OptionalNumberQuery, Query(description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
     return DatasetPublic.of(lake.dataset(name, major=major))
@@ -168,7 +167,7 @@ def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/contract/versions", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
-                      major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> list[ContractVersionPublic]:
+                      major: OptionalNumberQuery = None) -> list[ContractVersionPublic]:
     """Every contract version of a major version, oldest first, with its changes."""
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
@@ -234,7 +233,7 @@ def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/history", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
-                  major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                  major: OptionalNumberQuery = None,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
