@@ -247,7 +247,7 @@ def vacuum_dataset(
         "Keep the files versions of the last N hours need (time travel within them keeps working)."))]
     = DEFAULT_RETENTION_HOURS,
     dry_run: Annotated[bool, Query(description="Only list the files.")] = False,
-    major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")] = None,
+    major: Annotated[OptionalNumberQuery, Query(description="A major version; the current one by default.")] = None,
 ) -> VacuumPublic:
     """Delete the files of a dataset's table (and its quarantine table) that no version
     within the retention needs, orphans of failed writes included (admins only).
