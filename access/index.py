@@ -59,6 +59,16 @@ for _action in Action:
 _DENY_SHIFT = 16
 
 
+def _decide(view: dict[str, int], bit: int, objs: Iterable[str]) -> bool:
+    """The answer of a subject's view for the action ``bit`` on an object and its ancestors ``objs``."""
+    get = view.get
+    found = 0
+    for obj in objs:
+        found |= get(obj, 0)
+    mask = bit | _ADMIN_BIT
+    return bool(found & mask) and not (found >> _DENY_SHIFT) & mask
+
+
 @dataclass(frozen=True)
 class Rule:
     """A ``p`` line that matched a request."""
@@ -302,12 +312,7 @@ class DecisionIndex:
         bits = self._views.get(subject)
         if bits is None:
             bits = self._view(subject, now)
-        get = bits.get
-        found = 0
-        for obj in objs:
-            found |= get(obj, 0)
-        mask = bit | _ADMIN_BIT
-        return bool(found & mask) and not (found >> _DENY_SHIFT) & mask
+        return _decide(bits, bit, objs)
 
     def decided(self, subject: str, act: str, objs: Iterable[str], now: float) -> bool | None:
         """:meth:`allowed` when ``subject``'s view is built and holds at ``now``, else ``None``.
@@ -322,12 +327,7 @@ class DecisionIndex:
         bit = _BITS.get(act)
         if bits is None or bit is None:
             return None
-        get = bits.get
-        found = 0
-        for obj in objs:
-            found |= get(obj, 0)
-        mask = bit | _ADMIN_BIT
-        return bool(found & mask) and not (found >> _DENY_SHIFT) & mask
+        return _decide(bits, bit, objs)
 
     def allowed_by_rules(self, subject: str, act: str, objs: Iterable[str], now: float) -> bool:
         """The same answer as :meth:`allowed`, rule by rule, without the subject's view.

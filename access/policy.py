@@ -34,7 +34,7 @@ from access.masks import Mask, MaskKind, Reveal
 from access.resources import Action, Resource, ResourceKind
 from access.state import PolicyState
 from access.store import PolicyStore
-from access.values import Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule, SUBJECT_RE
+from access.values import EVERYONE, SUBJECT_RE, Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AccessControl", "ColumnAccess", "Mask", "MaskKind", "TableAccess"]
 
-#: Every subject is a member of this group (added the first time the subject is seen).
-EVERYONE = "everyone"
 SYSTEM_ACTOR = "lakegate"
 _TABLES = (ResourceKind.DATASET, ResourceKind.VIEW)
 

@@ -39,6 +39,7 @@ from access.models import (
 from access.resources import Action, Resource, ResourceKind
 from access.state import PolicyState, iso
 from access.values import (
+    EVERYONE,
     Effect,
     Grant,
     MaskRule,
@@ -85,10 +86,6 @@ def _row_filter_rule(row: AccessRowFilter) -> RowFilterRule:
     return RowFilterRule(row.subject, Resource.parse(row.resource), row.predicate, row.id, aware(row.expires_at))
 
 
-_LAKE_KEYS = tuple(r.key for r in Resource.lake().lineage())
-_EVERYONE = "everyone"  # access.policy.EVERYONE: every known user is a member
-
-
 def _admins(s: Session) -> bool:
     """Whether some active user holds ``admin`` (and ``discover``) on the lake in the policy ``s`` sees.
 
@@ -97,12 +94,13 @@ def _admins(s: Session) -> bool:
     """
     state = PolicyState.load(s)
     now = utcnow().timestamp()
+    lake = Resource.lake().lineage_keys
     for name, roles in s.execute(select(User.name, User.roles).where(User.is_active.is_(True))):
-        pending = () if state.index.has_link(name, _EVERYONE) else tuple(r for r in roles or () if isinstance(r, str))
+        pending = () if state.index.has_link(name, EVERYONE) else tuple(r for r in roles or () if isinstance(r, str))
         for subject in (name, *pending):
             # Admin through the API: the API also needs discover on the lake (a deny there locks out too).
-            if (state.index.allowed(subject, Action.ADMIN.value, _LAKE_KEYS, now)
-                    and state.index.allowed(subject, Action.DISCOVER.value, _LAKE_KEYS, now)):
+            if (state.index.allowed(subject, Action.ADMIN.value, lake, now)
+                    and state.index.allowed(subject, Action.DISCOVER.value, lake, now)):
                 return True
     return False
 

@@ -18,6 +18,9 @@ from lake.errors import InvalidInput
 #: Subject names: users, service principals, roles and groups share one namespace.
 SUBJECT_RE = re.compile(r"[a-z][a-z0-9_.\-]{0,254}")
 
+#: Every subject is a member of this group (added the first time the subject is seen).
+EVERYONE = "everyone"
+
 
 def check_subject(name: str, what: str = "subject") -> str:
     """``name`` if it is a valid subject name.

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from access import AccessControl, Action, Resource
+from access import AccessControl, Action, AuditKind, Resource
 from api.deps import LakeDep, PrincipalDep
 from lake.auth import Principal
 from lake.service import Lake
@@ -113,6 +113,19 @@ def require(action: Action, resource: Resource | Callable[..., Resource], *, aud
 BASELINE = require(Action.DISCOVER, LAKE, audit=False)
 
 
+def _record(request: Request, kind: AuditKind, principal: Principal | None, detail: dict[str, Any]) -> None:
+    """Record ``kind`` for the request's method and path, naming the caller if known; never raises."""
+    lake: Lake | None = getattr(request.app.state, "lake", None)
+    if lake is None:
+        return
+    try:
+        access_for(request.app, lake).audit.record(
+            kind, actor=principal.name if principal else "", action=request.method,
+            resource=request.url.path, detail=detail)
+    except Exception:  # noqa: BLE001 - the request's outcome is logged either way
+        log.exception("could not audit the %s of %s %s", kind.value, request.method, request.url.path)
+
+
 def audit_failure(request: Request, exc: BaseException) -> None:
     """Record a request that failed with an internal error (an audit ``failure`` entry).
 
@@ -120,33 +133,12 @@ def audit_failure(request: Request, exc: BaseException) -> None:
     the path and the exception's type, never its message (it may hold a path
     of the lake or a value). Writing it never raises.
     """
-    from access import AuditKind
-
-    lake: Lake | None = getattr(request.app.state, "lake", None)
-    if lake is None:
-        return
-    principal: Principal | None = getattr(request.state, "principal", None)
-    try:
-        access_for(request.app, lake).audit.record(
-            AuditKind.FAILURE, actor=principal.name if principal else "", action=request.method,
-            resource=request.url.path, detail={"error": type(exc).__name__})
-    except Exception:  # noqa: BLE001 - the failure is logged either way
-        log.exception("could not audit the failure of %s %s", request.method, request.url.path)
+    _record(request, AuditKind.FAILURE, getattr(request.state, "principal", None), {"error": type(exc).__name__})
 
 
 def audit_refusal(request: Request, principal: Principal | None, reason: str, detail: dict[str, Any]) -> None:
     """Record a request refused by a bound (an audit ``refusal`` entry); never raises."""
-    from access import AuditKind
-
-    lake: Lake | None = getattr(request.app.state, "lake", None)
-    if lake is None:
-        return
-    try:
-        access_for(request.app, lake).audit.record(
-            AuditKind.REFUSAL, actor=principal.name if principal else "", action=request.method,
-            resource=request.url.path, detail={"reason": reason, **detail})
-    except Exception:  # noqa: BLE001
-        log.exception("could not audit the refusal of %s %s", request.method, request.url.path)
+    _record(request, AuditKind.REFUSAL, principal, {"reason": reason, **detail})
 
 
 async def audit_token_use(request: Request, principal: PrincipalDep, access: AccessDep) -> None:
@@ -155,7 +147,5 @@ async def audit_token_use(request: Request, principal: PrincipalDep, access: Acc
     Mount it beside ``current_principal`` on the authenticated router. The token
     itself is never recorded, only who used one, the method and the path.
     """
-    from access import AuditKind
-
     await run_in_threadpool(lambda: access.audit.record(
         AuditKind.TOKEN_USE, actor=principal.name, action=request.method, resource=request.url.path))

@@ -9,16 +9,23 @@ chunked body, the bytes received) says so, and a JSON body nested deeper
 than :data:`lake.nesting.MAX_NESTING_DEPTH` is refused with 422 naming the
 line, before a JSON parser recurses into it. Batch uploads have their own,
 larger limit; their route streams the body to disk and counts as it goes.
+
+Routes read a body through :func:`bounded_stream` or :func:`read_body`, with
+the limit of what they accept (a contract, a policy file, view definitions):
+the same ``Content-Length`` check as :class:`BodyLimit`, then a count of the
+bytes received.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +48,41 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 def lakegate_error_response(exc: LakegateError, headers: dict[str, str] | None = None) -> JSONResponse:
     return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
+
+
+def declared_size_error(headers: Headers, limit: int) -> LakegateError | None:
+    """The refusal a body earns by its ``Content-Length`` alone (not a number, or past ``limit``), if any."""
+    declared = headers.get("content-length")
+    if declared is None:
+        return None
+    if not declared.isdigit():
+        return InvalidInput("Content-Length must be a number of bytes")
+    if int(declared) > limit:
+        return PayloadTooLarge(limit)
+    return None
+
+
+async def bounded_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body's chunks, refused as soon as its declared or received size passes ``limit``.
+
+    Raises:
+        PayloadTooLarge: The body is larger than ``limit``.
+        InvalidInput: ``Content-Length`` is not a number.
+    """
+    refusal = declared_size_error(request.headers, limit)
+    if refusal is not None:
+        raise refusal
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        yield chunk
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, within ``limit`` (see :func:`bounded_stream`)."""
+    return b"".join([chunk async for chunk in bounded_stream(request, limit)])
 
 
 def _is_json(media: str) -> bool:
@@ -72,14 +114,10 @@ class BodyLimit:
         upload = scope["method"] == "POST" and _UPLOAD.fullmatch(scope["path"]) is not None
         limit = self.max_upload_bytes if upload else self.max_body_bytes
         headers = Headers(scope=scope)
-        declared = headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await self._refuse(scope, send, InvalidInput("Content-Length must be a number of bytes"))
-                return
-            if int(declared) > limit:
-                await self._refuse(scope, send, PayloadTooLarge(limit))
-                return
+        refusal = declared_size_error(headers, limit)
+        if refusal is not None:
+            await self._refuse(scope, send, refusal)
+            return
         if upload:
             await self.app(scope, receive, send)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 
 #: Largest integer the catalog stores.
 MAX_INT = 2**63 - 1
@@ -19,3 +19,9 @@ Id = Annotated[int, Path(ge=1, le=MAX_INT, description="An id: a whole number fr
 
 #: A version or revision number in a path.
 Number = Annotated[int, Path(ge=1, le=MAX_INT, description="A version number, from 1.")]
+
+#: A version, major version or revision number in a query string (``?version=2``).
+NumberQuery = Annotated[int, Query(ge=1, le=MAX_INT)]
+
+#: The same, optional (the route says what leaving it out means: usually the current one).
+OptionalNumberQuery = Annotated[int | None, Query(ge=1, le=MAX_INT)]

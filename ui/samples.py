@@ -80,10 +80,10 @@ def sample_query(info: DatasetInfo, columns: list[str], limit: int) -> str:
 
 
 def sample_rows(gateway: Gateway, access: AccessControl, subject: str, info: DatasetInfo, *,
-                limit: int = SAMPLE_ROWS, admission: Admission | None = None) -> Sample:
+                admission: Admission, limit: int = SAMPLE_ROWS) -> Sample:
     """Up to ``limit`` rows of the dataset, masked and filtered for ``subject``.
 
-    With ``admission``, the query runs only if a query slot is free now; a
+    The query runs only if one of ``admission``'s query slots is free now; a
     busy server shows the page without rows rather than queueing a page view.
     """
     contract = info.contract
@@ -97,15 +97,14 @@ def sample_rows(gateway: Gateway, access: AccessControl, subject: str, info: Dat
     hidden = tuple(n for n in contract.column_names if n not in shown)
     base = Sample(True, table_access.reason, columns=tuple(shown), masks=masks, hidden=hidden,
                   row_filter=table_access.row_filter)
-    if admission is not None and not admission.try_enter(subject):
+    if not admission.try_enter(subject):
         return replace(base, error="the query gateway is busy; sample rows are not shown right now")
     try:
         result = gateway.query(subject, sample_query(info, shown, limit), max_rows=limit)
     except LakegateError as exc:
         return replace(base, error=exc.message)
     finally:
-        if admission is not None:
-            admission.leave(subject)
+        admission.leave(subject)
     names = result.table.column_names
     data = [result.table.column(i).to_pylist() for i in range(len(names))]
     rows = tuple(tuple(cell(v) for v in row) for row in zip(*data, strict=True)) if data else ()

@@ -82,12 +82,10 @@ def gateway(request: Request) -> Gateway:
     return _shared(request, "gateway", Gateway, lambda lake: Gateway(lake, control))
 
 
-def admission(request: Request) -> Admission | None:
+def admission(request: Request) -> Admission:
     """The app's admission control of gateway queries (made by ``api.app.create_app``)."""
-    from access.gateway import Admission
-
-    value = getattr(request.app.state, "admission", None)
-    return value if isinstance(value, Admission) else None
+    value: Admission = request.app.state.admission
+    return value
 
 
 def metrics(request: Request) -> MetricCatalog:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from access.policy import EVERYONE, SYSTEM_ACTOR
+from access.policy import SYSTEM_ACTOR
 from access.resources import Action, Resource
 from access.subscribers.errors import SubscriberSuspended
 from access.subscribers.models import CredentialRow, SubscriberRow
@@ -31,7 +31,7 @@ from access.subscribers.values import (
     check_name,
     subject_of,
 )
-from access.values import check_subject
+from access.values import EVERYONE, check_subject
 from lake.auth import PrincipalKind
 from lake.catalog.models import ApiToken, User, utcnow
 from lake.errors import AlreadyExists, NotFound

@@ -32,10 +32,11 @@ from access.schemas import (
 )
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
+from api.guards import read_body
 from api.params import Id
 from api.schemas import ErrorResponse
 from lake.auth import Principal
-from lake.errors import InvalidInput, PayloadTooLarge
+from lake.errors import InvalidInput
 
 router = APIRouter(prefix="/access", tags=["access"], dependencies=[BASELINE])
 
@@ -258,11 +259,7 @@ async def import_policy(request: Request, access: AccessDep, principal: Principa
                         ) -> ImportResult:
     """Load a Casbin CSV policy (the export's format), all or nothing."""
     actor = await run_in_threadpool(_check, access, principal, Action.ADMIN, LAKE)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_POLICY_BYTES:
-            raise PayloadTooLarge(MAX_POLICY_BYTES)
+    body = await read_body(request, MAX_POLICY_BYTES)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from access import Action, Resource
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
-from api.params import MAX_INT
+from api.guards import bounded_stream, read_body
+from api.params import OptionalNumberQuery
 from api.schemas import (
     CommitPublic,
     ContractChange,
@@ -34,7 +35,7 @@ from api.schemas import (
 from lake.auth import Principal
 from lake.contracts import parse_contract
 from lake.datasets import DatasetInfo
-from lake.errors import InvalidContract, InvalidInput, PayloadTooLarge
+from lake.errors import InvalidContract, InvalidInput
 from lake.formats import BatchFormat
 from lake.ingest import OnError, WriteMode
 from lake.nesting import load_json
@@ -80,26 +81,9 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
-    """Refuse a body whose Content-Length already says it is too large."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InvalidInput("Content-Length must be a number of bytes")
-        if int(declared) > limit:
-            raise PayloadTooLarge(limit)
-
-
 async def _contract_document(request: Request) -> dict[str, Any] | str:
     """The request body as a contract: YAML text, or a JSON object."""
-    _check_declared_length(request, MAX_CONTRACT_BYTES)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_CONTRACT_BYTES:
-            raise PayloadTooLarge(MAX_CONTRACT_BYTES)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_body(request, MAX_CONTRACT_BYTES)
     if not body.strip():
         raise InvalidContract("the request body is empty; send the contract as JSON or YAML")
     try:
@@ -137,13 +121,8 @@ async def _spooled_body(request: Request, limit: int) -> AsyncIterator[BinaryIO]
     Raises:
         PayloadTooLarge: as soon as the declared or received size passes ``limit``.
     """
-    _check_declared_length(request, limit)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
+        async for chunk in bounded_stream(request, limit):
             await run_in_threadpool(spool.write, chunk)
         spool.seek(0)
         yield cast(BinaryIO, spool)
@@ -179,8 +158,7 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 
 @router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
-                major: Annotated[int | None, Query(ge=1, le=MAX_INT,
-                                                   description="A major version; the current one by default.")]
+                major: Annotated[OptionalNumberQuery, Query(description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
     """A dataset (``domain.dataset``) with its current contract."""
     return DatasetPublic.of(lake.dataset(name, major=major))
@@ -189,7 +167,7 @@ def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/contract/versions", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
-                      major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> list[ContractVersionPublic]:
+                      major: OptionalNumberQuery = None) -> list[ContractVersionPublic]:
     """Every contract version of a major version, oldest first, with its changes."""
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
@@ -255,7 +233,7 @@ def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
 @router.get("/{name}/history", responses=_errors(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
-                  major: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                  major: OptionalNumberQuery = None,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
@@ -269,7 +247,7 @@ def vacuum_dataset(
         "Keep the files versions of the last N hours need (time travel within them keeps working)."))]
     = DEFAULT_RETENTION_HOURS,
     dry_run: Annotated[bool, Query(description="Only list the files.")] = False,
-    major: Annotated[int | None, Query(ge=1, description="A major version; the current one by default.")] = None,
+    major: Annotated[OptionalNumberQuery, Query(description="A major version; the current one by default.")] = None,
 ) -> VacuumPublic:
     """Delete the files of a dataset's table (and its quarantine table) that no version
     within the retention needs, orphans of failed writes included (admins only).

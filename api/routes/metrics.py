@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from api.params import MAX_INT, Number
+from api.params import Number, OptionalNumberQuery
 from lake.errors import AccessDenied, InvalidInput
 from lake.nesting import load_json
 
@@ -274,7 +274,7 @@ def metric_sql(
     dimensions: Annotated[str | None, Query()] = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
-    revision: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+    revision: OptionalNumberQuery = None,
 ) -> str:
     """The Spark SQL a value request compiles to."""
     return metrics.values.sql(name, grain=grain, dimensions=_dimensions(dimensions), start=start, end=end,

@@ -16,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from access import AccessControl, Action, Resource
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
-from api.params import MAX_INT, Number
+from api.guards import read_body
+from api.params import Number, NumberQuery, OptionalNumberQuery
 from lake.auth import Principal
-from lake.errors import InvalidInput, NotFound, PayloadTooLarge
+from lake.errors import InvalidInput, NotFound
 from lake.service import Lake
 from views import catalog, inspect, registry
 from views.definition import ViewDefinition
@@ -100,14 +101,7 @@ def _discover(access: AccessControl, principal: Principal, name: str) -> None:
 
 
 async def _body_text(request: Request) -> str:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_DEFINITION_BYTES:
-        raise PayloadTooLarge(MAX_DEFINITION_BYTES)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_DEFINITION_BYTES:
-            raise PayloadTooLarge(MAX_DEFINITION_BYTES)
+    body = await read_body(request, MAX_DEFINITION_BYTES)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -217,8 +211,7 @@ def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep, acc
 
 @router.get("/{name}")
 def get_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-             version: Annotated[int | None, Query(ge=1, le=MAX_INT,
-                                                  description="A version; the current one by default.")]
+             version: Annotated[OptionalNumberQuery, Query(description="A version; the current one by default.")]
              = None) -> ViewPublic:
     """One version of a view (``domain.name`` or ``domain.name@vN``); 410 past its sunset date."""
     _discover(access, principal, name)
@@ -234,8 +227,8 @@ def list_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: Acc
 
 @router.get("/{name}/diff")
 def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-                  from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
-                  to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_INT)] = None) -> DiffPublic:
+                  from_version: Annotated[NumberQuery, Query(alias="from")],
+                  to_version: Annotated[OptionalNumberQuery, Query(alias="to")] = None) -> DiffPublic:
     """What changed between two versions (``to`` defaults to the current one)."""
     _discover(access, principal, name)
     return DiffPublic.of(inspect.diff(lake, name, from_version, to_version))
@@ -243,7 +236,7 @@ def diff_versions(name: str, lake: LakeDep, principal: PrincipalDep, access: Acc
 
 @router.get("/{name}/lineage")
 def lineage(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-            version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None, upstream: bool = True,
+            version: OptionalNumberQuery = None, upstream: bool = True,
             downstream: bool = True) -> dict[str, Any]:
     """Table and column lineage around a view: nodes, edges, column edges."""
     _discover(access, principal, name)
@@ -268,7 +261,7 @@ def compile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: Acce
 
 @router.post("/{name}/materialize", status_code=201)
 def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-                     version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> RunPublic:
+                     version: OptionalNumberQuery = None) -> RunPublic:
     """Materialize one version (the current one by default); the run is recorded either way."""
     _existing_owner(lake, access, principal, name)
     return RunPublic.of(materialize_view_version(lake, name, version, actor=principal.name))
@@ -276,7 +269,7 @@ def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: 
 
 @router.get("/{name}/runs")
 def list_runs(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
-              version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+              version: OptionalNumberQuery = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunPublic]:
     """Materialization runs, newest first."""
     _discover(access, principal, name)
@@ -286,7 +279,7 @@ def list_runs(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessD
 @router.get("/{name}/transpile")
 def transpile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                    dialect: Annotated[str, Query(description="redshift, trino, athena, duckdb or spark.")],
-                   version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> TranspilePublic:
+                   version: OptionalNumberQuery = None) -> TranspilePublic:
     """The version's SQL for another engine; 422 when the dialect cannot express it."""
     _discover(access, principal, name)
     return TranspilePublic.of(transpile(lake, name, dialect, version=version))

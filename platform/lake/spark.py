@@ -49,13 +49,14 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lake.errors import ConfigError, InvalidInput, LakegateError, NotFound, StorageError
 from lake.settings import Settings, get_settings
+from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -772,15 +773,13 @@ def s3a_settings(bucket: str, storage_options: Mapping[str, str] | None, *,
 
 
 def _in_process_engine(spark: Any) -> Any:
-    """The JVM SparkContext of an engine running in this process (classic or local Connect), else None."""
+    """The classic session of an engine running in this process (classic or local Connect), else None."""
     if not _is_connect(spark):
-        return spark._jsc.sc()
+        return spark
     if "SPARK_LOCAL_REMOTE" in os.environ:
         from pyspark.sql import SparkSession as ClassicSession
 
-        server = ClassicSession._instantiatedSession
-        if server is not None:
-            return server._jsc.sc()
+        return ClassicSession._instantiatedSession
     return None
 
 
@@ -792,6 +791,8 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
     Connect session's configuration, which Spark copies into the Hadoop
     configuration of that session's reads and writes. Hadoop keeps one S3A
     client per bucket once created, so the first settings of a bucket stay.
+    Settings already applied cost no call to the engine (every query of an S3
+    lake comes here).
     """
     if not settings:
         return
@@ -803,13 +804,9 @@ def _apply_s3a(spark: Any, settings: Mapping[str, str]) -> None:
         todo = {k: v for k, v in settings.items() if applied.get(k) != v}
         if not todo:
             return
-        if engine is not None:
-            conf = engine.hadoopConfiguration()
-            for k, v in todo.items():
-                conf.set(k, v)
-        else:
-            for k, v in todo.items():
-                spark.conf.set(k, v)
+        conf = engine._jsc.hadoopConfiguration() if engine is not None else spark.conf
+        for k, v in todo.items():
+            conf.set(k, v)
         applied.update(todo)
 
 
@@ -923,24 +920,20 @@ def _as_utc(timestamp: datetime | str) -> datetime:
         parsed = timestamp
     else:
         raise InvalidInput(f"timestamp must be a datetime or an ISO 8601 string, not {type(timestamp).__name__}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return as_utc(parsed)
 
 
-def _quote_path(path: str) -> str:
-    return "`" + path.replace("`", "``") + "`"
+def _quote(name: str) -> str:
+    """Backquote a Spark SQL identifier: a column name, or a table's path after ``delta.``."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _latest_commit(spark: Any, path: str) -> tuple[int, datetime]:
     """The newest version of the table at ``path`` and its commit time (UTC)."""
-    row = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT 1").select("version", "timestamp").first()
+    row = spark.sql(f"DESCRIBE HISTORY delta.{_quote(path)} LIMIT 1").select("version", "timestamp").first()
     if row is None:  # pragma: no cover - a table has at least one commit
         raise StorageError("the Delta table has no commits")
-    stamp = row["timestamp"]
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return int(row["version"]), stamp.astimezone(timezone.utc)
+    return int(row["version"]), as_utc(row["timestamp"])
 
 
 #: Partition columns per table path, as DESCRIBE DETAIL gives them (a table's
@@ -951,7 +944,7 @@ _PARTITIONS: dict[str, list[str]] = {}
 def _partition_columns(spark: Any, path: str) -> list[str]:
     found = _PARTITIONS.get(path)
     if found is None:
-        row = spark.sql(f"DESCRIBE DETAIL delta.{_quote_path(path)}").select("partitionColumns").first()
+        row = spark.sql(f"DESCRIBE DETAIL delta.{_quote(path)}").select("partitionColumns").first()
         found = list(row["partitionColumns"] or []) if row is not None else []
         with _LOCK:
             if len(_PARTITIONS) > 10_000:
@@ -1005,10 +998,6 @@ def _functions(spark: Any) -> Any:
     from pyspark.sql import functions as classic_functions
 
     return classic_functions
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _load(spark: Any, path: str, version: int | None, timestamp: datetime | None) -> DataFrame:
@@ -1194,7 +1183,7 @@ def write_delta(
         _PARTITIONS.pop(path, None)
         row = None
         for limit in (1, _HISTORY_SCAN):  # the newest commit is ours unless another writer came between
-            history = spark.sql(f"DESCRIBE HISTORY delta.{_quote_path(path)} LIMIT {limit}")
+            history = spark.sql(f"DESCRIBE HISTORY delta.{_quote(path)} LIMIT {limit}")
             row = history.filter(history["userMetadata"] == tag).select("version", "operationMetrics").first()
             if row is not None:
                 break

@@ -115,6 +115,9 @@ class _Collector:
             Violation(column, reason, int(idx.size), tuple(int(i) + 1 for i in first), samples)
         )
 
+    def result(self, table: pa.Table, batch_errors: list[Violation], raw: pa.Table) -> ValidationResult:
+        return ValidationResult(table, self.bad, _Reasons(self.n, self.broken), self.violations, batch_errors, raw)
+
 
 def _sample(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
@@ -278,14 +281,12 @@ def _existing_keys(table: pa.Table, keys: list[str], existing: pa.Table) -> np.n
     return mask
 
 
-def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | None = None) -> ValidationResult:
-    """Check a batch against a contract.
+def validate(raw: pa.Table, contract: Contract) -> ValidationResult:
+    """Check a batch against a contract (keys already in the table: :func:`mark_existing_keys`).
 
     Args:
         raw: The batch as read (any column types; CSV arrives as text).
         contract: The dataset's current contract.
-        existing_keys: Primary-key columns already in the table; given for an
-            append, so a key that exists is reported as a duplicate.
 
     Returns:
         The conformed batch and every broken rule.
@@ -326,12 +327,9 @@ def validate(raw: pa.Table, contract: Contract, *, existing_keys: pa.Table | Non
 
     keys = list(contract.primary_key)
     if keys and n and not batch_errors:
-        sample_col = table.column(keys[0])
-        out.add(", ".join(keys), "duplicate primary key in the batch", _duplicate_keys(table, keys), sample_col)
-        if existing_keys is not None:
-            out.add(", ".join(keys), EXISTING_KEY, _existing_keys(table, keys, existing_keys), sample_col)
-
-    return ValidationResult(table, out.bad, _Reasons(n, out.broken), out.violations, batch_errors, raw)
+        out.add(", ".join(keys), "duplicate primary key in the batch", _duplicate_keys(table, keys),
+                table.column(keys[0]))
+    return out.result(table, batch_errors, raw)
 
 
 EXISTING_KEY = "primary key already in the table (use upsert to update rows)"
@@ -352,12 +350,8 @@ def mark_existing_keys(result: ValidationResult, contract: Contract, existing: p
     mask = _existing_keys(result.table, keys, existing)
     if not mask.any():
         return result
-    if not isinstance(result.reasons, _Reasons):  # pragma: no cover - validate() always builds _Reasons
-        raise TypeError("mark_existing_keys takes a result of validate()")
+    assert isinstance(result.reasons, _Reasons)  # validate() builds them
     out = _Collector(result.table.num_rows)
-    out.bad = result.bad.copy()
-    out.violations = list(result.violations)
-    out.broken = list(result.reasons._broken)
+    out.bad, out.violations, out.broken = result.bad.copy(), list(result.violations), list(result.reasons._broken)
     out.add(", ".join(keys), EXISTING_KEY, mask, result.table.column(keys[0]))
-    return ValidationResult(result.table, out.bad, _Reasons(out.n, out.broken), out.violations,
-                            result.batch_errors, result.raw)
+    return out.result(result.table, result.batch_errors, result.raw)

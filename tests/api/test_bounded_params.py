@@ -71,3 +71,10 @@ def test_the_routes_of_the_report(client: TestClient, auth: dict[str, Headers], 
 def test_bodies_bound_their_numbers_too(client: TestClient, auth: dict[str, Headers]) -> None:
     r = client.post(f"{API}/tokens", json={"ttl_days": 1e300}, headers=auth["victor"])
     assert r.status_code == 422, r.text
+
+
+def test_vacuum_bounds_its_major_version(client: TestClient, auth: dict[str, Headers], orders: Any) -> None:
+    r = client.post(f"{API}/datasets/sales.orders/vacuum", params={"major": str(HUGE), "dry_run": "true"},
+                    headers=auth["root"])
+    assert r.status_code == 422, r.text
+    assert "less than or equal to 9223372036854775807" in r.json()["error"]["message"]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from lake.contracts import parse_contract
 from lake.formats import read_batch
-from lake.validation import _duplicate_keys, _unique_fast, validate
+from lake.validation import _duplicate_keys, _unique_fast, mark_existing_keys, validate
 
 from factories import contract_doc
 
@@ -16,8 +16,8 @@ CONTRACT = parse_contract(contract_doc())
 HEADER = "conversion_id,country,revenue,email,converted_at\n"
 
 
-def check(csv: str, **kw):  # type: ignore[no-untyped-def]
-    return validate(read_batch((HEADER + csv).encode(), "csv", contract=CONTRACT), CONTRACT, **kw)
+def check(csv: str):  # type: ignore[no-untyped-def]
+    return validate(read_batch((HEADER + csv).encode(), "csv", contract=CONTRACT), CONTRACT)
 
 
 def test_good_batch_is_conformed_to_contract_types() -> None:
@@ -50,7 +50,7 @@ def test_each_rule_names_column_rows_and_samples(rows, column, reason, row_numbe
 
 
 def test_key_already_in_table_is_a_duplicate_for_appends() -> None:
-    r = check("1,US,1,a,\n7,US,1,a,\n", existing_keys=pa.table({"conversion_id": [7, 8]}))
+    r = mark_existing_keys(check("1,US,1,a,\n7,US,1,a,\n"), CONTRACT, pa.table({"conversion_id": [7, 8]}))
     (v,) = r.violations
     assert v.row_numbers == (2,) and "already in the table" in v.reason
 

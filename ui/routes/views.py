@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from access import Action, Resource
-from api.params import MAX_INT
+from api.params import NumberQuery, OptionalNumberQuery
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
 from ui.highlight import highlight_diff, highlight_sql
@@ -33,7 +33,7 @@ def _resource(request: Request, user: str, name: str) -> Resource:
 
 @router.get("/{name}")
 def view_page(request: Request, me: Me, name: str,
-              version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Response:
+              version: OptionalNumberQuery = None) -> Response:
     """One version of a view (the current one by default)."""
     from views import catalog, inspect
     from views.materialize import runs as view_runs
@@ -61,8 +61,8 @@ def view_page(request: Request, me: Me, name: str,
 
 @router.get("/{name}/diff")
 def view_diff(request: Request, me: Me, name: str,
-              from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
-              to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_INT)] = None) -> Response:
+              from_version: Annotated[NumberQuery, Query(alias="from")],
+              to_version: Annotated[OptionalNumberQuery, Query(alias="to")] = None) -> Response:
     """What changed between two versions of a view, and whether it breaks readers."""
     from views import catalog, inspect
 
