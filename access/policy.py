@@ -16,7 +16,6 @@ CLI, other API replicas) are picked up within ``refresh_seconds``.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 import time
@@ -48,25 +47,6 @@ SYSTEM_ACTOR = "lakegate"
 _TABLES = (ResourceKind.DATASET, ResourceKind.VIEW)
 
 log = logging.getLogger(__name__)
-
-#: Called after every policy change an AccessControl commits, with that AccessControl:
-#: ``"module:function"`` paths, imported on first use. Engine subscribers rewrite their
-#: IAM role policies here, so a revoked grant stops working for credentials already
-#: handed out, whichever process (API, CLI) revoked it.
-CHANGE_HOOKS: list[str] = ["access.subscribers.policy_sync:policy_changed"]
-_loaded_hooks: dict[str, Callable[[AccessControl], None] | None] = {}
-
-
-def _hook(path: str) -> Callable[[AccessControl], None] | None:
-    if path not in _loaded_hooks:
-        module, _, name = path.partition(":")
-        try:
-            _loaded_hooks[path] = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            log.warning("policy change hook %s is not available", path)
-            _loaded_hooks[path] = None
-    return _loaded_hooks[path]
-
 
 @dataclass(frozen=True)
 class ColumnAccess:
@@ -166,17 +146,27 @@ class AccessControl:
     def _changed(self) -> None:
         """After a change of this process committed: replay it, then run the change hooks."""
         self.refresh(force=True)
-        for hook in [_hook(p) for p in CHANGE_HOOKS] + self._listeners:
-            if hook is None:
-                continue
+        for hook in list(self._listeners):
             try:
                 hook(self)
             except Exception:  # the change has committed; a hook cannot undo it
                 log.exception("policy change hook %r failed", hook)
 
     def add_change_listener(self, listener: Callable[[AccessControl], None]) -> None:
-        """Call ``listener(self)`` after every policy change this object commits."""
-        self._listeners.append(listener)
+        """Call ``listener(self)`` after every policy change this object commits.
+
+        Listeners are registered when the services are wired (the composition
+        root registers the subscribers' role policy sync,
+        :func:`access.subscribers.policy_sync.policy_changed`); adding the same
+        listener again changes nothing.
+        """
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    @property
+    def change_listeners(self) -> tuple[Callable[[AccessControl], None], ...]:
+        """The listeners called after each policy change, in order."""
+        return tuple(self._listeners)
 
     @property
     def version(self) -> int:

@@ -44,6 +44,7 @@ from api.routes import (
 from api import openapi
 from api.guards import BodyLimit, ShedWhenFull, error_response
 from access.gateway.admission import Admission, AdmissionLimits
+from api.services import Services, build_services
 from lake.errors import AuthenticationError, LakegateError, TooManyRequests
 from lake.service import Lake
 from lake.settings import Settings, get_settings
@@ -98,31 +99,43 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error; the server log has the details")
 
 
-def create_app(settings: Settings | None = None, lake: Lake | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
+               services: Services | None = None) -> FastAPI:
     """Build the Lakegate API.
 
     Args:
-        settings: Deployment settings (``get_settings()`` by default). Ignored
-            when ``lake`` is given.
+        settings: The settings tree (``get_settings()`` by default); it controls
+            everything: storage, catalog, engine, gateway limits and admission,
+            subscribers, mail. Ignored when ``lake`` or ``services`` is given.
         lake: An open lake to serve; the caller keeps ownership and closes it.
             By default the lifespan opens one (running catalog migrations) and
             closes it on shutdown.
+        services: Services the caller built (:func:`api.services.build_services`)
+            and keeps; by default the lifespan builds them once, over ``lake``
+            when given.
 
     Returns:
         The app. Everything under ``/api/v1`` needs a bearer token; ``/health``
         is the only public route.
     """
+    if services is not None:
+        settings = services.settings
+    elif lake is not None:
+        settings = lake.settings
+    else:
+        settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = lake if lake is not None else await run_in_threadpool(Lake, settings)
-        app.state.lake = opened
+        built = services if services is not None else await run_in_threadpool(
+            lambda: build_services(settings, lake=lake))
+        app.state.services = built
         try:
             yield
         finally:
-            app.state.lake = None
-            if lake is None:
-                opened.close()
+            app.state.services = None
+            if services is None:
+                built.close()
 
     app = FastAPI(
         title="Lakegate",
@@ -135,14 +148,14 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    limits = lake.settings if lake is not None else (settings or get_settings())
+    bounds = settings.gateway
     # Gateway queries: admitted within bounds, run on their own threads.
     app.state.admission = Admission(AdmissionLimits(
-        max_running=limits.max_concurrent_queries, max_queued=limits.max_queued_queries,
-        max_per_user=limits.max_queries_per_user, queue_timeout_seconds=limits.query_queue_timeout_seconds,
-        retry_after_seconds=limits.query_retry_after_seconds))
-    app.state.query_threads = anyio.CapacityLimiter(limits.max_concurrent_queries)
-    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes)
+        max_running=bounds.max_concurrent_queries, max_queued=bounds.max_queued_queries,
+        max_per_user=bounds.max_queries_per_user, queue_timeout_seconds=bounds.queue_timeout_seconds,
+        retry_after_seconds=bounds.retry_after_seconds))
+    app.state.query_threads = anyio.CapacityLimiter(bounds.max_concurrent_queries)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query")
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,5 +1,5 @@
-"""Authorization for the routes: one :class:`~access.AccessControl` per app and
-the ``require`` dependency.
+"""Authorization for the routes: the app's one :class:`~access.AccessControl`
+(built by :func:`api.services.build_services`) and the ``require`` dependency.
 
 Use it on a route or a router::
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -23,30 +22,17 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from access import AccessControl, Action, AuditKind, Resource
-from api.deps import LakeDep, PrincipalDep
+from api.deps import PrincipalDep, ServicesDep
+from api.services import Services
 from lake.auth import Principal
-from lake.service import Lake
 
 LAKE = Resource.lake()
 log = logging.getLogger("lakegate.api")
-_create_lock = threading.Lock()
 
 
-def access_for(app: Any, lake: Lake) -> AccessControl:
-    """The app's AccessControl for its open lake, made on first use."""
-    access: AccessControl | None = getattr(app.state, "access", None)
-    if access is None or access.lake is not lake:
-        with _create_lock:
-            access = getattr(app.state, "access", None)
-            if access is None or access.lake is not lake:
-                access = AccessControl(lake)
-                app.state.access = access
-    return access
-
-
-def get_access(request: Request, lake: LakeDep) -> AccessControl:
-    """The app's AccessControl (a dependency)."""
-    return access_for(request.app, lake)
+def get_access(services: ServicesDep) -> AccessControl:
+    """The app's one AccessControl (a dependency)."""
+    return services.access
 
 
 AccessDep = Annotated[AccessControl, Depends(get_access)]
@@ -115,11 +101,11 @@ BASELINE = require(Action.DISCOVER, LAKE, audit=False)
 
 def _record(request: Request, kind: AuditKind, principal: Principal | None, detail: dict[str, Any]) -> None:
     """Record ``kind`` for the request's method and path, naming the caller if known; never raises."""
-    lake: Lake | None = getattr(request.app.state, "lake", None)
-    if lake is None:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
         return
     try:
-        access_for(request.app, lake).audit.record(
+        services.access.audit.record(
             kind, actor=principal.name if principal else "", action=request.method,
             resource=request.url.path, detail=detail)
     except Exception:  # noqa: BLE001 - the request's outcome is logged either way

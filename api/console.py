@@ -28,7 +28,7 @@ from lake.datasets import DatasetInfo
 from lake.errors import ConfigError, LakegateError, SchemaChange
 from lake.ingest import IngestResult
 from lake.service import Lake
-from lake.settings import Settings, get_settings
+from lake.settings import Settings
 
 #: The local administrator ``lakegate init`` creates; the default actor of commands.
 ADMIN_USER = "admin"
@@ -68,12 +68,12 @@ def domain_errors(fn: F) -> F:
 
 @contextlib.contextmanager
 def open_lake(settings: Settings | None = None) -> Iterator[Lake]:
-    """The lake of this host (from the settings), closed afterwards."""
-    lake = Lake(settings or get_settings())
-    try:
-        yield lake
-    finally:
-        lake.close()
+    """The lake of this host (from the settings), with every service built by the
+    composition root (:func:`api.services.open_services`), closed afterwards."""
+    from api.services import open_services
+
+    with open_services(settings) as services:
+        yield services.lake
 
 
 def actor_name(lake: Lake, name: str) -> str:
@@ -91,11 +91,12 @@ def read_text(path: Path) -> str:
 
 def engine_note(settings: Settings) -> None:
     """Say, before a command starts Spark inside this process, that it takes a while and how to avoid it."""
-    if not settings.spark_remote:
+    remote = settings.engine.remote
+    if not remote:
         note("queries run on a Spark engine started in this process (LAKEGATE_SPARK_REMOTE is unset), which "
              "takes a while; `lakegate engine start` keeps one running so that they start at once", style="dim")
-    elif settings.spark_remote.startswith("sc://"):
-        note(f"using the Spark engine at {settings.spark_remote}", style="dim")
+    elif remote.startswith("sc://"):
+        note(f"using the Spark engine at {remote}", style="dim")
 
 
 def note(message: str, style: str = "") -> None:

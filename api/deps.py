@@ -1,4 +1,8 @@
-"""Dependencies shared by the routers: the open :class:`Lake` and the caller.
+"""Dependencies shared by the routers: the app's services, the open :class:`Lake` and the caller.
+
+Every service comes from the one :class:`~api.services.Services` the app's
+lifespan built (:func:`api.services.build_services`); the getters here and in
+:mod:`api.authz` only hand them out.
 
 Every router except the public health check is declared with
 ``dependencies=[Depends(current_principal)]`` so no route can forget to
@@ -16,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lake.auth import Principal
 from lake.errors import AuthenticationError, ConfigError
+from api.services import Services
 from lake.service import Lake
 from lake.settings import Settings
 
@@ -24,12 +29,24 @@ from lake.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer lg_...`")
 
 
-def get_lake(request: Request) -> Lake:
-    """The Lake the app opened in its lifespan."""
-    lake: Lake | None = getattr(request.app.state, "lake", None)
-    if lake is None:
+def services_of(app: object) -> Services:
+    """The services the app's lifespan built."""
+    services: Services | None = getattr(getattr(app, "state", None), "services", None)
+    if services is None:
         raise ConfigError("the lake is not open (the app's lifespan did not run)")
-    return lake
+    return services
+
+
+def get_services(request: Request) -> Services:
+    return services_of(request.app)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_lake(services: ServicesDep) -> Lake:
+    """The Lake the app opened in its lifespan."""
+    return services.lake
 
 
 LakeDep = Annotated[Lake, Depends(get_lake)]

@@ -4,19 +4,20 @@ The workflow's own rules (chain roles, quorum, no self-approval, one stage per
 person) live in :mod:`metrics_catalog.approvals`; this module adds the access
 layer's decision on top: :class:`AccessPermissions` asks
 ``access.AccessControl.can(user, Action.APPROVE, Resource.metric(name))`` and
-the like. :class:`CorePermissions` is the rule set without the access layer:
-every authenticated user may author metrics, see them, read their values and
-pass the access check for approval (stage roles still decide), and only
-admins administer a domain's chain and meetings. :func:`default_permissions` picks the access
-layer when it is installed.
+the like. :class:`Permissions` is the port the composition root fills with
+the access layer; a catalog with no access layer wired gets
+:class:`NoAccessWired`, which refuses every action (nothing is ever allowed
+for want of a decision).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lake.auth import Principal
-from lake.service import Lake
+
+if TYPE_CHECKING:
+    from access.policy import AccessControl
 
 
 class Permissions(Protocol):
@@ -41,38 +42,42 @@ class Permissions(Protocol):
         ...
 
 
-class CorePermissions:
-    """The rules without the access layer."""
+class NoAccessWired:
+    """What a catalog decides with when no access layer is wired: every action is refused."""
+
+    #: Said in every refusal, so the cause is found at once.
+    reason = "no access layer is wired to the metric catalog"
 
     def may_author(self, principal: Principal, metric: str) -> bool:
-        return True
+        return False
 
     def may_approve(self, principal: Principal, metric: str) -> bool:
-        return True
+        return False
 
     def may_discover(self, principal: Principal, metric: str) -> bool:
-        return True
+        return False
 
     def may_read(self, principal: Principal, metric: str) -> bool:
-        return True
+        return False
 
     def may_administer(self, principal: Principal, domain: str) -> bool:
-        return principal.is_admin
+        return False
 
 
 class AccessPermissions:
-    """Decisions of the access layer (``access.AccessControl``); admins may always administer."""
+    """Decisions of the access layer (``access.AccessControl``); admins may always administer.
 
-    def __init__(self, lake: Lake, control: Any | None = None) -> None:
-        if control is None:
-            from access import AccessControl
+    Args:
+        control: The access layer's decision point (the one of the app or command).
+    """
 
-            control = AccessControl(lake)
+    def __init__(self, control: AccessControl) -> None:
         self.control = control
 
-    def _can(self, principal: Principal, action: str, resource: Any) -> bool:
-        from access.resources import Action
+    def _can(self, principal: Principal, action: str, resource: object) -> bool:
+        from access.resources import Action, Resource
 
+        assert isinstance(resource, Resource)
         self.control.ensure_subject(principal.name, principal.roles)
         return bool(self.control.can(principal.name, Action(action), resource))
 
@@ -100,18 +105,3 @@ class AccessPermissions:
         from access.resources import Resource
 
         return principal.is_admin or self._can(principal, "admin", Resource.domain_(domain))
-
-
-def access_layer_available() -> bool:
-    try:
-        import access
-    except ImportError:
-        return False
-    return bool(hasattr(access, "AccessControl"))
-
-
-def default_permissions(lake: Lake) -> Permissions:
-    """The access layer's decisions when it is installed, else :class:`CorePermissions`."""
-    if access_layer_available():
-        return AccessPermissions(lake)
-    return CorePermissions()

@@ -24,10 +24,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from lake.errors import AlreadyExists, NotFound
+from lake.errors import AlreadyExists, ConfigError, NotFound
 from lake.service import Lake
 
-from metrics_catalog.authz import access_layer_available
 from metrics_catalog.lifecycle import Status
 from metrics_catalog.service import MetricCatalog
 
@@ -164,8 +163,8 @@ def _ensure_view(lake: Lake, actor: str) -> None:
 
 
 def _grant(lake: Lake, mc: MetricCatalog, actor: str) -> None:
-    if mc.access is None or not access_layer_available():
-        return
+    if mc.access is None:
+        raise ConfigError("the metric demo needs a catalog wired to the access layer")
     from access import Action, Resource
 
     control = mc.access
@@ -180,12 +179,13 @@ def _grant(lake: Lake, mc: MetricCatalog, actor: str) -> None:
                 control.grant(subject, action, resource, actor=actor)
 
 
-def land_demo_metrics(lake: Lake, actor: str = "admin") -> DemoMetrics:
+def land_demo_metrics(lake: Lake, actor: str = "admin", *, metrics: MetricCatalog) -> DemoMetrics:
     """Land the metric demo on a lake holding the demo datasets and views.
 
     Args:
         lake: A lake after ``lake.demo.land_demo`` and ``views.demo.land_demo_views``.
         actor: The admin setting up chains, grants and the meeting.
+        metrics: The metric catalog of the command (wired to the access layer).
 
     Returns:
         What was certified, what is in review, and the meeting's id.
@@ -193,7 +193,7 @@ def land_demo_metrics(lake: Lake, actor: str = "admin") -> DemoMetrics:
     for name, roles in PEOPLE.items():
         lake.users.ensure(name, roles=roles)
     _ensure_view(lake, actor)
-    mc = MetricCatalog(lake, deliver=False)
+    mc = metrics
     _grant(lake, mc, actor)
     for domain in DOMAINS:
         try:

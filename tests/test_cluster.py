@@ -113,7 +113,7 @@ def lake(cluster: Cluster, moto_server: str, tmp_path_factory: pytest.TempPathFa
     lk = Lake(settings)
     setup_playback(lk, rows=events_table(400))
     info = start(settings, master=cluster.master, port=_free_port())
-    remote = Lake(settings.model_copy(update={"spark_remote": info.url}))
+    remote = Lake(settings.model_copy(update={"engine": settings.engine.model_copy(update={"remote": info.url})}))
     try:
         yield remote
     finally:
@@ -163,8 +163,6 @@ def test_a_view_is_materialized_on_the_cluster_into_s3(lake: Lake) -> None:
 def test_a_gateway_query_and_a_metric_value_run_on_the_cluster(lake: Lake) -> None:
     from access import AccessControl, Action, Resource
     from access.gateway import Gateway
-    from metrics_catalog.authz import AccessPermissions
-    from metrics_catalog.values.engine import GatewayRunner
 
     access = AccessControl(lake)
     events = Resource.table("playback.events")
@@ -180,8 +178,7 @@ def test_a_gateway_query_and_a_metric_value_run_on_the_cluster(lake: Lake) -> No
                                                    "FROM playback.events", timeout_seconds=300)
     assert result.table.to_pylist() == [{"n": len(rows), "s": sum(r["watch_seconds"] for r in rows)}]
 
-    metrics = open_catalog(lake, access=access, permissions=AccessPermissions(lake, access),
-                           runner=GatewayRunner(lake, access))
+    metrics = open_catalog(lake, access=access, gateway=Gateway(lake, access))
     metrics.workflow.create(metric_doc(METRIC), actor="mia")
     metrics.workflow.propose(METRIC, actor="mia")
     metrics.workflow.start_review(METRIC, actor="tom")

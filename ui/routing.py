@@ -50,8 +50,8 @@ def uses_tls(request: Request) -> bool:
     """Whether the browser talks to us over TLS (directly, or through a TLS-terminating proxy)."""
     if request.url.scheme == "https":
         return True
-    lake = getattr(request.app.state, "lake", None)
-    settings = getattr(lake, "settings", None)
+    services = getattr(request.app.state, "services", None)
+    settings = getattr(services, "settings", None)
     return bool(settings is not None and (settings.behind_tls_proxy or settings.production))
 
 

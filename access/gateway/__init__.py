@@ -19,7 +19,7 @@ The pipeline, one module per step::
 
 from access.gateway.admission import Admission, AdmissionLimits
 from access.gateway.errors import QueryCancelled, QueryFailed, QueryRefused, QueryTimeout, UnknownColumn
-from access.gateway.limits import GatewayLimits, gateway_limits
+from access.gateway.limits import GatewayLimits
 from access.gateway.plan import GovernedQuery, TableUse, plan_query
 from access.gateway.resolve import (
     CatalogLookup,
@@ -49,6 +49,5 @@ __all__ = [
     "TableUse",
     "UnknownColumn",
     "ViewResolver",
-    "gateway_limits",
     "plan_query",
 ]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from access.audit import AuditKind, Decision
 from access.gateway.errors import QueryRefused, UnknownColumn
-from access.gateway.limits import GatewayLimits, gateway_limits
+from access.gateway.limits import GatewayLimits
 from access.gateway.plan import GovernedQuery, plan_query, sql_hash
 from access.gateway.resolve import (
     CatalogLookup,
@@ -50,8 +50,8 @@ class Gateway:
 
     Args:
         lake: The open lake.
-        access: The access layer's decision point (a new one by default).
-        limits: Row caps and time limits (``LAKEGATE_GATEWAY_*`` by default).
+        access: The access layer's decision point (the one of the app or command).
+        limits: Row caps and time limits (the lake's ``settings.gateway`` by default).
         resolvers: What table names resolve to (datasets, then views if available).
 
     Example::
@@ -61,15 +61,11 @@ class Gateway:
         result.table  # a pyarrow.Table
     """
 
-    def __init__(self, lake: Lake, access: AccessControl | None = None, *, limits: GatewayLimits | None = None,
+    def __init__(self, lake: Lake, access: AccessControl, *, limits: GatewayLimits | None = None,
                  resolvers: Sequence[TableResolver] | None = None) -> None:
-        if access is None:
-            from access.policy import AccessControl
-
-            access = AccessControl(lake)
         self.lake = lake
         self.access = access
-        self.limits = limits or gateway_limits()
+        self.limits = limits or lake.settings.gateway
         self.lookup = CatalogLookup(resolvers if resolvers is not None else default_resolvers(lake),
                                     ttl_seconds=self.limits.catalog_cache_seconds)
 

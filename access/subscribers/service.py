@@ -21,7 +21,7 @@ from access.subscribers.policy_sync import PolicyPlan, PolicySync, SyncedPolicy,
 from access.subscribers.redshift import RedshiftPlan, RedshiftSync
 from access.subscribers.redshift_sql import Target
 from access.subscribers.registry import SubscriberRegistry
-from access.subscribers.settings import SubscriberSettings, subscriber_settings
+from access.subscribers.settings import SubscriberSettings
 from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKind, SubscriberStatus
 from access.subscribers.vending import CredentialVending, Vended
 from lake.catalog.models import utcnow
@@ -40,7 +40,7 @@ class Subscribers:
         access: The access layer.
         roles: IAM roles; by default those of the lake in S3 mode (``None`` in local mode).
             Passing one also makes the policy change hook of this process use it.
-        settings: Lifetimes, limits and names (``LAKEGATE_SUBSCRIBERS_*`` by default).
+        settings: Lifetimes, limits and names (the lake's ``settings.subscribers`` by default).
         gateway: The query gateway exports run through.
 
     Example::
@@ -59,7 +59,7 @@ class Subscribers:
         else:
             self.roles = roles  # type: ignore[assignment]
             attach_roles(self.lake, self.roles)
-        self.settings = settings or subscriber_settings()
+        self.settings = settings or self.lake.settings.subscribers
         self.registry = SubscriberRegistry(access)
         self.policies = PolicySync(access, self.registry, self.roles)
         self.vending = CredentialVending(access, self.registry, self.roles, self.settings)

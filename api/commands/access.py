@@ -20,7 +20,8 @@ from rich.table import Table
 
 from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.requests import RequestStatus
-from api.console import ADMIN_USER, domain_errors, note, open_lake, out, read_text
+from api.console import ADMIN_USER, domain_errors, note, out, read_text
+from api.services import open_services
 
 app = typer.Typer(help="Access policy: roles, groups, grants, masks, row filters, requests.", no_args_is_help=True)
 role_app = typer.Typer(help="Roles and groups, and their members.", no_args_is_help=True)
@@ -42,8 +43,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @contextlib.contextmanager
 def _access() -> Iterator[AccessControl]:
-    with open_lake() as lake:
-        yield AccessControl(lake)
+    with open_services() as services:
+        yield services.access
 
 
 def _expiry(days: float | None) -> dt.datetime | None:

@@ -10,10 +10,8 @@ import typer
 from rich.table import Table
 
 from access import AuditKind, Decision
-from access.audit import AuditLog
 from api.console import domain_errors, fail, note, out
-from lake.service import Lake
-from lake.settings import get_settings
+from api.services import open_services
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -29,11 +27,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Walk the hash chain; exit 1 if any entry was edited, removed or reordered."""
-    lake = Lake(get_settings())
-    try:
-        result = AuditLog(lake.catalog).verify(expected_head=expected_head)
-    finally:
-        lake.close()
+    with open_services() as services:
+        result = services.access.audit.verify(expected_head=expected_head)
     if as_json:
         typer.echo(json.dumps({"ok": result.ok, "entries": result.entries, "head_seq": result.head_seq,
                                "head_hash": result.head_hash, "problems": [p.as_dict() for p in result.problems]},
@@ -62,13 +57,10 @@ def list_(
 ) -> None:
     """Audit entries, newest first."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=since_hours) if since_hours else None
-    lake = Lake(get_settings())
-    try:
-        entries = AuditLog(lake.catalog).query(
+    with open_services() as services:
+        entries = services.access.audit.query(
             actor=actor, kind=AuditKind.parse(kind) if kind else None, resource=resource,
             decision=Decision(decision) if decision in ("allow", "deny") else None, since=since, limit=limit)
-    finally:
-        lake.close()
     if as_json:
         for e in entries:
             typer.echo(json.dumps({"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind.value, "actor": e.actor,

@@ -61,20 +61,13 @@ def query(
                                                 help="Write the result to this file instead of stdout.")] = None,
 ) -> None:
     """Run SQL through the governed gateway with the access of --as USER."""
-    from lake.service import Lake
-    from lake.settings import get_settings
-
-    from access.gateway import Gateway
-
     from api.console import engine_note
+    from api.services import open_services
 
-    lake = Lake(get_settings())
-    try:
-        subject = lake.users.get(as_user).name
-        engine_note(lake.settings)
-        result = Gateway(lake).query(subject, sql, max_rows=max_rows, timeout_seconds=timeout)
-    finally:
-        lake.close()
+    with open_services() as services:
+        subject = services.lake.users.get(as_user).name
+        engine_note(services.settings)
+        result = services.gateway.query(subject, sql, max_rows=max_rows, timeout_seconds=timeout)
     if fmt is OutputFormat.ARROW:
         data = result.to_ipc()
         if output is not None:

@@ -23,7 +23,8 @@ from lake.errors import InvalidInput
 from lake.nesting import load_yaml
 from rich.table import Table
 
-from api.console import domain_errors, fail, note, open_lake, out, read_text
+from api.console import domain_errors, fail, note, out, read_text
+from api.services import open_services
 from metrics_catalog import MetricCatalog, MetricInfo, parse_definition
 
 app = typer.Typer(help="Governed metrics: definitions, approval chains, review meetings, values.",
@@ -46,8 +47,8 @@ ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded an
 
 @contextlib.contextmanager
 def _catalog() -> Iterator[MetricCatalog]:
-    with open_lake() as lake:
-        yield MetricCatalog(lake)
+    with open_services() as services:
+        yield services.metrics
 
 
 def _json(value: Any) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from api.console import ADMIN_USER, domain_errors, err, fail, note, open_lake, out
+from api.services import open_services
 from lake.auth import ADMIN_ROLE, PRODUCER_ROLE
 from lake.errors import ConfigError
 from lake.service import Lake
@@ -118,7 +119,8 @@ def demo(
     except ImportError:
         fail("this version of Lakegate has no demo loader (lake.demo.land_demo)")
     landed: list[tuple[str, int, float]] = []
-    with open_lake(settings) as lake:
+    with open_services(settings, deliver_now=False) as services:
+        lake = services.lake
         _ensure_admin(lake)
         started = last = time.perf_counter()
         with err.status("landing demo datasets…"):
@@ -135,10 +137,10 @@ def demo(
             from views.demo import land_demo_views
 
             land_demo_views(lake, actor=ADMIN_USER)
-            land_demo_access(lake, actor=ADMIN_USER)
+            land_demo_access(lake, services.access, actor=ADMIN_USER)
             from metrics_catalog.demo import land_demo_metrics
 
-            land_demo_metrics(lake, actor=ADMIN_USER)
+            land_demo_metrics(lake, actor=ADMIN_USER, metrics=services.metrics)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:
             summary.add_row(name, f"{rows:,}", f"{seconds:.2f}")
@@ -152,4 +154,4 @@ def demo(
             scheme = "https" if cert else "http"
             note(f"open {scheme}://{host}:{port}/api/v1/datasets with this admin token (shown once):", style="bold")
             typer.echo(token)
-            _run_server(create_app(settings, lake=lake), settings, host, port, cert, key)
+            _run_server(create_app(services=services), settings, host, port, cert, key)

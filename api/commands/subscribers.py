@@ -20,7 +20,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from access.policy import AccessControl
 from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
 from access.subscribers.schemas import (
     CredentialPublic,
@@ -30,7 +29,8 @@ from access.subscribers.schemas import (
     SubscriberPublic,
     VendedPublic,
 )
-from api.console import domain_errors, fail, note, open_lake, out
+from api.console import domain_errors, fail, note, out
+from api.services import open_services
 
 app = typer.Typer(help="Engine subscribers: Redshift, EMR and SageMaker reading the lake under the access layer.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -51,8 +51,8 @@ class CredentialFormat(enum.StrEnum):
 
 @contextlib.contextmanager
 def _subscribers() -> Iterator[Subscribers]:
-    with open_lake() as lake:
-        yield Subscribers(AccessControl(lake))
+    with open_services() as services:
+        yield services.subscribers
 
 
 def _dump(value: Any) -> None:
@@ -286,12 +286,10 @@ def redshift_apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the statements on the cluster of LAKEGATE_SUBSCRIBERS_REDSHIFT_URL; record them only if all succeed."""
-    from access.subscribers.settings import subscriber_settings
-
-    url = subscriber_settings().redshift_url
-    if url is None:
-        fail("set LAKEGATE_SUBSCRIBERS_REDSHIFT_URL to the cluster's postgresql://user:password@host:5439/db")
     with _subscribers() as subs:
+        url = subs.settings.redshift_url
+        if url is None:
+            fail("set LAKEGATE_SUBSCRIBERS_REDSHIFT_URL to the cluster's postgresql://user:password@host:5439/db")
         plan = subs.redshift_apply(name, url.get_secret_value(), target=Target.parse(target), full=full)
     _show_plan(plan, as_json, script=False)
     note(f"{len(plan.statements)} statement(s) applied on the cluster and recorded")

@@ -31,31 +31,19 @@ from access.gateway import Admission, Gateway, QueryCancelled
 from access.gateway.results import QueryResult
 from access.gateway.schemas import ARROW_STREAM, QueryRequest, QueryResultPublic
 from api.authz import BASELINE, AccessDep, audit_refusal, known
-from api.deps import LakeDep, PrincipalDep
+from api.deps import PrincipalDep, ServicesDep
 from api.schemas import ErrorResponse
 from lake.errors import TooManyRequests
 
 router = APIRouter(prefix="/query", tags=["query"])
 
-_LOCK = threading.Lock()
-
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 
 
-def get_gateway(request: Request, lake: LakeDep, access: AccessDep) -> Gateway:
-    """The app's gateway over the app's ``AccessControl``, made on first use."""
-    state = request.app.state
-    gateway: Gateway | None = getattr(state, "gateway", None)
-    if gateway is not None and gateway.lake is lake:
-        return gateway
-    with _LOCK:
-        gateway = getattr(state, "gateway", None)
-        if gateway is None or gateway.lake is not lake:
-            gateway = Gateway(lake, access)
-            state.gateway = gateway
-    return gateway
+def get_gateway(services: ServicesDep) -> Gateway:
+    """The app's gateway over the app's ``AccessControl``."""
+    return services.gateway
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

@@ -19,7 +19,7 @@ from lake.nesting import load_json
 
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
-from api.deps import LakeDep, PrincipalDep
+from api.deps import LakeDep, PrincipalDep, ServicesDep
 from api.schemas import ErrorResponse
 from metrics_catalog import MetricCatalog, parse_definition
 from metrics_catalog.lifecycle import MetricAction
@@ -66,15 +66,9 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 
 
-def get_metrics(request: Request, lake: LakeDep) -> MetricCatalog:
-    """The app's metric catalog, made once per open lake, sharing the app's access layer."""
-    cached: MetricCatalog | None = getattr(request.app.state, "metric_catalog", None)
-    if cached is None or cached.lake is not lake:
-        from api.authz import access_for
-
-        cached = MetricCatalog(lake, access=access_for(request.app, lake), deliver=False)
-        request.app.state.metric_catalog = cached
-    return cached
+def get_metrics(services: ServicesDep) -> MetricCatalog:
+    """The app's metric catalog, deciding with the app's access layer."""
+    return services.metrics
 
 
 MetricsDep = Annotated[MetricCatalog, Depends(get_metrics)]

@@ -12,10 +12,9 @@ Who may do what:
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from access.resources import Action
 from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
@@ -34,32 +33,20 @@ from access.subscribers.schemas import (
     VendRequest,
 )
 from access.subscribers.values import Subscriber
-from api.authz import BASELINE, LAKE, AccessDep, access_for, known
-from api.deps import LakeDep, PrincipalDep
+from api.authz import BASELINE, LAKE, AccessDep, known
+from api.deps import PrincipalDep, ServicesDep
 from api.schemas import ErrorResponse
 from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], dependencies=[BASELINE])
 
-_LOCK = threading.Lock()
-
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 
 
-def get_subscribers(request: Request, lake: LakeDep) -> Subscribers:
-    """The app's ``Subscribers`` on its ``AccessControl``, made on first use."""
-    state = request.app.state
-    access = access_for(request.app, lake)
-    subs: Subscribers | None = getattr(state, "subscribers", None)
-    if subs is None or subs.access is not access:
-        with _LOCK:
-            subs = getattr(state, "subscribers", None)
-            if subs is None or subs.access is not access:
-                subs = Subscribers(access)
-                state.subscribers = subs
-    return subs
+def get_subscribers(services: ServicesDep) -> Subscribers:
+    """The app's ``Subscribers`` on its ``AccessControl``."""
+    return services.subscribers
 
 
 SubscribersDep = Annotated[Subscribers, Depends(get_subscribers)]

@@ -11,11 +11,11 @@ A receiver recomputes the HMAC over the raw body with the secret it was given
 when the channel was created, compares in constant time and refuses old
 timestamps. Any 2xx answer counts as delivered.
 
-Email goes through SMTP when ``settings.smtp_url`` (``LAKEGATE_SMTP_URL``) is set
+Email goes through SMTP when ``settings.mail.smtp_url`` (``LAKEGATE_SMTP_URL``) is set
 (``smtp://user:password@host:587`` uses STARTTLS, ``smtps://`` TLS,
 ``smtp+plain://`` neither, for a relay on localhost); otherwise each message is
-written as an ``.eml`` file to ``settings.outbox_dir`` (``<home>/outbox`` by
-default). ``settings.mail_from`` sets the sender.
+written as an ``.eml`` file to ``settings.mail.outbox_dir`` (``<home>/outbox`` by
+default). ``settings.mail.sender`` (``LAKEGATE_MAIL_FROM``) sets the sender.
 
 Messages are claimed one by one (``pending`` → ``sending`` only if still
 pending), so two dispatchers never send the same message. A failure goes back
@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlparse
 from lake.catalog import Catalog
 from lake.catalog.models import utcnow
 from lake.errors import ConfigError
-from lake.settings import Settings
+from lake.settings import MailSettings
 from sqlalchemy import select, update
 
 from metrics_catalog.models import ChannelRow, OutboxRow
@@ -64,13 +64,13 @@ class DeliveryReport:
 class Dispatcher:
     """Delivers pending outbox messages."""
 
-    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+    def __init__(self, catalog: Catalog, mail: MailSettings) -> None:
         self.catalog = catalog
-        self.settings = settings
+        self.mail = mail
 
     @property
     def outbox_dir(self) -> Path:
-        return Path(self.settings.outbox_dir or self.settings.home / "outbox")
+        return self.mail.outbox_dir
 
     def _claim(self, message_id: int) -> tuple[OutboxRow, str] | None:
         with self.catalog.session() as s:
@@ -141,7 +141,7 @@ class Dispatcher:
     def _message(self, row: OutboxRow) -> EmailMessage:
         payload: dict[str, Any] = row.payload
         msg = EmailMessage()
-        msg["From"] = self.settings.mail_from
+        msg["From"] = self.mail.sender
         msg["To"] = row.target
         msg["Subject"] = str(payload.get("title", "Lakegate metrics"))
         msg["Date"] = formatdate(usegmt=True)
@@ -153,7 +153,7 @@ class Dispatcher:
 
     def _mail(self, row: OutboxRow) -> None:
         msg = self._message(row)
-        smtp_url = self.settings.smtp_url.get_secret_value() if self.settings.smtp_url else None
+        smtp_url = self.mail.smtp_url.get_secret_value() if self.mail.smtp_url else None
         if smtp_url:
             _send_smtp(smtp_url, msg)
             return

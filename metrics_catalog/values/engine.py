@@ -1,12 +1,10 @@
 """Running a compiled metric query: the one place that touches an engine.
 
-:class:`GatewayRunner` (the default when the access layer is installed) sends
-the SELECT through the access layer's query gateway as the caller: the
-gateway checks the caller may read the view, applies their row filters and
-masks, and audits the query. :class:`SparkRunner` runs it on Spark directly
-over the source's Delta table (registered as a temp view pinned to the data
-version of the cache key), with no row filter: it is for lakes without the
-access layer, and for tests that need no policy.
+:class:`GatewayRunner` sends the SELECT through the access layer's query
+gateway as the caller: the gateway checks the caller may read the view,
+applies their row filters and masks, and audits the query. There is no path
+around the gateway: a catalog with no gateway wired gets :class:`NoGatewayWired`,
+which refuses every value request.
 
 A runner's :meth:`~QueryRunner.scope` is part of the cache key: results are
 reused only for the same caller under the same policy version.
@@ -14,16 +12,17 @@ reused only for the same caller under the same policy version.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
-from lake.errors import InvalidInput
-from lake.service import Lake
+from lake.errors import AccessDenied, InvalidInput
 from sqlglot import exp
 
 from metrics_catalog.sources import Source
 from metrics_catalog.validate import DIALECT
+
+if TYPE_CHECKING:
+    from access.gateway import Gateway
 
 
 class QueryRunner(Protocol):
@@ -39,15 +38,17 @@ class QueryRunner(Protocol):
 
 
 class GatewayRunner:
-    """Through the access layer's query gateway, as the caller."""
+    """Through the access layer's query gateway, as the caller.
+
+    Args:
+        gateway: The gateway of the app or command (and its access layer).
+    """
 
     name = "gateway"
 
-    def __init__(self, lake: Lake, control: Any | None = None) -> None:
-        from access.gateway import Gateway
-
-        self.gateway = Gateway(lake, control)
-        self.control = self.gateway.access
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.control = gateway.access
 
     def scope(self, subject: str) -> str:
         self.control.refresh()
@@ -63,41 +64,14 @@ class GatewayRunner:
         return table
 
 
-class SparkRunner:
-    """Directly on Spark over the source's table: no row filters or masks apply."""
+class NoGatewayWired:
+    """What a catalog runs values with when no gateway is wired: every request is refused."""
 
-    name = "spark"
-
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
+    name = "none"
 
     def scope(self, subject: str) -> str:
-        return "unfiltered"
+        return f"{subject}@unwired"
 
     def run(self, subject: str, select: exp.Select, source: Source, data_version: int | None) -> pa.Table:
-        from lake.spark import register_delta, spark_session
-
-        if source.table_uri is None or data_version is None:
-            raise InvalidInput(f"{source.pinned} has no rows to compute from yet (it is not materialized)")
-        spark = spark_session(self.lake.settings)
-        temp = f"metric_src_{uuid.uuid4().hex[:12]}"
-        register_delta(spark, temp, source.table_uri, version=data_version,
-                       storage_options=source.storage_options or None)
-        try:
-            query = select.copy()
-            table = query.find(exp.Table)
-            assert table is not None
-            table.set("db", None)
-            table.set("this", exp.to_identifier(temp, quoted=True))
-            return spark.sql(query.sql(dialect=DIALECT)).toArrow()
-        finally:
-            spark.catalog.dropTempView(temp)
-
-
-def default_runner(lake: Lake, control: Any | None = None) -> QueryRunner:
-    """The gateway when the access layer is installed, else Spark directly."""
-    from metrics_catalog.authz import access_layer_available
-
-    if access_layer_available():
-        return GatewayRunner(lake, control)
-    return SparkRunner(lake)
+        raise AccessDenied(subject, "read", f"metric values of {source.pinned}",
+                           "no query gateway is wired to the metric catalog")

@@ -228,7 +228,7 @@ def _warm_up_remote(settings: Settings, url: str) -> None:
     """One Delta write and read through the new server, so the first real query is fast."""
     from lake.spark import spark_session, stop_spark, warm_up
 
-    remote = settings.model_copy(update={"spark_remote": url})
+    remote = settings.model_copy(update={"engine": settings.engine.model_copy(update={"remote": url})})
     try:
         warm_up(spark_session(remote))
     except LakegateError as exc:  # the engine runs; the first query will say what is wrong

@@ -56,7 +56,6 @@ class Lake:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        assert self.settings.database_url is not None
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.settings.database_url)
         self.store: ObjectStore = open_store(self.settings)
@@ -67,7 +66,6 @@ class Lake:
         else:
             if self.settings.production:
                 raise ConfigError("production mode needs KMS (S3 storage) for data keys")
-            assert self.settings.master_key_file is not None
             self.keys = LocalKeyProvider(self.settings.master_key_file)
         self.datasets = DatasetRegistry(self.catalog, self.store, self.keys)
         self.ingestor = Ingestor(self.catalog, self.datasets, lock_timeout=self.settings.commit_lock_timeout)

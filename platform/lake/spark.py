@@ -115,7 +115,7 @@ DOMAIN_KEY_INTERCEPTOR = "io.lakegate.s3a.DomainKeyInterceptor"
 
 
 def engine_jars(settings: Settings) -> list[str]:
-    """The engine's jar files, from ``settings.spark_jars_dir`` or the project's ``jvm/jars``.
+    """The engine's jar files, from ``settings.engine.jars_dir`` or the project's ``jvm/jars``.
 
     Lakegate's own ``lakegate-s3a`` jar is taken from the same folder, else
     from the project's ``jvm/build`` (``scripts/build-jvm.sh``).
@@ -131,14 +131,14 @@ def engine_jars(settings: Settings) -> list[str]:
             hadoop-aws, the AWS SDK bundle or Lakegate's own jar; the message
             says how to get them.
     """
-    folder = settings.spark_jars_dir or DEFAULT_JARS_DIR
+    folder = settings.engine.jars_dir or DEFAULT_JARS_DIR
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
     if not any(os.path.basename(j).startswith("lakegate-s3a") for j in jars) and BUILD_JARS_DIR.is_dir():
         jars += sorted(str(p) for p in BUILD_JARS_DIR.glob("lakegate-s3a*.jar"))
     names = [os.path.basename(j) for j in jars]
     missing = [prefix.rstrip("_-") for prefix in REQUIRED_JARS if not any(n.startswith(prefix) for n in names)]
     if missing:
-        where = "LAKEGATE_SPARK_JARS_DIR" if settings.spark_jars_dir else "the project's jvm/jars"
+        where = "LAKEGATE_SPARK_JARS_DIR" if settings.engine.jars_dir else "the project's jvm/jars"
         raise ConfigError(
             f"the Spark engine's jars ({', '.join(missing)}) are not in {where} ({folder}); "
             "run scripts/bootstrap.sh to fetch and build them, or point LAKEGATE_SPARK_JARS_DIR at a folder "
@@ -216,11 +216,11 @@ def engine_conf(master: str, settings: Settings) -> dict[str, str]:
         "spark.executor.extraClassPath": classpath,
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.driver.maxResultSize": settings.spark_max_result_size,
+        "spark.driver.maxResultSize": settings.engine.max_result_size,
         **_SESSION_SQL_CONF,
     }
-    if settings.spark_driver_memory:
-        conf["spark.driver.memory"] = settings.spark_driver_memory
+    if settings.engine.driver_memory:
+        conf["spark.driver.memory"] = settings.engine.driver_memory
     if re.fullmatch(r"spark://(127\.0\.0\.1|localhost)(:\d+)?", master.strip()):
         # A cluster on loopback (tests, one host): executors reach the driver there.
         conf["spark.driver.host"] = "127.0.0.1"
@@ -293,13 +293,13 @@ def _forget_dead_jvm() -> None:
 
 
 def _target(settings: Settings) -> str:
-    if settings.spark_remote:
-        return f"remote {settings.spark_remote}"
-    if settings.spark_master.startswith("local"):
+    if settings.engine.remote:
+        return f"remote {settings.engine.remote}"
+    if settings.engine.master.startswith("local"):
         # local, local[2], local[*]: one in-process engine serves them all; the
         # thread count of the first one stays.
         return "master local"
-    return f"master {settings.spark_master}"
+    return f"master {settings.engine.master}"
 
 
 #: How long a local Spark Connect server may take to answer; a busy machine
@@ -379,10 +379,10 @@ def _build_session(settings: Settings) -> SparkSession:
     with _quiet_pyspark_imports():
         from pyspark.sql import SparkSession
 
-        if settings.spark_remote:
+        if settings.engine.remote:
             from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-            url = settings.spark_remote
+            url = settings.engine.remote
             if url.startswith("local"):
                 url, conf = _start_local_connect(url, engine_conf(url, settings))
             else:
@@ -392,19 +392,19 @@ def _build_session(settings: Settings) -> SparkSession:
             for key, value in conf.items():
                 connect_builder = connect_builder.config(key, value)
             connect = connect_builder.getOrCreate()
-            if settings.spark_remote.startswith("local"):
+            if settings.engine.remote.startswith("local"):
                 _wait_until_answering(connect, url)
             # Both session classes implement the DataFrame API this module uses.
             return connect  # type: ignore[return-value]
 
-        builder = SparkSession.builder.master(settings.spark_master)
-        for key, value in engine_conf(settings.spark_master, settings).items():
+        builder = SparkSession.builder.master(settings.engine.master)
+        for key, value in engine_conf(settings.engine.master, settings).items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         if _is_connect(session):
             raise EngineError(
                 "a Spark Connect session is active in this process, so pyspark cannot start a "
-                f"classic session on {settings.spark_master}; a process can hold only one of them"
+                f"classic session on {settings.engine.master}; a process can hold only one of them"
             )
         return session
 
@@ -412,10 +412,10 @@ def _build_session(settings: Settings) -> SparkSession:
 def spark_session(settings: Settings | None = None) -> SparkSession:
     """The process-wide Spark session, started on first use.
 
-    With ``settings.spark_remote`` set, the session is a Spark Connect client
+    With ``settings.engine.remote`` set, the session is a Spark Connect client
     (``sc://host:15002``; a ``local[N]`` URL starts a Connect server inside
     this process). Otherwise it is a classic session on
-    ``settings.spark_master``. Engines started here load the engine's jars
+    ``settings.engine.master``. Engines started here load the engine's jars
     (:func:`engine_jars`) with Delta's session extension and catalog, run
     with the UI disabled, UTC as session time zone, quiet logging, a bounded
     result size and, on a local master, few shuffle partitions.
@@ -457,7 +457,7 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
             raise
         except Exception as exc:
             raise EngineError(f"cannot start Spark ({target}): {exc}") from exc
-        if not (settings.spark_remote or "").startswith("sc://"):
+        if not (settings.engine.remote or "").startswith("sc://"):
             warm_up(session)
         _configure_lake_bucket(session, settings)
         _SESSION, _SESSION_TARGET = session, target

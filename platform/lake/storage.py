@@ -58,7 +58,6 @@ class LocalStore:
 
 def open_store(settings: Settings) -> ObjectStore:
     """The object store the settings point at."""
-    assert settings.storage_uri is not None
     if settings.is_s3:
         from lake.s3 import S3Store
 

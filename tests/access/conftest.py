@@ -75,7 +75,7 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
 @pytest.fixture
 def tokens(api: TestClient) -> Callable[..., dict[str, str]]:
     """``tokens(name, roles=[...])``: create a user in the app's lake, return its auth header."""
-    lake: Lake = api.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = api.app.state.services.lake  # type: ignore[attr-defined]
 
     def make(name: str, roles: list[str] | None = None) -> dict[str, str]:
         lake.users.create(name, roles=roles or [])

@@ -23,7 +23,7 @@ CONTRACT = {
 
 @pytest.fixture
 def world(api: TestClient, tokens: Callable[..., dict[str, str]]) -> dict[str, Any]:
-    lake: Lake = api.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = api.app.state.services.lake  # type: ignore[attr-defined]
     h = {"root": tokens("root", ["admin"]), "sal": tokens("sal", ["sales"]), "vic": tokens("vic"),
          "mal": tokens("mal"), "stu": tokens("stu")}
     info = lake.register(CONTRACT, actor="root")

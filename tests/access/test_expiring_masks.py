@@ -292,7 +292,7 @@ def test_rejecting_or_cancelling_adds_nothing(setup: AccessControl) -> None:
 
 
 def test_the_api_approves_with_reveal_pii(api: TestClient, tokens: Callable[..., dict[str, str]]) -> None:
-    lake: Lake = api.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = api.app.state.services.lake  # type: ignore[attr-defined]
     h = {"sal": tokens("sal", ["sales"]), "vic": tokens("vic")}
     info = lake.register({"dataset": "sales.orders", "owner": "sales", "primary_key": ["order_id"],
                           "columns": [{"name": "order_id", "type": "int64", "nullable": False},

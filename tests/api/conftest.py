@@ -91,7 +91,7 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 @pytest.fixture
 def lake(client: TestClient) -> Lake:
     """The Lake the app opened (overrides the core's ``lake`` fixture)."""
-    opened: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    opened: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     return opened
 
 

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from access import AuditKind
 from access.gateway import Admission
 from api.app import API_PREFIX as API
-from api.authz import access_for
 
 Headers = dict[str, str]
 
@@ -55,7 +54,7 @@ def test_per_user_and_queue_timeout_refusals_are_audited(make_client: Any) -> No
     assert r.status_code == 429 and r.json()["error"]["details"]["reason"] == "queue_timeout", r.text
     assert 0.4 < time.perf_counter() - started < 5
     assert r.headers["Retry-After"] == "7"
-    refusals = access_for(client.app, client.app.state.lake).audit.query(kind=AuditKind.REFUSAL)
+    refusals = client.app.state.services.access.audit.query(kind=AuditKind.REFUSAL)
     assert sorted((e.actor, e.detail["reason"]) for e in refusals) == [("alice", "user_limit"),
                                                                          ("bob", "queue_timeout")]
     assert all(e.resource == f"{API}/query" for e in refusals)
@@ -82,7 +81,7 @@ def test_a_waiting_query_runs_when_a_slot_frees(make_client: Any) -> None:
 
 
 def _users(client: TestClient) -> dict[str, Headers]:
-    lake = client.app.state.lake
+    lake = client.app.state.services.lake
     out = {}
     for name in ("alice", "bob"):
         lake.users.create(name)

@@ -370,7 +370,7 @@ def test_an_upload_over_the_limit_is_413_and_commits_nothing(
     make_contract: Callable[..., dict[str, Any]],
 ) -> None:
     small = make_client("small-home", max_upload_bytes=64)
-    lake: Lake = small.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = small.app.state.services.lake  # type: ignore[attr-defined]
     auth = users_for(lake)
     assert small.post(f"{API}/datasets", json=make_contract(), headers=auth["alice"]).status_code == 201
     url = f"{API}/datasets/sales.orders/batches?format=csv"

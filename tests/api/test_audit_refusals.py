@@ -69,13 +69,13 @@ def test_ninety_nested_derived_tables_are_refused_and_audited(client: TestClient
     assert entry.decision == "deny" and entry.detail["outcome"] == "query_refused"
     # Thirty levels still plan.
     sql = "SELECT * FROM " + "(SELECT * FROM " * 30 + "sales.orders" + ") t" * 30
-    planned = client.app.state.gateway.plan("alice", sql)
+    planned = client.app.state.services.gateway.plan("alice", sql)
     assert planned.tables == ("sales.orders",)
 
 
 def test_an_internal_error_is_audited_without_its_message(make_client: Any, users_for: Any) -> None:
     client = make_client()
-    lake: Lake = client.app.state.lake
+    lake: Lake = client.app.state.services.lake
     auth = users_for(lake)
     broken = APIRouter(prefix=API, dependencies=[Depends(current_principal)])
 

@@ -89,7 +89,7 @@ def test_a_deeply_nested_json_body_is_refused_on_any_route(client: TestClient, a
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(make_client: Any, users_for: Any) -> None:
     client = make_client(max_body_bytes=4096)
-    auth = users_for(client.app.state.lake)
+    auth = users_for(client.app.state.services.lake)
     sql = "SELECT 1 -- " + "x" * 10_000
     r = client.post(f"{API}/query", json={"sql": sql}, headers=auth["victor"])
     assert r.status_code == 413, r.text

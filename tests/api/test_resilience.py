@@ -66,7 +66,7 @@ def test_a_busy_table_answers_409_with_advice_and_no_path(make_client: Callable[
                                                            make_contract: Callable[..., dict[str, Any]],
                                                            tmp_path: Path) -> None:
     client = make_client(commit_lock_timeout=0.2)
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     auth = users_for(lake)
     assert client.post(f"{API}/datasets", json=make_contract(), headers=auth["alice"]).status_code == 201
     info = lake.dataset("sales.orders")

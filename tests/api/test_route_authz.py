@@ -78,7 +78,7 @@ def _url(path: str) -> str:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
     settings = Settings(home=tmp_path_factory.mktemp("route-authz") / "home")
     with TestClient(build_app(settings)) as client:
-        lake = client.app.state.lake  # type: ignore[attr-defined]
+        lake = client.app.state.services.lake  # type: ignore[attr-defined]
         lake.users.create("root", roles=["admin"])
         lake.users.create_token("root", name="token 1 is not mal's")
         lake.users.create("mal")

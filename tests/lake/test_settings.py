@@ -13,7 +13,7 @@ def test_defaults_live_under_home(tmp_path: Path) -> None:
     assert s.storage_uri == str(tmp_path / "lake")
     assert s.database_url == f"sqlite:///{tmp_path / 'catalog.db'}"
     assert s.master_key_file == tmp_path / "master.key"
-    assert not s.is_s3 and s.spark_master == "local[*]"
+    assert not s.is_s3 and s.engine.master == "local[*]"
 
 
 def test_environment_variables_are_read_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_environment_variables_are_read_once(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("LAKEGATE_SPARK_REMOTE", "sc://spark:15002")
     get_settings.cache_clear()
     s = get_settings()
-    assert s.is_s3 and s.kms_key_ids == {"ads": "key-1"} and s.spark_remote == "sc://spark:15002"
+    assert s.is_s3 and s.kms_key_ids == {"ads": "key-1"} and s.engine.remote == "sc://spark:15002"
     monkeypatch.setenv("LAKEGATE_STORAGE_URI", "/elsewhere")
     assert get_settings() is s  # cached until cleared
 
@@ -40,9 +40,9 @@ def test_production_refuses_unsafe_defaults(tmp_path: Path) -> None:
 
 def test_spark_memory_settings_are_sizes(tmp_path: Path) -> None:
     s = Settings(home=tmp_path, spark_driver_memory=" 2g ", spark_max_result_size="0")
-    assert s.spark_driver_memory == "2g" and s.spark_max_result_size == "0"
-    assert Settings(home=tmp_path).spark_max_result_size == "512m"
+    assert s.engine.driver_memory == "2g" and s.engine.max_result_size == "0"
+    assert Settings(home=tmp_path).engine.max_result_size == "512m"
     with pytest.raises(ValueError, match="not a size"):
         Settings(home=tmp_path, spark_driver_memory="lots")
-    jars = Settings(home=tmp_path, spark_jars_dir=Path("~/jars")).spark_jars_dir
+    jars = Settings(home=tmp_path, spark_jars_dir=Path("~/jars")).engine.jars_dir
     assert jars is not None and not str(jars).startswith("~")

@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 from lake.service import Lake
 
+from access import AccessControl, Action, Resource
+from access.gateway import Gateway
 from metrics_catalog import MetricCatalog
-from metrics_catalog.authz import CorePermissions
-from metrics_catalog.values.engine import SparkRunner
 
 #: Users of every metric test: name -> roles.
 PEOPLE: dict[str, list[str]] = {
@@ -110,11 +110,24 @@ def setup_playback(lake: Lake, *, rows: pa.Table | None = None) -> None:
         lake.ingest_table("playback.events", rows, actor="admin")
 
 
+#: What everyone may do to metrics in the workflow tests (the chain's stage roles still decide approvals).
+EVERYONE_MAY = (Action.DISCOVER, Action.PROPOSE, Action.APPROVE, Action.READ)
+
+
 def open_catalog(lake: Lake, **kwargs: Any) -> MetricCatalog:
-    """The catalog with the core permission rules and values computed on Spark directly
-    (the access layer's own path is tested where it matters: values, API)."""
-    kwargs.setdefault("permissions", CorePermissions())
-    kwargs.setdefault("runner", SparkRunner(lake))
+    """The catalog on a real access layer and gateway.
+
+    Unless an ``access`` is given, a new one lets everyone see, propose,
+    approve (stage roles decide) and read metrics and their sources, so the
+    workflow tests exercise the workflow's own rules; the access layer's
+    decisions are tested where they matter (values, API).
+    """
+    if "access" not in kwargs:
+        access = AccessControl(lake)
+        for action in EVERYONE_MAY:
+            access.grant("everyone", action, Resource.lake(), actor="admin")
+        kwargs["access"] = access
+    kwargs.setdefault("gateway", Gateway(lake, kwargs["access"]))
     mc = MetricCatalog(lake, **kwargs)
     mc.chains.set("playback", CHAIN, actor="admin")
     return mc

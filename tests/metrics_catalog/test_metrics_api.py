@@ -58,7 +58,7 @@ def prepare(lake: Lake, app: FastAPI) -> dict[str, Headers]:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, Headers]]]:
     with TestClient(build_app(Settings(home=tmp_path / "home"))) as client:
-        lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+        lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
         auth = prepare(lake, client.app)  # type: ignore[arg-type]
         r = client.put(f"{API_PREFIX}/metric-chains/playback", json=CHAIN, headers=auth["admin"])
         assert r.status_code == 200, r.text
@@ -168,7 +168,7 @@ def test_every_metric_route_asks_the_access_layer_first(api: tuple[TestClient, d
 
     client, _auth = api
     app: FastAPI = client.app  # type: ignore[assignment]
-    lake: Lake = app.state.lake
+    lake: Lake = app.state.services.lake
     lake.users.create("mal")
     token, _ = lake.users.create_token("mal")
     access = access_for(app, lake)

@@ -13,7 +13,8 @@ from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import stop_spark
 
-from metrics_catalog import MetricCatalog, Status
+from api.services import build_services
+from metrics_catalog import Status
 from metrics_catalog.demo import land_demo_metrics
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -38,12 +39,12 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
 
 
 def test_demo_metrics(demo_lake: Lake, tmp_path: Path) -> None:
-    first = land_demo_metrics(demo_lake)
-    again = land_demo_metrics(demo_lake)  # idempotent
+    mc = build_services(lake=demo_lake).metrics
+    first = land_demo_metrics(demo_lake, metrics=mc)
+    again = land_demo_metrics(demo_lake, metrics=mc)  # idempotent
     assert first == again
     assert first.certified == ["playback.daily_active_viewers", "playback.average_watch_time",
                                "ads.conversion_rate"]
-    mc = MetricCatalog(demo_lake)
     for name in first.certified:
         info = mc.workflow.get(name)
         assert info.status is Status.APPROVED and info.certified_revision == 1

@@ -18,9 +18,8 @@ from lake.spark import stop_spark
 from metric_factories import events_table, metric_doc, open_catalog, setup_playback
 
 from access import AccessControl, Action, Resource
+from access.gateway import Gateway
 from metrics_catalog import MetricCatalog
-from metrics_catalog.authz import AccessPermissions
-from metrics_catalog.values.engine import GatewayRunner, SparkRunner
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -48,8 +47,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Metr
     access.grant("metric_business", Action.APPROVE, playback)
     access.set_row_filter("uma", events, "country = 'US'")
     access.deny("nora", Action.READ, Resource.metric(PER_VIEWER))
-    metrics = open_catalog(lake, access=access, permissions=AccessPermissions(lake, access),
-                           runner=GatewayRunner(lake, access))
+    metrics = open_catalog(lake, access=access, gateway=Gateway(lake, access))
     metrics.workflow.create(metric_doc(PER_VIEWER, filters=["country <> 'JP'", "watch_seconds >= 60"]), actor="mia")
     metrics.workflow.create(metric_doc(VIEWERS, expression="COUNT(DISTINCT subscriber_id)",
                                        time_dimension="event_date", dimensions=["device"], grains=["month"]),
@@ -185,15 +183,3 @@ def test_row_filters_of_the_caller_apply(setup: Any) -> None:
         metrics.access.remove_row_filter("victor", Resource.table("playback.events"))
     with pytest.raises(AccessDenied):
         metrics.values.get(PER_VIEWER, actor="nora", grain="month")
-
-
-def test_direct_spark_runner_gives_the_same_values(setup: Any) -> None:
-    lake, metrics, _batches = setup
-    through_gateway = metrics.values.get(PER_VIEWER, actor="victor", grain="week", dimensions=["device"],
-                                         start=FROM, end=TO, use_cache=False)
-    direct = MetricCatalog(lake, permissions=metrics.workflow.permissions, runner=SparkRunner(lake),
-                           access=metrics.access)
-    on_spark = direct.values.get(PER_VIEWER, actor="victor", grain="week", dimensions=["device"], start=FROM,
-                                 end=TO, use_cache=False)
-    assert on_spark.engine == "spark"
-    _close(on_spark.rows, [list(r) for r in through_gateway.rows])

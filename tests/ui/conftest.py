@@ -37,7 +37,7 @@ def client(make_ui: Callable[..., TestClient]) -> TestClient:
 
 @pytest.fixture
 def ui_lake(client: TestClient) -> Lake:
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     return lake
 
 

@@ -82,7 +82,7 @@ def test_session_cookie_is_secure_over_tls(make_ui: Callable[..., TestClient]) -
     from ui_world import make_users
 
     client = make_ui(base_url="https://testserver")
-    make_users(client.app.state.lake)  # type: ignore[attr-defined]
+    make_users(client.app.state.services.lake)  # type: ignore[attr-defined]
     r = sign_in(client, "alice", PASSWORDS["alice"])
     assert r.status_code == 303
     [header] = _set_cookie_headers(r, SESSION_COOKIE)
@@ -94,7 +94,7 @@ def test_session_cookie_is_secure_behind_a_tls_proxy(make_ui: Callable[..., Test
     from ui_world import make_users
 
     client = make_ui(behind_tls_proxy=True)
-    make_users(client.app.state.lake)  # type: ignore[attr-defined]
+    make_users(client.app.state.services.lake)  # type: ignore[attr-defined]
     page = client.get("/ui/login")
     [login_cookie] = _set_cookie_headers(page, LOGIN_CSRF_COOKIE)
     assert "secure" in _attributes(login_cookie)
@@ -181,7 +181,7 @@ def test_another_sessions_token_is_refused(make_ui: Callable[..., TestClient]) -
     from ui_world import make_users
 
     one = make_ui()
-    make_users(one.app.state.lake)  # type: ignore[attr-defined]
+    make_users(one.app.state.services.lake)  # type: ignore[attr-defined]
     sign_in(one, "alice", PASSWORDS["alice"])
     alice_token = csrf_of(one.get("/ui").text)
     sign_in(one, "victor", PASSWORDS["victor"])  # same browser, new session for victor

@@ -14,7 +14,7 @@ from ui_helpers import TestClient, app_request
 
 def test_repeated_wrong_passwords_back_off(make_ui: Callable[..., TestClient], login: Callable[..., Any]) -> None:
     client = make_ui(sign_in_free_attempts=3)
-    lake = client.app.state.lake
+    lake = client.app.state.services.lake
     lake.users.create("ann", password="ann-pass-1")
     for _ in range(3):
         r = login(client, "ann", "wrong")

@@ -57,7 +57,7 @@ def client(home: Path) -> Iterator[TestClient]:
 def auth(client: TestClient) -> dict[str, dict[str, str]]:
     from lake.demo import land_demo
 
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     land_demo(lake, scale=0.01, seed=3)
     headers = {}
     for name, roles in {"root": ["admin"], "alice": ["producer", "analysts"], "victor": []}.items():
@@ -155,7 +155,7 @@ def test_cli_apply_show_diff_transpile(home: Path, client: TestClient, tmp_path:
     monkeypatch.setenv("LAKEGATE_HOME", str(home))
     monkeypatch.setenv("LAKEGATE_SPARK_MASTER", "local[2]")
     get_settings.cache_clear()
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     lake.users.ensure("admin", roles=["admin"])
     folder = tmp_path / "views"
     folder.mkdir()

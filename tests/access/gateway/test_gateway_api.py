@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from access.gateway.schemas import ARROW_STREAM
 from access.resources import Action, Resource
 from api.app import API_PREFIX, create_app
 from api.deps import current_principal
+from api.services import build_services
 from api.routes import gateway as gateway_routes
 
 from gateway_world import World
@@ -29,15 +31,17 @@ URL = f"{API_PREFIX}/query"
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
-    app = create_app(lake=world.lake)
+    limits = GatewayLimits(default_rows=50, max_rows=100, default_timeout_seconds=60, max_timeout_seconds=120,
+                           catalog_cache_seconds=0)
+    built = build_services(lake=world.lake)
+    # The world's access layer (its policy changes apply at once) and tight limits.
+    services = dataclasses.replace(built, access=world.access,
+                                   gateway=Gateway(world.lake, world.access, limits=limits))
+    app = create_app(services=services)
     authenticated = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     authenticated.include_router(gateway_routes.router)
     app.include_router(authenticated)
-    limits = GatewayLimits(default_rows=50, max_rows=100, default_timeout_seconds=60, max_timeout_seconds=120,
-                           catalog_cache_seconds=0)
     with TestClient(app) as test_client:
-        app.state.access = world.access
-        app.state.gateway = Gateway(world.lake, world.access, limits=limits)
         yield test_client
 
 
@@ -125,15 +129,15 @@ def test_a_caller_without_grants_is_denied(client: TestClient, world: World) -> 
     assert response.status_code == 403
 
 
-def test_the_app_makes_its_gateway_on_first_use(world: World, analyst: dict[str, str]) -> None:
+def test_the_app_builds_its_gateway_once(world: World, analyst: dict[str, str]) -> None:
     app = create_app(lake=world.lake)
     authenticated = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     authenticated.include_router(gateway_routes.router)
     app.include_router(authenticated)
     with TestClient(app) as fresh:
-        app.state.access = world.access
+        made = app.state.services.gateway
+        assert made.access is app.state.services.access
         first = fresh.post(URL, headers=analyst, json={"sql": "SELECT count(*) AS n FROM ads.campaigns"})
         assert first.status_code == 200 and first.json()["rows"] == [[3]]
-        made = app.state.gateway
         fresh.post(URL, headers=analyst, json={"sql": "SELECT 1"})
-        assert app.state.gateway is made
+        assert app.state.services.gateway is made

@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
+from lake.settings import Settings
 import sqlglot
 from sqlglot import exp
 
@@ -26,7 +28,6 @@ from access.gateway import (
     QueryRefused,
     QueryResult,
     UnknownColumn,
-    gateway_limits,
     plan_query,
 )
 from access.gateway.bind import bind_tables
@@ -332,12 +333,9 @@ def test_limits_apply_defaults_and_refuse_values_above_the_maximum() -> None:
 
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKEGATE_GATEWAY_MAX_ROWS", "77")
-    gateway_limits.cache_clear()
-    try:
-        assert gateway_limits().max_rows == 77
-        assert gateway_limits().rows(None) == 77
-    finally:
-        gateway_limits.cache_clear()
+    limits = Settings().gateway
+    assert limits.max_rows == 77
+    assert limits.rows(None) == 77
 
 
 def test_results_as_json_and_arrow_ipc() -> None:

@@ -43,7 +43,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def h(client: TestClient) -> dict[str, dict[str, str]]:
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     lake.register(contract_doc("ads.conversions"), actor="root")
     lake.register(CLICKS, actor="root")
     headers = {}
@@ -124,7 +124,7 @@ def test_lifecycle_and_permissions(client: TestClient, h: dict[str, dict[str, st
 
 
 def test_the_subscriber_acts_for_itself(client: TestClient, h: dict[str, dict[str, str]]) -> None:
-    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    lake: Lake = client.app.state.services.lake  # type: ignore[attr-defined]
     client.post(f"{API}/subscribers", json={"name": "dwh", "kind": "redshift", "owner": "olga",
                                             "roles": ["analyst"]}, headers=h["root"])
     token, _ = lake.users.create_token("sub.dwh")

@@ -217,7 +217,6 @@ def test_the_cli_applies_to_the_cluster_of_the_setting(world: PgWorld, pg_url: s
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from access.subscribers.settings import subscriber_settings
     from api.commands import subscribers as cli
     from lake.settings import get_settings
 
@@ -227,7 +226,6 @@ def test_the_cli_applies_to_the_cluster_of_the_setting(world: PgWorld, pg_url: s
     monkeypatch.setenv("LAKEGATE_SUBSCRIBERS_REDSHIFT_URL", pg_url)
     monkeypatch.setenv("LAKEGATE_SUBSCRIBERS_REDSHIFT_ROLE_PREFIX", world.prefix)
     get_settings.cache_clear()
-    subscriber_settings.cache_clear()
     try:
         planned = CliRunner().invoke(cli.app, ["redshift", "plan", "warehouse", "--target", "postgres"])
         assert planned.exit_code == 0, planned.output
@@ -237,7 +235,6 @@ def test_the_cli_applies_to_the_cluster_of_the_setting(world: PgWorld, pg_url: s
         assert "applied on the cluster and recorded" in applied.output
         assert pg_url.split("@")[0] not in applied.output  # the password never prints
     finally:
-        subscriber_settings.cache_clear()
         get_settings.cache_clear()
     allowed = world.conn.execute("SELECT has_table_privilege(%s, 'hr.salaries', 'SELECT')",
                                  (world.pg_role("people"),)).fetchone()[0]
