@@ -22,12 +22,22 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from access import AccessControl, Action, AuditKind, Resource
-from api.deps import PrincipalDep, ServicesDep
+from api.deps import PrincipalDep, ServicesDep, services_of
 from api.services import Services
 from lake.auth import Principal
+from lake.errors import ConfigError
+from lake.service import Lake
 
 LAKE = Resource.lake()
 log = logging.getLogger("lakegate.api")
+
+
+def access_for(app: Any, lake: Lake) -> AccessControl:
+    """The app's one AccessControl, which its lifespan built over ``lake``."""
+    access = services_of(app).access
+    if access.lake is not lake:
+        raise ConfigError("that lake is not the one this app serves")
+    return access
 
 
 def get_access(services: ServicesDep) -> AccessControl:

@@ -274,8 +274,9 @@ def main() -> int:
     print(f"overload: {args.queries} concurrent gateway queries from {args.users} users, "
           f"{args.rows:,} rows; light requests at {LIGHT_PER_SECOND}/s; machine load {load[0]:.2f} "
           f"(1 min), {os.cpu_count()} cores")
-    print(f"  server bounds: {bounds.max_concurrent_queries} queries at once, {bounds.max_queued_queries} queued "
-          f"for up to {bounds.query_queue_timeout_seconds:g} s, {bounds.max_queries_per_user} per user")
+    gw = bounds.gateway
+    print(f"  server bounds: {gw.max_concurrent_queries} queries at once, {gw.max_queued_queries} queued "
+          f"for up to {gw.queue_timeout_seconds:g} s, {gw.max_queries_per_user} per user")
     print(f"  queries: {statuses.get('200', 0)} answered, {statuses.get('429', 0)} refused with 429 "
           f"(Retry-After {', '.join(sorted(result['retry_after'])) or '-'}), "
           f"{sum(v for k, v in statuses.items() if k not in ('200', '429'))} other "

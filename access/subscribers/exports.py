@@ -45,7 +45,7 @@ from access.subscribers.settings import SubscriberSettings
 from access.subscribers.tables import LakeTable, find_table
 from access.subscribers.values import Subscriber, aware
 from lake.catalog.models import utcnow
-from lake.errors import AccessDenied, InvalidInput, NotFound
+from lake.errors import AccessDenied, ConfigError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from access.gateway import Gateway
@@ -118,7 +118,8 @@ class Exports:
         access: The access layer.
         registry: The subscriber registry.
         settings: Export limits.
-        gateway: The query gateway (a new one on this access layer by default).
+        gateway: The query gateway exports run through (the composition root
+            wires one with no catalog cache); with none, exports are refused.
     """
 
     def __init__(self, access: AccessControl, registry: SubscriberRegistry, settings: SubscriberSettings,
@@ -131,9 +132,7 @@ class Exports:
     @property
     def gateway(self) -> Gateway:
         if self._gateway is None:
-            from access.gateway import Gateway, GatewayLimits
-
-            self._gateway = Gateway(self.access.lake, self.access, limits=GatewayLimits(catalog_cache_seconds=0))
+            raise ConfigError("no query gateway is wired to exports (build the services with api.services)")
         return self._gateway
 
     def _subject(self, sub: Subscriber, role: str | None) -> str:

@@ -41,7 +41,7 @@ class Subscribers:
         roles: IAM roles; by default those of the lake in S3 mode (``None`` in local mode).
             Passing one also makes the policy change hook of this process use it.
         settings: Lifetimes, limits and names (the lake's ``settings.subscribers`` by default).
-        gateway: The query gateway exports run through.
+        gateway: The query gateway exports run through (none: exports are refused).
 
     Example::
 

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lake.errors import ConfigError, InvalidInput, LakegateError, NotFound, StorageError
-from lake.settings import Settings, get_settings
+from lake.settings import Settings
 from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
@@ -409,7 +409,7 @@ def _build_session(settings: Settings) -> SparkSession:
         return session
 
 
-def spark_session(settings: Settings | None = None) -> SparkSession:
+def spark_session(settings: Settings) -> SparkSession:
     """The process-wide Spark session, started on first use.
 
     With ``settings.engine.remote`` set, the session is a Spark Connect client
@@ -421,7 +421,7 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
     result size and, on a local master, few shuffle partitions.
 
     Args:
-        settings: Where Spark runs; defaults to :func:`lake.settings.get_settings`.
+        settings: Where Spark runs (its ``engine`` section), as the composition root passes them down.
 
     Returns:
         The cached session; a stopped one, or one whose engine has exited, is
@@ -433,7 +433,6 @@ def spark_session(settings: Settings | None = None) -> SparkSession:
         EngineError: Spark could not start.
     """
     global _SESSION, _SESSION_TARGET
-    settings = settings or get_settings()
     target = _target(settings)
     with _LOCK:
         if _SESSION is not None and _jvm_exited():

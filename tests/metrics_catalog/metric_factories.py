@@ -125,7 +125,8 @@ def open_catalog(lake: Lake, **kwargs: Any) -> MetricCatalog:
     if "access" not in kwargs:
         access = AccessControl(lake)
         for action in EVERYONE_MAY:
-            access.grant("everyone", action, Resource.lake(), actor="admin")
+            if not access.can("everyone", action, Resource.lake()):
+                access.grant("everyone", action, Resource.lake(), actor="admin")
         kwargs["access"] = access
     kwargs.setdefault("gateway", Gateway(lake, kwargs["access"]))
     mc = MetricCatalog(lake, **kwargs)

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 def cli(world: World, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     """A ``lakegate``-like root with the query group, pointed at the world's lake."""
     monkeypatch.setenv("LAKEGATE_HOME", str(world.lake.settings.home))
-    monkeypatch.setenv("LAKEGATE_SPARK_MASTER", world.lake.settings.spark_master)
+    monkeypatch.setenv("LAKEGATE_SPARK_MASTER", world.lake.settings.engine.master)
     get_settings.cache_clear()
     root = typer.Typer()
     root.add_typer(gateway_commands.app, name="query")

@@ -21,6 +21,7 @@ import pytest
 
 from access import AccessControl, Action, Mask, MaskKind, Resource
 from access.subscribers import Subscribers
+from access.subscribers.policy_sync import policy_changed
 from lake.service import Lake
 from lake.spark import engine_jars
 
@@ -103,6 +104,7 @@ def lake(moto_iam_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 def test_emr_spark_reads_only_what_the_access_layer_grants(lake: Lake, tmp_path: Path) -> None:
     access = AccessControl(lake)
     access.create_role("etl-readers")
+    access.add_change_listener(policy_changed)  # wired as the composition root does
     subs = Subscribers(access)
     table = Resource.table("ads.conversions")
     read = access.grant("etl-readers", Action.READ, table)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from access import AccessControl, Action, AuditKind, Mask, MaskKind, Resource
+from access.gateway import Gateway, GatewayLimits
 from access.subscribers import ExportTooLarge, Subscribers
 from access.subscribers.settings import SubscriberSettings
 from lake.errors import AccessDenied, InvalidInput
@@ -83,9 +84,14 @@ def build(settings: Settings) -> Subscribers:
                                 description="Conversions per country.")], actor="admin", spark_check=False)
     materialize(lake, "ads.country_counts", actor="admin")
     access.grant("ml", Action.READ, Resource.view("ads.country_counts"))
-    subs = Subscribers(access, settings=SubscriberSettings(export_rows_per_file=2))
+    subs = Subscribers(access, settings=SubscriberSettings(export_rows_per_file=2), gateway=_gateway(access))
     subs.create("notebook", "sagemaker", owner="admin", roles=["ml", "fr-team"], actor="admin")
     return subs
+
+
+def _gateway(access: AccessControl) -> Gateway:
+    """The gateway exports run through, as the composition root wires it: no catalog cache."""
+    return Gateway(access.lake, access, limits=GatewayLimits(catalog_cache_seconds=0))
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +228,8 @@ def test_refusals_name_the_reason(local: Subscribers) -> None:
         subs.export("notebook", "hr.salaries", actor="admin")
     with pytest.raises(AccessDenied, match="does not exist or you have no read access"):
         subs.export("notebook", "hr.bonuses", actor="admin")
-    small = Subscribers(subs.access, roles=None, settings=SubscriberSettings(export_max_rows=3))
+    small = Subscribers(subs.access, roles=None, settings=SubscriberSettings(export_max_rows=3),
+                        gateway=_gateway(subs.access))
     before = set((subs.lake.settings.home / "exports" / "notebook").iterdir())
     with pytest.raises(ExportTooLarge, match="more than 3 rows"):
         small.export("notebook", "ads.conversions", actor="admin")

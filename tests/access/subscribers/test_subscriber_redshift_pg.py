@@ -14,6 +14,7 @@ import pytest
 
 from access import AccessControl, Action, Mask, MaskKind, Resource
 from access.subscribers import RedshiftPlan, Subscribers, Target, raw_decision
+from access.subscribers.policy_sync import policy_changed
 from access.subscribers.settings import SubscriberSettings
 from access.subscribers.tables import find_table
 from lake.service import Lake
@@ -73,6 +74,7 @@ def world(pg_url: str, tmp_path: Path) -> Iterator[PgWorld]:
     for role in ROLES:
         access.create_role(role)
     prefix = f"lg{uuid.uuid4().hex[:8]}_"
+    access.add_change_listener(policy_changed)  # wired as the composition root does
     subs = Subscribers(access, settings=SubscriberSettings(redshift_role_prefix=prefix))
     conn = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
     try:

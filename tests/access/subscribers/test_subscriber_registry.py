@@ -12,6 +12,7 @@ from sqlalchemy import update
 from access import AccessControl, Action, Resource
 from access.subscribers import Subscribers, SubscriberStatus, SubscriberSuspended, VendingUnavailable
 from access.subscribers.models import CredentialRow, SubscriberRow
+from access.subscribers.policy_sync import policy_changed
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, AlreadyExists, AuthenticationError, InvalidInput, NotFound
 from lake.service import Lake
@@ -34,6 +35,7 @@ def subs(any_lake: Lake) -> Subscribers:
     for role in ("analyst", "data-eng"):
         access.create_role(role)
     access.add_member("data-eng", "olga")
+    access.add_change_listener(policy_changed)  # wired as the composition root does
     return Subscribers(access)
 
 

@@ -22,6 +22,7 @@ from deltalake import DeltaTable
 
 from access import AccessControl, Action, Mask, MaskKind, Resource
 from access.subscribers import RawAccessRefused, Subscribers, SubscriberSuspended
+from access.subscribers.policy_sync import policy_changed
 from lake.errors import AccessDenied
 from lake.service import Lake
 
@@ -76,6 +77,7 @@ def world(moto_iam_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     lake.users.create("admin", roles=["admin"])
     access = AccessControl(lake)
     access.create_role("etl-readers")
+    access.add_change_listener(policy_changed)  # wired as the composition root does
     subs = Subscribers(access)
     yield S3World(lake, access, subs, srv.endpoint, srv)
     for sub in subs.list():
