@@ -157,6 +157,8 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
     app.state.query_threads = anyio.CapacityLimiter(bounds.max_concurrent_queries)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query")
+    if services is not None:  # built already: served from the start
+        app.state.services = services
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

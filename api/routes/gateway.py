@@ -30,12 +30,13 @@ from starlette.concurrency import run_in_threadpool
 from access.gateway import Admission, Gateway, QueryCancelled
 from access.gateway.results import QueryResult
 from access.gateway.schemas import ARROW_STREAM, QueryRequest, QueryResultPublic
-from api.authz import BASELINE, AccessDep, audit_refusal, known
+from api.authz import BASELINE, audit_refusal, known
 from api.deps import PrincipalDep, ServicesDep
 from api.schemas import ErrorResponse
 from lake.errors import TooManyRequests
 
 router = APIRouter(prefix="/query", tags=["query"])
+
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}

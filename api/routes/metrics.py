@@ -19,7 +19,7 @@ from lake.nesting import load_json
 
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
-from api.deps import LakeDep, PrincipalDep, ServicesDep
+from api.deps import PrincipalDep, ServicesDep
 from api.schemas import ErrorResponse
 from metrics_catalog import MetricCatalog, parse_definition
 from metrics_catalog.lifecycle import MetricAction

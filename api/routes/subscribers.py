@@ -40,6 +40,7 @@ from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], dependencies=[BASELINE])
 
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 

@@ -21,6 +21,7 @@ from lake.settings import Settings
 from metric_factories import CHAIN, EVENTS_CONTRACT, PEOPLE, metric_doc
 
 from api.app import API_PREFIX, create_app
+from api.services import build_services
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
@@ -48,6 +49,7 @@ def prepare(lake: Lake, app: FastAPI) -> dict[str, Headers]:
         auth[name] = {"Authorization": f"Bearer {token}"}
     lake.register(EVENTS_CONTRACT, actor="admin")
     access = access_for(app, lake)
+    access.sync_users()  # the users were made in the catalog after the app built its access layer
     playback = Resource.domain_("playback")
     access.grant("analyst", Action.PROPOSE, playback)
     access.grant("metric_tech", Action.APPROVE, playback)
@@ -247,7 +249,7 @@ def test_concurrent_http_approvals_move_the_chain_once(tmp_path: Path) -> None:
 
 
 def build_app_for(lake: Lake) -> FastAPI:
-    return create_app(lake=lake)
+    return create_app(services=build_services(lake=lake))
 
 
 def test_values_route_shape(api: tuple[TestClient, dict[str, Headers]], monkeypatch: pytest.MonkeyPatch) -> None:
