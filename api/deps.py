@@ -52,8 +52,9 @@ def get_lake(services: ServicesDep) -> Lake:
 LakeDep = Annotated[Lake, Depends(get_lake)]
 
 
-def get_app_settings(lake: LakeDep) -> Settings:
-    return lake.settings
+def get_app_settings(services: ServicesDep) -> Settings:
+    """The settings tree the app's services were built from."""
+    return services.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
