@@ -15,7 +15,6 @@ from access.gateway import GatewayLimits
 from access.subscribers.policy_sync import policy_changed
 from api.app import create_app
 from api.services import build_services, open_services
-from conftest import API, USERS, _contract, bearer
 from lake.errors import AccessDenied
 from lake.service import Lake
 from lake.settings import MailSettings, Settings, SubscriberSettings, get_settings
@@ -24,6 +23,18 @@ from metrics_catalog import MetricCatalog
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from fastapi.testclient import TestClient
+
+
+API = "/api/v1"
+USERS: dict[str, list[str]] = {"root": ["admin"], "alice": ["producer", "sales"], "victor": []}
+ORDERS: dict[str, Any] = {
+    "dataset": "sales.orders", "owner": "sales", "description": "Orders.",
+    "columns": [{"name": "order_id", "type": "int64", "nullable": False}, {"name": "country", "type": "string"}],
+}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _access_controls(lake: Lake) -> list[AccessControl]:
@@ -90,7 +101,7 @@ def test_settings_given_to_create_app_control_the_gateway_subscribers_and_mail(t
         lake = services.lake
         lake.users.create("alice", roles=["producer", "sales"])
         alice = bearer(lake.users.create_token("alice", name="tests")[0])
-        assert client.post(f"{API}/datasets", json=_contract(), headers=alice).status_code == 201
+        assert client.post(f"{API}/datasets", json=ORDERS, headers=alice).status_code == 201
         # Over the server's maximum row cap of this app's settings: refused before anything runs.
         r = client.post(f"{API}/query", json={"sql": "SELECT * FROM sales.orders", "max_rows": 6}, headers=alice)
         assert r.status_code == 422, r.text
