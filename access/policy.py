@@ -38,6 +38,7 @@ from access.values import EVERYONE, SUBJECT_RE, Effect, Grant, MaskRule, Members
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from access.changes import PolicyChanges
     from access.requests import AccessRequests
     from lake.datasets import DatasetInfo
     from lake.service import Lake
@@ -120,6 +121,7 @@ class AccessControl:
 
     def __init__(self, lake: Lake, *, refresh_seconds: float = 1.0, sync_users: bool = True,
                  clock: Callable[[], float] = time.time) -> None:
+        from access.changes import PolicyChanges
         from access.requests import AccessRequests
 
         self.lake = lake
@@ -129,6 +131,8 @@ class AccessControl:
         self.policies = PolicyStore(lake.catalog, self.audit, self._is_user, self._changed)
         self._listeners: list[Callable[[AccessControl], None]] = []
         self.requests: AccessRequests = AccessRequests(self)
+        #: Policy changes on behalf of a principal, authorized by the one rule of :mod:`access.changes`.
+        self.changes: PolicyChanges = PolicyChanges(self)
         self._hash_keys = HashKeys(lake)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -358,6 +362,8 @@ class AccessControl:
         return self._hash_keys.get(table)
 
     # -- policy changes -------------------------------------------------------------------
+    # Unchecked: ``actor`` is only recorded. A change asked for by a principal goes through
+    # ``self.changes`` (access.changes), which decides whether that principal may make it.
 
     def create_role(self, name: str, *, kind: RoleKind = RoleKind.ROLE, description: str = "",
                     actor: str = SYSTEM_ACTOR) -> Role:

@@ -1,10 +1,11 @@
 """Access policy: roles and groups, memberships, grants, masks, row filters,
 decisions, and the policy as Casbin CSV.
 
-Who may change what: roles, groups and memberships need ``admin`` on the lake;
-grants, masks and row filters on a resource need ``grant`` on it (``admin``
-to hand out ``grant``/``admin`` or to show PII in clear with ``decrypt``).
-Every route needs ``discover`` on the lake.
+Who may change what is decided by ``access.changes`` (``AccessControl.changes``),
+the same rule the CLI and the UI go through: roles, groups and memberships
+need ``admin`` on the lake; grants, masks and row filters on a resource need
+``grant`` on it (``admin`` to hand out ``grant``/``admin`` or to show PII in
+clear with ``decrypt``). Every route needs ``discover`` on the lake.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from access import AccessControl, Action, Effect, Mask, MaskKind, Resource, RoleKind
+from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.schemas import (
     DecisionPublic,
     GrantCreate,
@@ -53,13 +54,6 @@ def _check(access: AccessControl, principal: Principal, action: Action, resource
     return subject
 
 
-def _may_grant(access: AccessControl, principal: Principal, resource: Resource, action: Action | None = None,
-               decrypt: bool = False) -> str:
-    """Changing who may do ``action`` on ``resource`` needs grant on it (admin for grant/admin/decrypt)."""
-    strong = decrypt or action in (Action.GRANT, Action.ADMIN)
-    return _check(access, principal, Action.ADMIN if strong else Action.GRANT, resource)
-
-
 # -- roles and groups --------------------------------------------------------------------
 
 
@@ -77,16 +71,15 @@ def list_roles(access: AccessDep, kind: Annotated[str | None, Query(description=
 @router.post("/roles", status_code=201, responses=_errors(403, 409, 422))
 def create_role(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a role (needs admin on the lake)."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return RolePublic.of(access.create_role(body.name, kind=RoleKind.ROLE, description=body.description, actor=actor))
+    return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.ROLE, description=body.description,
+                                                    by=known(access, principal)))
 
 
 @router.post("/groups", status_code=201, responses=_errors(403, 409, 422))
 def create_group(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a group (needs admin on the lake)."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return RolePublic.of(access.create_role(body.name, kind=RoleKind.GROUP, description=body.description,
-                                            actor=actor))
+    return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.GROUP, description=body.description,
+                                                    by=known(access, principal)))
 
 
 @router.get("/groups")
@@ -97,8 +90,7 @@ def list_groups(access: AccessDep) -> list[RolePublic]:
 @router.delete("/roles/{name}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
 def delete_role(name: str, access: AccessDep, principal: PrincipalDep) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    access.delete_role(name, actor=actor)
+    access.changes.delete_role(name, by=known(access, principal))
 
 
 @router.get("/roles/{name}/members", responses=_errors(404))
@@ -110,15 +102,14 @@ def list_members(name: str, access: AccessDep) -> list[MembershipPublic]:
 @router.post("/roles/{name}/members", status_code=201, responses=_errors(403, 404, 409))
 def add_member(name: str, body: MemberAdd, access: AccessDep, principal: PrincipalDep) -> MembershipPublic:
     """Add a user, service principal, group or role to a role or group."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return MembershipPublic.of(access.add_member(name, body.member, expires_at=body.expires_at, actor=actor))
+    return MembershipPublic.of(access.changes.add_member(name, body.member, expires_at=body.expires_at,
+                                                         by=known(access, principal)))
 
 
 @router.delete("/roles/{name}/members/{member}", status_code=204, response_class=Response,
                responses=_errors(403, 404, 409))
 def remove_member(name: str, member: str, access: AccessDep, principal: PrincipalDep) -> None:
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    access.remove_member(name, member, actor=actor)
+    access.changes.remove_member(name, member, by=known(access, principal))
 
 
 @router.get("/subjects/{subject}/roles")
@@ -149,17 +140,15 @@ def list_grants(access: AccessDep, principal: PrincipalDep,
 def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) -> GrantPublic:
     """Allow or deny a subject an action on a resource and everything under it."""
     target, action = Resource.parse(body.resource), Action.parse(body.action)
-    actor = _may_grant(access, principal, target, action)
-    return GrantPublic.of(access.grant(body.subject, action, target, effect=Effect.parse(body.effect),
-                                       expires_at=body.expires_at, reason=body.reason, actor=actor))
+    return GrantPublic.of(access.changes.grant(body.subject, action, target, effect=Effect.parse(body.effect),
+                                               expires_at=body.expires_at, reason=body.reason,
+                                               by=known(access, principal)))
 
 
 @router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
 def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> None:
     """Remove a grant (409 if it would leave no administrator)."""
-    grant = access.policies.grant_by_id(grant_id)
-    actor = _may_grant(access, principal, grant.resource, grant.action)
-    access.revoke(grant_id, actor=actor)
+    access.changes.revoke(grant_id, by=known(access, principal))
 
 
 # -- masks and row filters -------------------------------------------------------------------
@@ -177,15 +166,13 @@ def list_masks(access: AccessDep, principal: PrincipalDep, subject: str | None =
 def set_mask(body: MaskSet, access: AccessDep, principal: PrincipalDep) -> MaskPublic:
     """Set how a subject sees a column (or the PII columns under a table, domain or the lake)."""
     target, mask = Resource.parse(body.resource), Mask.parse(body.mask)
-    actor = _may_grant(access, principal, target, decrypt=mask.kind is MaskKind.DECRYPT)
-    return MaskPublic.of(access.set_mask(body.subject, target, mask, expires_at=body.expires_at, actor=actor))
+    return MaskPublic.of(access.changes.set_mask(body.subject, target, mask, expires_at=body.expires_at,
+                                                 by=known(access, principal)))
 
 
 @router.delete("/masks", status_code=204, response_class=Response, responses=_errors(403, 404))
 def remove_mask(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
-    target = Resource.parse(resource)
-    actor = _may_grant(access, principal, target)
-    access.remove_mask(subject, target, actor=actor)
+    access.changes.remove_mask(subject, Resource.parse(resource), by=known(access, principal))
 
 
 @router.get("/row-filters", responses=_errors(403))
@@ -201,16 +188,13 @@ def list_row_filters(access: AccessDep, principal: PrincipalDep, subject: str | 
 def set_row_filter(body: RowFilterSet, access: AccessDep, principal: PrincipalDep) -> RowFilterPublic:
     """Limit the rows a subject's grants give on the tables under a resource."""
     target = Resource.parse(body.resource)
-    actor = _may_grant(access, principal, target)
-    return RowFilterPublic.of(access.set_row_filter(body.subject, target, body.predicate,
-                                                    expires_at=body.expires_at, actor=actor))
+    return RowFilterPublic.of(access.changes.set_row_filter(body.subject, target, body.predicate,
+                                                            expires_at=body.expires_at, by=known(access, principal)))
 
 
 @router.delete("/row-filters", status_code=204, response_class=Response, responses=_errors(403, 404))
 def remove_row_filter(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
-    target = Resource.parse(resource)
-    actor = _may_grant(access, principal, target)
-    access.remove_row_filter(subject, target, actor=actor)
+    access.changes.remove_row_filter(subject, Resource.parse(resource), by=known(access, principal))
 
 
 # -- decisions -----------------------------------------------------------------------------
@@ -258,11 +242,11 @@ async def import_policy(request: Request, access: AccessDep, principal: Principa
                         replace: Annotated[bool, Query(description="Drop what the file does not list.")] = False
                         ) -> ImportResult:
     """Load a Casbin CSV policy (the export's format), all or nothing."""
-    actor = await run_in_threadpool(_check, access, principal, Action.ADMIN, LAKE)
+    actor = await run_in_threadpool(lambda: access.changes.require_lake_admin(known(access, principal)))
     body = await read_body(request, MAX_POLICY_BYTES)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the policy is not UTF-8 text") from exc
-    counts = await run_in_threadpool(lambda: access.import_csv(text, replace=replace, actor=actor))
+    counts = await run_in_threadpool(lambda: access.changes.import_csv(text, replace=replace, by=actor))
     return ImportResult(**counts)
