@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from access.masks import Mask, MaskKind
 from access.resources import Action, Resource
 from access.values import Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule
-from lake.errors import NotFound
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -46,17 +45,8 @@ class PolicyChanges:
 
     # -- the rule -------------------------------------------------------------------------
 
-    def _acting(self, by: str) -> str:
-        """Make ``by`` known to the policy (with the roles on its user record) and return it."""
-        try:
-            user = self._access.lake.users.get(by)
-        except NotFound:
-            return by  # not a principal of this lake: it holds no grant, so the check refuses it
-        self._access.ensure_subject(user.name, user.roles)
-        return user.name
-
     def _require(self, by: str, action: Action, resource: Resource) -> str:
-        actor = self._acting(by)
+        actor = self._access.acting(by)
         self._access.require(actor, action, resource)
         return actor
 

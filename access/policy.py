@@ -426,20 +426,39 @@ class AccessControl:
         ``info`` has ``name`` and ``owner``; ``resource`` defaults to the dataset ``info.name``
         (pass ``Resource.view(...)`` or ``Resource.metric(...)`` for other objects).
         """
-        owner = info.owner
-        resource = resource or Resource.table(info.name)
+        with self.policies.transaction(actor) as tx:
+            return self.owner_grant(tx, info.name, info.owner, resource or Resource.table(info.name))
+
+    def owner_grant(self, tx: Any, name: str, owner: str, resource: Resource) -> Grant | None:
+        """:meth:`grant_owner` inside a policy transaction ``tx`` (``policies.transaction`` or ``policies.within``)."""
         if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
-        with self.policies.transaction(actor) as tx:
-            if not self._is_user(owner) and owner not in self._state.roles:
-                try:
-                    self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {info.name}")
-                except AlreadyExists:
-                    pass
+        if not self._is_user(owner) and owner not in self._state.roles:
             try:
-                return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
+                self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {name}")
             except AlreadyExists:
-                return None
+                pass
+        try:
+            return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
+        except AlreadyExists:
+            return None
+
+    def changed_elsewhere(self) -> None:
+        """After a transaction that held policy changes (``policies.within``) committed: apply them here
+        and run the change hooks, as after this object's own changes."""
+        self._changed()
+
+    def acting(self, name: str) -> str:
+        """Make the principal ``name`` known to the policy (with the roles on its user record); return it.
+
+        A name that is no principal of this lake is returned as is: it holds no grant, so every check refuses it.
+        """
+        try:
+            user = self.lake.users.get(name)
+        except NotFound:
+            return name
+        self.ensure_subject(user.name, user.roles)
+        return user.name
 
     # -- Casbin CSV --------------------------------------------------------------------------
 

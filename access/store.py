@@ -137,15 +137,24 @@ class PolicyStore:
     def transaction(self, actor: str) -> Iterator[_Tx]:
         """One transaction for several changes (used by requests and CSV import)."""
         try:
-            with self.catalog.session() as s:
-                tx = _Tx(s)
+            with self.catalog.session() as s, self.within(s, actor) as tx:
                 yield tx
-                s.flush()
-                self._keep_an_admin(tx)
-                self._commit_log(tx, actor)
         except IntegrityError as exc:
             raise Conflict(f"a concurrent change to the same policy won; retry ({exc.orig})") from exc
         self.on_change()
+
+    @contextlib.contextmanager
+    def within(self, session: Session, actor: str) -> Iterator[_Tx]:
+        """Changes inside a transaction of the caller's (``session``), logged and audited in it.
+
+        The caller commits, then calls ``on_change`` (so that its own writes,
+        e.g. a dataset's registration, commit with the policy changes or not at all).
+        """
+        tx = _Tx(session)
+        yield tx
+        session.flush()
+        self._keep_an_admin(tx)
+        self._commit_log(tx, actor)
 
     def _keep_an_admin(self, tx: _Tx) -> None:
         """Refuse a change that leaves no active user with ``admin`` on the lake when one had it.

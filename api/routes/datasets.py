@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from access import Action, Resource
+from access import registration
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.guards import bounded_stream, read_body
@@ -139,10 +140,8 @@ async def register_dataset(request: Request, lake: LakeDep, principal: Principal
     """Register a dataset with its first contract (needs ``propose`` on its domain);
     the registering principal and the contract's owner may then write to it."""
     contract = parse_contract(await _contract_document(request))
-    await run_in_threadpool(
-        lambda: access.require(known(access, principal), Action.PROPOSE, Resource.domain_(contract.domain)))
-    info = await run_in_threadpool(lambda: lake.register(contract, actor=principal.name))
-    await run_in_threadpool(access.grant_owner, info)
+    info = await run_in_threadpool(
+        lambda: registration.register_dataset(access, contract, by=known(access, principal)))
     return DatasetPublic.of(info)
 
 

@@ -104,13 +104,16 @@ class SearchIndex:
                     row,
                 )
 
-    def remove(self, kind: str, key_prefix: str) -> None:
+    def remove(self, kind: str, key_prefix: str, *, session: Session | None = None) -> None:
         """Drop documents of a kind whose key is ``key_prefix`` or starts with ``key_prefix.``."""
-        with self.catalog.session() as s:
-            s.execute(
-                text("DELETE FROM search_documents WHERE kind = :kind AND (key = :key OR key LIKE :like)"),
-                {"kind": kind, "key": key_prefix, "like": key_prefix + ".%"},
-            )
+        if session is None:
+            with self.catalog.session() as s:
+                self.remove(kind, key_prefix, session=s)
+            return
+        session.execute(
+            text("DELETE FROM search_documents WHERE kind = :kind AND (key = :key OR key LIKE :like)"),
+            {"kind": kind, "key": key_prefix, "like": key_prefix + ".%"},
+        )
 
     def count(self) -> int:
         with self.catalog.session() as s:
