@@ -40,6 +40,7 @@ from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, Not
 if TYPE_CHECKING:
     from access.changes import PolicyChanges
     from access.requests import AccessRequests
+    from access.store import _Tx
     from lake.datasets import DatasetInfo
     from lake.service import Lake
 
@@ -429,7 +430,7 @@ class AccessControl:
         with self.policies.transaction(actor) as tx:
             return self.owner_grant(tx, info.name, info.owner, resource or Resource.table(info.name))
 
-    def owner_grant(self, tx: Any, name: str, owner: str, resource: Resource) -> Grant | None:
+    def owner_grant(self, tx: _Tx, name: str, owner: str, resource: Resource) -> Grant | None:
         """:meth:`grant_owner` inside a policy transaction ``tx`` (``policies.transaction`` or ``policies.within``)."""
         if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
