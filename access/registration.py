@@ -11,6 +11,10 @@ The API, the CLI and the UI register through these functions and nothing else:
   one; the new versions and every view's owner grant commit in one
   transaction.
 
+Once committed, each new dataset and view version is announced as an
+OpenLineage ``DatasetEvent`` (:meth:`views.events.LineageEmitter.registered`:
+the events file under the home, or ``LAKEGATE_OPENLINEAGE_URL``).
+
 The owner of a dataset or view (a user, or a team role made a group if it is
 not one yet) gets ``admin`` on it, recorded as the lake's own change
 (``lakegate``), as :meth:`AccessControl.grant_owner` does.
@@ -18,7 +22,9 @@ not one yet) gets ``admin`` on it, recorded as the lake's own change
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import functools
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -33,6 +39,12 @@ if TYPE_CHECKING:
     from access.policy import AccessControl
     from views.definition import ViewDefinition
     from views.registry import Plan, PlanItem
+    from views.versions import VersionRecord
+
+log = logging.getLogger(__name__)
+
+#: What a registration's lineage event says: table URI (none for a view), columns with types, version.
+Described = tuple[str | None, Sequence[tuple[str, str | None]], int | None]
 
 #: The actor recorded on owner grants (the lake's own rule, not the registering principal's choice).
 OWNER_GRANT_ACTOR = SYSTEM_ACTOR
@@ -65,6 +77,8 @@ def register_dataset(access: AccessControl, contract: Contract | Mapping[str, An
 
     info = access.lake.datasets.register(parsed, actor=actor, within=owner_grant)
     access.changed_elsewhere()
+    _announce(access, info.name, lambda: (info.table_uri, [(c.name, _spark_type(c.storage_type))
+                                                             for c in info.contract.columns], None))
     return info
 
 
@@ -116,6 +130,8 @@ def apply_views(access: AccessControl, definitions: Sequence[ViewDefinition], *,
     plan = registry.apply(access.lake, definitions, actor=actor, major=major, message=message,
                           spark_check=spark_check, within=_view_owner_grants(access))
     access.changed_elsewhere()
+    for item in plan.changed:
+        _announce(access, item.name, functools.partial(_view_described, item.record))
     return plan
 
 
@@ -134,3 +150,26 @@ def _view_owner_grants(access: AccessControl) -> Any:
                 access.owner_grant(tx, item.name, item.record.owner, Resource.view(item.name))
 
     return grants
+
+
+def _view_described(record: VersionRecord) -> Described:
+    return None, [(c.name, c.sql_type) for c in record.columns], record.version
+
+
+def _spark_type(arrow_type: Any) -> str:
+    from views.types import from_arrow
+
+    return from_arrow(arrow_type)
+
+
+def _announce(access: AccessControl, name: str, describe: Callable[[], Described]) -> None:
+    """Emit the OpenLineage event of a registration that committed; ``describe`` gives its table URI,
+    columns and version. Never raises: the registration stands whatever happens here."""
+    from views.events import LineageDataset, LineageEmitter
+
+    try:
+        table_uri, columns, version = describe()
+        LineageEmitter.from_settings(access.lake.settings).registered(
+            LineageDataset(name, table_uri, tuple(columns), version))
+    except Exception as exc:  # noqa: BLE001 - lineage must never fail a registration
+        log.warning("could not emit the OpenLineage event of registering %s: %s", name, exc)

@@ -20,6 +20,7 @@ from lake.errors import AccessDenied
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 from tests.ui.ui_helpers import TestClient
+from views.events import read_events
 
 CONTRACT = {
     "dataset": "ads.clicks", "owner": "ads-team", "description": "Ad clicks.",
@@ -56,6 +57,9 @@ def outcome(settings: Settings, start: int) -> dict[str, Any]:
                              for g in control.policies.grants(resource=Resource.domain_("ads"))),
             "roles": sorted((r.name, r.kind.value, r.description) for r in control.policies.roles()),
             "search": docs,
+            "lineage": [(e["dataset"]["facets"]["symlinks"]["identifiers"][0]["name"],
+                         [(f["name"], f["type"]) for f in e["dataset"]["facets"]["schema"]["fields"]])
+                        for e in read_events(settings.home / "openlineage" / "events.jsonl")],
             "audit": [(e.kind.value, e.actor, e.action, e.resource, e.decision.value, e.detail)
                       for e in control.audit.query(after_seq=start, limit=1000, newest_first=False)
                       if e.kind in (AuditKind.DECISION, AuditKind.POLICY_CHANGE)],
@@ -106,6 +110,7 @@ def test_a_dataset_registered_over_the_api_or_the_cli_ends_up_the_same(
     assert ("ads-team", "admin", "dataset:ads.clicks", "dataset owner") in over_api["grants"]
     assert ("ads-team", "group", "owners of ads.clicks") in over_api["roles"]
     assert ("dataset", "ads.clicks", "ads-team") in over_api["search"]
+    assert over_api["lineage"] == [("ads.clicks", [("click_id", "bigint"), ("email", "binary")])]
     kinds = [(e[0], e[1], e[2], e[4]) for e in over_api["audit"]]
     assert kinds[:2] == [("decision", "victor", "propose", "deny"), ("decision", "pat", "propose", "allow")]
     assert kinds[2:] == [("policy_change", "lakegate", "add role", ""), ("policy_change", "lakegate", "add grant", "")]

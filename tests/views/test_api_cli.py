@@ -219,3 +219,11 @@ def test_views_applied_over_the_api_or_the_cli_get_the_same_owner_grant_and_refu
     grants = AccessControl(lake, sync_users=False).policies.grants(subject="growth")
     assert sorted((g.action.value, g.resource.key, g.reason) for g in grants) == [
         ("admin", Resource.view(f"analytics.by_country_{via}").key, "dataset owner") for via in ("api", "cli")]
+    from views.events import read_events
+
+    registered = {e["dataset"]["facets"]["symlinks"]["identifiers"][0]["name"]: e["dataset"]["facets"]
+                  for e in read_events(home / "openlineage" / "events.jsonl") if "dataset" in e}
+    for via in ("api", "cli"):  # one lineage event per new version, whichever interface made it
+        facets = registered[f"analytics.by_country_{via}"]
+        assert facets["version"]["datasetVersion"] == "1"
+        assert [f["name"] for f in facets["schema"]["fields"]] == ["country", "plays"]
