@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlglot
 from lake.errors import Conflict, InvalidInput
+from lake.search import SearchIndex
 from lake.service import Lake
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,7 @@ from views.errors import BreakingViewChange, InvalidViewDefinition, ViewCycle
 from views.graph import CycleFound, Impact, find_cycle, impact, topological_order
 from views.models import View, ViewVersion
 from views.names import parse_ref, ref_of_table
+from views.search import view_document
 from views.sources import Snapshot
 from views.versions import VersionRecord
 
@@ -268,6 +270,8 @@ def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, majo
                 view.current_version = record.version
                 applied.append(dataclasses.replace(item, record=dataclasses.replace(
                     record, row_id=row.id, created_at=row.created_at)))
+            SearchIndex(lake.catalog).upsert(
+                [view_document(i.name, i.record) for i in applied if i.action is not PlanAction.UNCHANGED], session=s)
             if within is not None:
                 within(s, applied)
     except IntegrityError as exc:

@@ -270,3 +270,24 @@ def test_only_owner_or_admin_changes_a_view_through_the_api_rules(demo_lake: Lak
     with pytest.raises(AccessDenied):
         apply_views(access, [defn("analytics.other", DAILY)], by="victor", spark_check=False)
     assert [v.name for v in catalog.list_views(demo_lake)] == ["analytics.daily"]
+
+
+def _view_documents(lake: Lake) -> list[tuple[str, str, str]]:
+    from sqlalchemy import text
+
+    with lake.catalog.session() as s:
+        return [tuple(r) for r in s.execute(text(  # type: ignore[misc]
+            "SELECT key, owner, tags FROM search_documents WHERE kind = 'view' ORDER BY key"))]
+
+
+def test_a_new_version_is_searchable_with_its_commit_and_not_without_it(demo_lake: Lake) -> None:
+    def failing(session: Any, items: Any) -> None:
+        raise RuntimeError("the owner's grant could not be written")
+
+    with pytest.raises(RuntimeError):
+        apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts")], actor="alice", spark_check=False,
+              within=failing)
+    assert catalog.list_views(demo_lake) == [] and _view_documents(demo_lake) == []
+    apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts", tags=["kpi"])], actor="alice",
+          spark_check=False)
+    assert _view_documents(demo_lake) == [("analytics.daily", "analysts", "kpi")]
