@@ -13,8 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from access import AccessControl, Action, Resource
-from access import registration
+from access import AccessControl, Action, Resource, registration
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
 from api.guards import read_body
