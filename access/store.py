@@ -7,8 +7,9 @@ Every change runs in one transaction that also
   order and another process replays them in that order), and
 * appends a ``policy_change`` entry to the audit log.
 
-Callers (the API, the CLI, access requests, CSV import) decide who may make a
-change; the store checks that the change itself makes sense.
+Who may make a change is decided above the store (``access.changes`` for the
+API, the CLI and the UI; access requests for their own grants); the store
+checks that the change itself makes sense.
 """
 
 from __future__ import annotations
