@@ -35,7 +35,7 @@ from access.subscribers.raw import RawDecision, raw_decision
 from access.subscribers.registry import SubscriberRegistry
 from access.subscribers.settings import MIN_CREDENTIAL_SECONDS, SubscriberSettings
 from access.subscribers.tables import LakeTable, find_table
-from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKind, aware
+from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKind
 from deploy.spark_conf import S3Credentials, cluster_spark_conf
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
@@ -223,9 +223,7 @@ class CredentialVending:
 
 
 def _issued(row: CredentialRow) -> IssuedCredential:
-    issued, expires = aware(row.issued_at), aware(row.expires_at)
-    assert issued is not None and expires is not None
     return IssuedCredential(id=row.id, subscriber=row.subscriber, tables=tuple(row.tables or ()),
                             role_arn=row.role_arn, access_key_prefix=row.access_key_prefix,
-                            issued_by=row.issued_by, issued_at=issued, expires_at=expires,
-                            revoked_at=aware(row.revoked_at), revoke_reason=row.revoke_reason)
+                            issued_by=row.issued_by, issued_at=row.issued_at, expires_at=row.expires_at,
+                            revoked_at=row.revoked_at, revoke_reason=row.revoke_reason)
