@@ -13,6 +13,7 @@ with. The API maps the whole tree in one exception handler.
     │   └── CommitConflict          a Delta commit lost to a concurrent one (nothing committed)
     ├── InvalidInput                a request or file is malformed
     │   ├── InvalidContract         a contract (YAML or JSON) is malformed
+    │   ├── InvalidEncoding         a text body is not UTF-8 (400, with the byte offset)
     │   └── MalformedBatch          a batch cannot be read (bad CSV line, truncated Parquet)
     ├── ContractViolation           a batch breaks its contract (column, rows, samples)
     ├── BreakingChange              a contract change needs a new major version
@@ -105,6 +106,20 @@ class InvalidContract(InvalidInput):
 
     def details(self) -> dict[str, Any]:
         return {"where": self.where}
+
+
+class InvalidEncoding(InvalidInput):
+    """A text body is not UTF-8; ``offset`` is the first bad byte's, counted from 0."""
+
+    code = "invalid_encoding"
+    http_status = 400
+
+    def __init__(self, what: str, offset: int, byte: int) -> None:
+        super().__init__(f"{what} is not UTF-8 text: invalid byte 0x{byte:02x} at byte offset {offset}")
+        self.offset = offset
+
+    def details(self) -> dict[str, Any]:
+        return {"offset": self.offset}
 
 
 class MalformedBatch(InvalidInput):
