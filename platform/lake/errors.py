@@ -196,9 +196,9 @@ class ContractViolation(LakegateError):
 
 @dataclass(frozen=True)
 class SchemaChange:
-    """One difference between two contract versions."""
+    """One difference between two versions of a schema: a contract's, or a view's (``views.diff``)."""
 
-    kind: str  # added, dropped, renamed, retyped, required, relaxed, pii, primary_key, partition
+    kind: str  # added, dropped (views: removed), renamed, retyped, required, relaxed, pii, primary_key, partition...
     column: str | None
     detail: str
     breaking: bool
