@@ -8,6 +8,9 @@ UTC and hand back aware UTC values on both databases.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ from sqlalchemy import select, text
 from lake.catalog import Catalog
 from lake.catalog.database import _MIGRATIONS
 from lake.catalog.models import Base, Domain
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EVERY_PACKAGE = {
     "lake": "datasets", "access": "access_grants", "access.subscribers": "access_subscribers",
@@ -43,6 +48,33 @@ def test_autogenerate_proposes_nothing_on_a_migrated_catalog(catalog_url: str) -
         assert set(EVERY_PACKAGE.values()) <= tables, set(EVERY_PACKAGE.values()) - tables
     finally:
         catalog.dispose()
+
+
+def test_env_sees_every_package_only_when_it_compares(tmp_path: Path) -> None:
+    """In a fresh interpreter: opening a catalog imports no other package; ``alembic check`` imports them all."""
+    script = f"""
+import sys
+from alembic import command
+from alembic.config import Config
+from lake.catalog import Catalog
+from lake.catalog.database import _MIGRATIONS
+
+catalog = Catalog("sqlite:///{tmp_path / 'c.db'}")
+packages = {sorted(EVERY_PACKAGE)!r}
+print("before:", sorted(p for p in packages if p != "lake" and p in sys.modules))
+cfg = Config()
+cfg.set_main_option("script_location", str(_MIGRATIONS))
+with catalog.engine.begin() as conn:
+    cfg.attributes["connection"] = conn
+    command.check(cfg)
+print("after:", sorted(p for p in packages if p in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)])})
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert "before: []" in lines, done.stdout
+    assert f"after: {sorted(EVERY_PACKAGE)!r}" in lines, done.stdout
 
 
 def test_autogenerate_sees_a_table_of_another_package(catalog_url: str) -> None:
