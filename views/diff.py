@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
-from lake.errors import SchemaChange
-from lake.schemadiff import ColumnRules, diff_columns
 from sqlglot import exp
 
+from lake.errors import SchemaChange
+from lake.schemadiff import ColumnRules, diff_columns
 from views.columns import ViewColumn
 from views.versions import VersionRecord
-
 
 #: One difference between two versions (kinds: added, removed, renamed,
 #: retyped, pii, grain, materialization, docs): the contracts' change type.

@@ -4,10 +4,11 @@ not UTF-8 → 400 naming the first bad byte's offset, decoded as it streams."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import API, Headers
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
@@ -17,8 +18,6 @@ from api.routes.datasets import MAX_CONTRACT_BYTES
 from api.routes.metrics import MAX_DOCUMENT_BYTES
 from api.routes.views import MAX_DEFINITION_BYTES
 from lake.errors import InvalidEncoding, PayloadTooLarge
-
-from conftest import API, Headers
 
 #: (method, path, content type, the route's own limit) of every route that reads a raw text body.
 TEXT_ROUTES = [

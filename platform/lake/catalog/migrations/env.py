@@ -24,13 +24,13 @@ SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_searc
 
 def catalog_metadata() -> MetaData:
     """The tables of every package that keeps its rows in the catalog."""
-    # Imported for their tables, which join Base.metadata.
-    import access.models  # noqa: F401
-    import access.subscribers.models  # noqa: F401
-    import metrics_catalog.models  # noqa: F401
-    import ui.models  # noqa: F401
-    import views.models  # noqa: F401
+    from access import models as access_models
+    from access.subscribers import models as subscriber_models
+    from metrics_catalog import models as metric_models
+    from ui import models as ui_models
+    from views import models as view_models
 
+    _ = (access_models, subscriber_models, metric_models, ui_models, view_models)  # their tables join Base.metadata
     return Base.metadata
 
 
