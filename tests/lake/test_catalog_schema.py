@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ from sqlalchemy import select, text
 
 from lake.catalog import Catalog
 from lake.catalog.database import _MIGRATIONS
-from lake.catalog.models import Base, Domain
+from lake.catalog.models import Base, Domain, SearchDocumentRow
+from lake.search import SearchDocument, SearchIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,13 +114,32 @@ def test_datetimes_are_stored_in_utc_and_read_back_aware(catalog_url: str) -> No
         catalog.dispose()
 
 
+def test_the_search_index_stamps_its_entries_as_every_datetime_column(catalog_url: str) -> None:
+    catalog = Catalog(catalog_url)
+    try:
+        index = SearchIndex(catalog)
+        index.upsert([SearchDocument("dataset", "sales.orders", "sales", "Orders")])
+        index.upsert([SearchDocument("dataset", "sales.orders", "sales", "Orders placed")])  # the update path
+        with catalog.session() as s:
+            (row,) = s.scalars(select(SearchDocumentRow)).all()
+        assert row.title == "Orders placed"
+        assert row.updated_at.tzinfo == dt.UTC
+        assert abs(dt.datetime.now(dt.UTC) - row.updated_at) < dt.timedelta(minutes=5)
+    finally:
+        catalog.dispose()
+
+
 def test_sqlite_keeps_the_text_it_always_stored(tmp_path: Path) -> None:
-    """The column type changes nothing on disk: UTC wall clock, no offset, as before."""
+    """The column type changes nothing on disk: UTC wall clock, no offset, as before, in every table."""
     catalog = Catalog(f"sqlite:///{tmp_path}/c.db")
     try:
         with catalog.session() as s:
             s.add(Domain(name="zoned", created_at=dt.datetime(2026, 12, 7, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))))
+        SearchIndex(catalog).upsert([SearchDocument("dataset", "sales.orders", "sales", "Orders")])
         with catalog.engine.connect() as conn:
             assert conn.execute(text("SELECT created_at FROM domains")).scalar() == "2026-12-07 01:30:00.000000"
+            # Written by raw SQL, the search index's stamp has the same form.
+            stamp = conn.execute(text("SELECT updated_at FROM search_documents")).scalar()
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stamp), stamp
     finally:
         catalog.dispose()

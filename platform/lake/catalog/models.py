@@ -152,8 +152,8 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
-class SearchDocument(Base):
-    """One entry of the search index (``lake.search``).
+class SearchDocumentRow(Base):
+    """The stored form of one ``lake.search.SearchDocument``.
 
     The full-text structures beside it are the database's own (an FTS5 table
     on SQLite, generated ``tsvector`` columns on PostgreSQL): migrations make
