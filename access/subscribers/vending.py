@@ -17,7 +17,6 @@ audited per table.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKi
 from deploy.spark_conf import S3Credentials, cluster_spark_conf
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
+from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -197,7 +197,7 @@ class CredentialVending:
 
     def _record(self, sub: Subscriber, tables: Sequence[LakeTable], creds: VendedCredentials, session: str,
                 actor: str, role_arn: str) -> IssuedCredential:
-        expires = creds.expiration if creds.expiration.tzinfo else creds.expiration.replace(tzinfo=dt.UTC)
+        expires = as_utc(creds.expiration)
         with self.access.lake.catalog.session() as s:
             row = CredentialRow(subscriber=sub.name, tables=[t.key for t in tables], role_arn=role_arn,
                                 access_key_prefix=creds.access_key_id[:KEY_PREFIX_CHARS], session_name=session,

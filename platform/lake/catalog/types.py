@@ -39,9 +39,8 @@ class AwareDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+        stored: dt.datetime = value  # the impl's own result processing made it a datetime
+        return stored.replace(tzinfo=dt.UTC) if stored.tzinfo is None else stored.astimezone(dt.UTC)
 
     @property
     def python_type(self) -> type[dt.datetime]:
