@@ -8,16 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import API, Headers
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from api.app import API_PREFIX as API
 from api.guards import read_text
 from api.routes.access import MAX_POLICY_BYTES
 from api.routes.datasets import MAX_CONTRACT_BYTES
 from api.routes.metrics import MAX_DOCUMENT_BYTES
 from api.routes.views import MAX_DEFINITION_BYTES
 from lake.errors import InvalidEncoding, PayloadTooLarge
+
+Headers = dict[str, str]
 
 #: (method, path, content type, the route's own limit) of every route that reads a raw text body.
 TEXT_ROUTES = [
