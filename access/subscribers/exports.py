@@ -43,7 +43,7 @@ from access.subscribers.models import ExportRow
 from access.subscribers.registry import SubscriberRegistry
 from access.subscribers.settings import SubscriberSettings
 from access.subscribers.tables import LakeTable, find_table
-from access.subscribers.values import Subscriber, aware
+from access.subscribers.values import Subscriber
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
 
@@ -251,8 +251,8 @@ class Exports:
                                   .order_by(ExportRow.created_at.desc()).limit(limit)))
             return [Export(r.id, r.subscriber, r.table_key, r.subject, r.location, r.rows,
                            tuple(ExportFile(f["name"], f["rows"], f["bytes"], f["sha256"]) for f in r.files),
-                           dict(r.source_versions), aware(r.created_at) or utcnow(),
-                           urls_expire_at=aware(r.urls_expire_at)) for r in rows]
+                           dict(r.source_versions), r.created_at or utcnow(),
+                           urls_expire_at=r.urls_expire_at) for r in rows]
 
 
 class _Writer:

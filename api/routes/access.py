@@ -10,7 +10,7 @@ clear with ``decrypt``). Every route needs ``discover`` on the lake.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -33,19 +33,14 @@ from access.schemas import (
 )
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
-from api.guards import read_body
+from api.guards import read_text
 from api.params import Id
-from api.schemas import ErrorResponse
+from api.schemas import error_responses
 from lake.auth import Principal
-from lake.errors import InvalidInput
 
 router = APIRouter(prefix="/access", tags=["access"], dependencies=[BASELINE])
 
 MAX_POLICY_BYTES = 8 << 20
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 def _check(access: AccessControl, principal: Principal, action: Action, resource: Resource) -> str:
@@ -68,14 +63,14 @@ def list_roles(access: AccessDep, kind: Annotated[str | None, Query(description=
     return [RolePublic.of(r) for r in access.policies.roles(_kind(kind))]
 
 
-@router.post("/roles", status_code=201, responses=_errors(403, 409, 422))
+@router.post("/roles", status_code=201, responses=error_responses(403, 409, 422))
 def create_role(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a role (needs admin on the lake)."""
     return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.ROLE, description=body.description,
                                                     by=known(access, principal)))
 
 
-@router.post("/groups", status_code=201, responses=_errors(403, 409, 422))
+@router.post("/groups", status_code=201, responses=error_responses(403, 409, 422))
 def create_group(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a group (needs admin on the lake)."""
     return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.GROUP, description=body.description,
@@ -87,19 +82,19 @@ def list_groups(access: AccessDep) -> list[RolePublic]:
     return [RolePublic.of(r) for r in access.policies.roles(RoleKind.GROUP)]
 
 
-@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
+@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=error_responses(403, 404, 409))
 def delete_role(name: str, access: AccessDep, principal: PrincipalDep) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
     access.changes.delete_role(name, by=known(access, principal))
 
 
-@router.get("/roles/{name}/members", responses=_errors(404))
+@router.get("/roles/{name}/members", responses=error_responses(404))
 def list_members(name: str, access: AccessDep) -> list[MembershipPublic]:
     access.policies.role(name)
     return [MembershipPublic.of(m) for m in access.policies.memberships(role=name)]
 
 
-@router.post("/roles/{name}/members", status_code=201, responses=_errors(403, 404, 409))
+@router.post("/roles/{name}/members", status_code=201, responses=error_responses(403, 404, 409))
 def add_member(name: str, body: MemberAdd, access: AccessDep, principal: PrincipalDep) -> MembershipPublic:
     """Add a user, service principal, group or role to a role or group."""
     return MembershipPublic.of(access.changes.add_member(name, body.member, expires_at=body.expires_at,
@@ -107,7 +102,7 @@ def add_member(name: str, body: MemberAdd, access: AccessDep, principal: Princip
 
 
 @router.delete("/roles/{name}/members/{member}", status_code=204, response_class=Response,
-               responses=_errors(403, 404, 409))
+               responses=error_responses(403, 404, 409))
 def remove_member(name: str, member: str, access: AccessDep, principal: PrincipalDep) -> None:
     access.changes.remove_member(name, member, by=known(access, principal))
 
@@ -123,7 +118,7 @@ def subject_roles(subject: str, access: AccessDep, principal: PrincipalDep) -> l
 # -- grants -----------------------------------------------------------------------------
 
 
-@router.get("/grants", responses=_errors(403, 422))
+@router.get("/grants", responses=error_responses(403, 422))
 def list_grants(access: AccessDep, principal: PrincipalDep,
                 subject: str | None = None,
                 resource: Annotated[str, Query(description="Grants on this resource and below it.")] = "lake",
@@ -136,7 +131,7 @@ def list_grants(access: AccessDep, principal: PrincipalDep,
                                                                include_expired=include_expired)]
 
 
-@router.post("/grants", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post("/grants", status_code=201, responses=error_responses(403, 404, 409, 422))
 def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) -> GrantPublic:
     """Allow or deny a subject an action on a resource and everything under it."""
     target, action = Resource.parse(body.resource), Action.parse(body.action)
@@ -145,7 +140,7 @@ def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) 
                                                by=known(access, principal)))
 
 
-@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
+@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=error_responses(403, 404, 409))
 def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> None:
     """Remove a grant (409 if it would leave no administrator)."""
     access.changes.revoke(grant_id, by=known(access, principal))
@@ -154,7 +149,7 @@ def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> No
 # -- masks and row filters -------------------------------------------------------------------
 
 
-@router.get("/masks", responses=_errors(403))
+@router.get("/masks", responses=error_responses(403))
 def list_masks(access: AccessDep, principal: PrincipalDep, subject: str | None = None) -> list[MaskPublic]:
     """Mask rules on the resources you may grant on."""
     known(access, principal)
@@ -162,7 +157,7 @@ def list_masks(access: AccessDep, principal: PrincipalDep, subject: str | None =
             if access.can(principal.name, Action.GRANT, m.resource)]
 
 
-@router.put("/masks", responses=_errors(403, 404, 422))
+@router.put("/masks", responses=error_responses(403, 404, 422))
 def set_mask(body: MaskSet, access: AccessDep, principal: PrincipalDep) -> MaskPublic:
     """Set how a subject sees a column (or the PII columns under a table, domain or the lake)."""
     target, mask = Resource.parse(body.resource), Mask.parse(body.mask)
@@ -170,12 +165,12 @@ def set_mask(body: MaskSet, access: AccessDep, principal: PrincipalDep) -> MaskP
                                                  by=known(access, principal)))
 
 
-@router.delete("/masks", status_code=204, response_class=Response, responses=_errors(403, 404))
+@router.delete("/masks", status_code=204, response_class=Response, responses=error_responses(403, 404))
 def remove_mask(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
     access.changes.remove_mask(subject, Resource.parse(resource), by=known(access, principal))
 
 
-@router.get("/row-filters", responses=_errors(403))
+@router.get("/row-filters", responses=error_responses(403))
 def list_row_filters(access: AccessDep, principal: PrincipalDep, subject: str | None = None
                      ) -> list[RowFilterPublic]:
     """Row filters on the resources you may grant on."""
@@ -184,7 +179,7 @@ def list_row_filters(access: AccessDep, principal: PrincipalDep, subject: str | 
             if access.can(principal.name, Action.GRANT, f.resource)]
 
 
-@router.put("/row-filters", responses=_errors(403, 404, 422))
+@router.put("/row-filters", responses=error_responses(403, 404, 422))
 def set_row_filter(body: RowFilterSet, access: AccessDep, principal: PrincipalDep) -> RowFilterPublic:
     """Limit the rows a subject's grants give on the tables under a resource."""
     target = Resource.parse(body.resource)
@@ -192,7 +187,7 @@ def set_row_filter(body: RowFilterSet, access: AccessDep, principal: PrincipalDe
                                                             expires_at=body.expires_at, by=known(access, principal)))
 
 
-@router.delete("/row-filters", status_code=204, response_class=Response, responses=_errors(403, 404))
+@router.delete("/row-filters", status_code=204, response_class=Response, responses=error_responses(403, 404))
 def remove_row_filter(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
     access.changes.remove_row_filter(subject, Resource.parse(resource), by=known(access, principal))
 
@@ -200,7 +195,7 @@ def remove_row_filter(subject: str, resource: str, access: AccessDep, principal:
 # -- decisions -----------------------------------------------------------------------------
 
 
-@router.get("/check", responses=_errors(403, 422))
+@router.get("/check", responses=error_responses(403, 422))
 def check(access: AccessDep, principal: PrincipalDep, action: str, resource: str,
           subject: Annotated[str | None, Query(description="Whom to ask about (you by default).")] = None
           ) -> DecisionPublic:
@@ -213,7 +208,7 @@ def check(access: AccessDep, principal: PrincipalDep, action: str, resource: str
     return DecisionPublic.of(who, act.value, target.key, access.explain(who, act, target))
 
 
-@router.get("/datasets/{name}", responses=_errors(403, 404, 422))
+@router.get("/datasets/{name}", responses=error_responses(403, 404, 422))
 def dataset_access(name: str, lake: LakeDep, access: AccessDep, principal: PrincipalDep,
                    subject: str | None = None) -> TableAccessPublic:
     """What a subject may read of a dataset: columns, masks, rows (someone else: needs grant on it)."""
@@ -229,24 +224,20 @@ def dataset_access(name: str, lake: LakeDep, access: AccessDep, principal: Princ
 # -- the policy as Casbin CSV --------------------------------------------------------------------
 
 
-@router.get("/policy", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **_errors(403)})
+@router.get("/policy", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **error_responses(403)})
 def export_policy(access: AccessDep, principal: PrincipalDep) -> Response:
     """The whole policy as a Casbin CSV (loads into casbin.Enforcer with access/model.conf)."""
     _check(access, principal, Action.ADMIN, LAKE)
     return Response(access.export_csv(), media_type="text/csv")
 
 
-@router.post("/policy", responses=_errors(403, 409, 413, 422),
+@router.post("/policy", responses=error_responses(400, 403, 409, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_policy(request: Request, access: AccessDep, principal: PrincipalDep,
                         replace: Annotated[bool, Query(description="Drop what the file does not list.")] = False
                         ) -> ImportResult:
     """Load a Casbin CSV policy (the export's format), all or nothing."""
     actor = await run_in_threadpool(lambda: access.changes.require_lake_admin(known(access, principal)))
-    body = await read_body(request, MAX_POLICY_BYTES)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the policy is not UTF-8 text") from exc
+    text = await read_text(request, MAX_POLICY_BYTES, what="the policy")
     counts = await run_in_threadpool(lambda: access.changes.import_csv(text, replace=replace, by=actor))
     return ImportResult(**counts)

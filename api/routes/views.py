@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from access import AccessControl, Action, Resource, registration
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
-from api.guards import read_body
+from api.guards import read_text
 from api.params import Number, NumberQuery, OptionalNumberQuery
+from api.schemas import error_responses
 from lake.auth import Principal
 from lake.errors import InvalidInput
 from lake.service import Lake
@@ -82,11 +83,7 @@ def _discover(access: AccessControl, principal: Principal, name: str) -> None:
 
 
 async def _body_text(request: Request) -> str:
-    body = await read_body(request, MAX_DEFINITION_BYTES)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the body is not UTF-8 text") from exc
+    return await read_text(request, MAX_DEFINITION_BYTES, what="the view definition")
 
 
 def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
@@ -98,7 +95,7 @@ def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
 
 
 @router.post("", status_code=201, openapi_extra=_VERSION_BODY,
-             responses={200: {"description": "Unchanged: no version was created."}})
+             responses={200: {"description": "Unchanged: no version was created."}, **error_responses(400, 413)})
 async def create_version(
     request: Request, response: Response, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
     dry_run: Annotated[bool, Query(description="Only plan: analyze, compile, diff, list impact.")] = False,

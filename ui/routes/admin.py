@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from starlette.responses import RedirectResponse
 
 from access import (
     AccessControl,
@@ -28,9 +27,9 @@ from access import (
 from access.changes import PolicyChanges
 from api.params import MAX_INT, Id
 from lake.catalog.models import utcnow
-from lake.errors import LakegateError
+from lake.errors import AccessDenied
 from ui import services
-from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.routing import Me, Posted, UiRoute, form_outcome
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
 
@@ -72,14 +71,11 @@ def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length
 
 async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str,
                   change: Callable[[PolicyChanges], object]) -> Response:
-    try:
-        await in_thread(lambda: change(services.access(request).changes))
-    except LakegateError as exc:
-        if exc.http_status >= 500 or exc.http_status == 403:
-            raise
-        message, status = exc.message, exc.http_status
-        return await in_thread(lambda: admin_page(request, me, flash=message, flash_tone="bad", status_code=status))
-    return RedirectResponse(f"{UI_PREFIX}/admin?done={done}#{anchor}", status_code=303)
+    return await form_outcome(lambda: change(services.access(request).changes),
+                              done=f"{UI_PREFIX}/admin?done={done}#{anchor}",
+                              refused=lambda message, status: admin_page(request, me, flash=message, flash_tone="bad",
+                                                                         status_code=status),
+                              error_pages=(AccessDenied,))
 
 
 @router.post("/admin/roles")
