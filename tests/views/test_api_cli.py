@@ -22,7 +22,7 @@ from api.app import API_PREFIX, create_app
 from api.commands.views import app as views_cli
 from api.deps import current_principal
 from api.routes import views as views_routes
-from views.demo import DEMO_DIR
+from demo.definitions import VIEWS_DIR as DEMO_DIR
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
@@ -55,7 +55,7 @@ def client(home: Path) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def auth(client: TestClient) -> dict[str, dict[str, str]]:
-    from lake.demo import land_demo
+    from demo.load import land_demo
 
     lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
     land_demo(lake, scale=0.01, seed=3)
