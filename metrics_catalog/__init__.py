@@ -4,7 +4,7 @@ Start from :class:`MetricCatalog` (``metrics_catalog.service``)::
 
     from metrics_catalog import MetricCatalog
 
-    metrics = MetricCatalog(lake)
+    metrics = MetricCatalog(lake, access=access, gateway=gateway)  # as api.services wires it
     metrics.chains.set("playback", chain_yaml, actor="admin")
     metrics.workflow.create(definition_yaml, actor="mia")
     metrics.workflow.propose("playback.daily_active_viewers", actor="mia")
