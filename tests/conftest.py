@@ -1,5 +1,9 @@
 """Shared fixtures: settings on a temporary home, a Lake, catalogs on SQLite
-and PostgreSQL, and factories for contracts and datasets."""
+and PostgreSQL, and factories for contracts and datasets.
+
+Every new SQLite catalog a test opens is a copy of one catalog migrated once
+per session (``catalog_fixtures.py``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from sqlalchemy.engine import make_url
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 
+from catalog_fixtures import _catalog_from_template, catalog_template  # noqa: F401  (fixtures)
 from factories import contract_doc
 from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
 
