@@ -65,7 +65,7 @@ def spark_check(lake: Lake, spark: SparkSession, snapshot: Snapshot, analysis: A
             analysis.view, f"Spark outputs {len(fields)} columns, sqlglot {len(analysis.columns)}",
             kind="schema_mismatch", version=version)
     columns = []
-    for field, column in zip(fields, analysis.columns):
+    for field, column in zip(fields, analysis.columns, strict=False):
         if field.name.lower() != column.name:
             raise ViewCompileError(analysis.view, f"Spark names column {column.name!r} {field.name!r}",
                                    kind="schema_mismatch", version=version)

@@ -112,7 +112,7 @@ def _check_result_schema(record: VersionRecord, fields: Sequence[Any]) -> None:
     problems = []
     if len(fields) != len(record.columns):
         problems.append(f"{len(fields)} columns instead of {len(record.columns)}")
-    for field, col in zip(fields, record.columns):
+    for field, col in zip(fields, record.columns, strict=False):
         got = types.from_spark(field.dataType)
         if field.name.lower() != col.name:
             problems.append(f"column {col.name!r} is named {field.name!r}")

@@ -339,7 +339,7 @@ def _wait_until_answering(session: Any, url: str) -> None:
     delay = 0.1
     while True:
         try:
-            session.version  # one round trip
+            _ = session.version  # one round trip
             return
         except Exception as exc:  # noqa: BLE001 - any failure before the deadline is retried
             if time.monotonic() + delay > deadline:

@@ -97,5 +97,5 @@ def test_moto_authorizes_s3_by_iam_action(moto_iam_server) -> None:  # type: ign
     assert [o["Key"] for o in listed["Contents"]] == ["lake/t/_delta_log/00000000000000000000.json"]
     head = reader.head_object(Bucket=bucket, Key="lake/t/_delta_log/00000000000000000000.json")  # s3:GetObject
     assert head["ContentLength"] == 2
-    with pytest.raises(Exception, match="AccessDenied|403"):  # and the policy still binds
+    with pytest.raises(Exception, match=r"AccessDenied|403"):  # and the policy still binds
         reader.put_object(Bucket=bucket, Key="lake/t/x", Body=b"")

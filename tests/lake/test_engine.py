@@ -21,6 +21,7 @@ import pytest
 
 from lake.engine import CONNECT_SERVER_CLASS, connect_server_command, status
 from lake.settings import Settings
+import contextlib
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -99,10 +100,8 @@ class Client:
                 return dict(json.loads(line))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(AssertionError, BrokenPipeError):
             self.ask("quit")
-        except (AssertionError, BrokenPipeError):
-            pass
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

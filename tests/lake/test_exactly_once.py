@@ -76,7 +76,7 @@ def test_racing_appends_of_the_same_keys_land_once(shared_lake: Lake) -> None:
     lake = shared_lake
     for round_ in range(3):
         keys = range(round_ * 1000, round_ * 1000 + 500)
-        outcomes = race(4, lambda i: lake.ingest(DS, csv(keys), "csv", actor=f"p{i}"))
+        outcomes = race(4, lambda i, keys=keys: lake.ingest(DS, csv(keys), "csv", actor=f"p{i}"))
         landed = [o for o in outcomes if isinstance(o, IngestResult)]
         refused = [o for o in outcomes if isinstance(o, ContractViolation)]
         assert len(landed) == 1 and len(refused) == 3, outcomes
@@ -136,8 +136,9 @@ def test_overlapping_upserts_all_land_and_leave_no_file_behind(shared_lake: Lake
     lake = shared_lake
     lake.ingest(DS, csv(range(100)), "csv", actor="seed")
     for round_ in range(2):
-        outcomes = race(4, lambda i: lake.ingest(DS, csv(range(i * 10, 100 + i * 10), revenue=f"{round_}.{i}0"),
-                                                 "csv", actor=f"p{i}", mode="upsert"))
+        outcomes = race(4, lambda i, round_=round_: lake.ingest(DS, csv(range(i * 10, 100 + i * 10),
+                                                                        revenue=f"{round_}.{i}0"),
+                                                                "csv", actor=f"p{i}", mode="upsert"))
         assert all(isinstance(o, IngestResult) for o in outcomes), outcomes
     rows = lake.read(DS, columns=["conversion_id"]).column("conversion_id").to_pylist()
     assert sorted(rows) == list(range(130))

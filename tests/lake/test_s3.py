@@ -77,7 +77,7 @@ def batch(start: int, n: int) -> pa.Table:
 
 def test_setup_creates_encrypted_bucket_with_deny_policy(s3_settings: Settings) -> None:
     store = S3Store.from_settings(s3_settings)
-    bucket, prefix = parse_s3_uri(s3_settings.storage_uri or "")
+    bucket, _prefix = parse_s3_uri(s3_settings.storage_uri or "")
     assert (store.bucket, store.prefix, store.root) == (bucket, "lake", f"s3://{bucket}/lake")
     s3 = store.s3_client()
     foreign = {"Sid": "OpsReadOnly", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},

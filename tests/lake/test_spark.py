@@ -110,7 +110,7 @@ def test_missing_jars_name_the_bootstrap(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, spark_jars_dir=tmp_path / "jars")
     with pytest.raises(ConfigError, match=r"delta-storage, hadoop-aws, bundle.*scripts/bootstrap.sh"):
         engine_jars(settings)
-    with pytest.raises(ConfigError, match="scripts/bootstrap.sh"):
+    with pytest.raises(ConfigError, match=r"scripts/bootstrap\.sh"):
         engine_jars(Settings(home=tmp_path, spark_jars_dir=tmp_path / "nowhere"))
     assert any("delta-spark_" in j for j in engine_jars(Settings(home=tmp_path)))  # the project's jvm/jars
 
@@ -427,9 +427,9 @@ def test_each_writer_reads_the_others_commits(spark: Any, tmp_path: Path) -> Non
     assert sorted(tuple(r) for r in read_delta(spark, uri).collect()) == want
     dt_ = DeltaTable(uri)
     assert dt_.version() == 2
-    assert sorted(zip(*dt_.to_pyarrow_table().to_pydict().values())) == want
+    assert sorted(zip(*dt_.to_pyarrow_table().to_pydict().values(), strict=True)) == want
     assert sorted(r["id"] for r in read_delta(spark, uri, version=1).collect()) == [1, 2, 3]
-    spark_commit = [h for h in dt_.history() if h["version"] == 1][0]
+    spark_commit = next(h for h in dt_.history() if h["version"] == 1)
     assert json.loads(spark_commit["userMetadata"])["actor"] == "test"
 
     # A Spark overwrite, read back by delta-rs.

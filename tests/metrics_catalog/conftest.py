@@ -37,4 +37,4 @@ def make_metric(metrics: MetricCatalog) -> Callable[..., Any]:
 def any_metrics(any_lake: Lake) -> Iterator[MetricCatalog]:
     """The same catalog on SQLite and on PostgreSQL."""
     setup_playback(any_lake)
-    yield open_catalog(any_lake)
+    return open_catalog(any_lake)

@@ -36,7 +36,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(({k: v for k, v in self.headers.items()}, body))
+                receiver.received.append((dict(self.headers.items()), body))
                 self.send_response(receiver.status)
                 self.end_headers()
 

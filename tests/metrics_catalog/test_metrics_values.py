@@ -155,7 +155,7 @@ def test_only_certified_metrics_are_served(setup: Any) -> None:
     assert served.revision == 1 and "watch_seconds` >= 60" in served.sql
 
 
-@pytest.mark.parametrize("kwargs, message", [
+@pytest.mark.parametrize(("kwargs", "message"), [
     ({"grain": "year"}, "unknown grain"),
     ({"grain": "day", "dimensions": ["email"]}, "may be grouped by"),
     ({"grain": "day", "start": "2026-11-01", "end": "2026-10-01"}, "after"),

@@ -95,7 +95,7 @@ def order_rows(days: int = 6) -> pa.Table:
     n = 0
     for d in range(days):
         for i, country in enumerate(("US", "DE", "FR")):
-            for k in range(1 + (d + i) % 3):
+            for _k in range(1 + (d + i) % 3):
                 n += 1
                 rows.append({"order_id": n, "order_date": start + dt.timedelta(days=d), "country": country,
                              "amount": decimal.Decimal(f"{10 + (n * 7) % 90}.{n % 100:02d}"),

@@ -56,7 +56,7 @@ def test_every_object_spark_writes_has_its_domains_key(s3_lake: Lake) -> None:
     runs = [materialize(s3_lake, view, actor="alice") for view in ("ads.revenue_by_country",
                                                                     "subs.revenue_by_country")]
     kms = s3_lake.store.kms_client()  # type: ignore[attr-defined]
-    for run, domain in zip(runs, ("ads", "subs")):
+    for run, domain in zip(runs, ("ads", "subs"), strict=True):
         assert run.table_uri is not None and run.table_uri.startswith("s3://")
         domain_key = kms.describe_key(KeyId=s3_lake.store.ensure_domain(domain))["KeyMetadata"]["KeyId"]  # type: ignore[attr-defined]
         prefix = s3_lake.store.object_key(f"views/{run.view}/v{run.version}") + "/"  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ def test_parse_accepts_queries_and_set_operations() -> None:
     assert isinstance(parse_query("(SELECT 1)"), exp.Subquery)
 
 
-@pytest.mark.parametrize("sql, reason", [
+@pytest.mark.parametrize(("sql", "reason"), [
     ("", "empty"),
     ("   \n  ", "empty"),
     (";", "empty"),

@@ -1,7 +1,7 @@
 """initial catalog
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-30 14:10:03.373690
 """
 from __future__ import annotations
