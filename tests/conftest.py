@@ -27,6 +27,18 @@ from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401 
 PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://lakegate:lakegate@127.0.0.1:5432/postgres")
 
 
+#: Markers of tests that start something heavy; each of them is also ``slow``.
+SLOW_KINDS = ("spark", "s3")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spark and S3 (moto server) tests are slow, so ``-m "not slow"`` leaves them out."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test reads the developer's own ~/.lakegate or LAKEGATE_* variables."""
