@@ -253,8 +253,7 @@ class AccessRequests:
         request = self.get(request_id)
         self._check_decider(approver, request)
         revealed = self._may_reveal(approver, request) if reveal_pii else ()
-        # The access layer's clock decides expiry, so the grant's end is on it too.
-        now = dt.datetime.fromtimestamp(self.access.clock(), dt.UTC)
+        now = self._now()
         expires = now + _check_duration(duration or request.duration)
         with self.access.policies.transaction(approver) as tx:
             self._transition(tx.session, request_id, RequestStatus.APPROVED, decided_by=approver, decided_at=now,
@@ -279,11 +278,15 @@ class AccessRequests:
                                      resource=request.resource.key, detail=detail)
         return self.get(request_id)
 
+    def _now(self) -> dt.datetime:
+        """Now on the access layer's clock: it decides expiry, so decisions and grant ends are dated by it too."""
+        return dt.datetime.fromtimestamp(self.access.clock(), dt.UTC)
+
     def reject(self, request_id: int, approver: str, *, note: str = "") -> AccessRequestInfo:
         request = self.get(request_id)
         self._check_decider(approver, request)
         with self.catalog.session() as s:
-            self._transition(s, request_id, RequestStatus.REJECTED, decided_by=approver, decided_at=utcnow(),
+            self._transition(s, request_id, RequestStatus.REJECTED, decided_by=approver, decided_at=self._now(),
                              decision_note=note)
             self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=approver, action="reject",
                                      resource=request.resource.key,
@@ -295,7 +298,7 @@ class AccessRequests:
         if requester != request.requester:
             raise AccessDenied(requester, "cancel", f"access request {request_id}", "only its requester may cancel it")
         with self.catalog.session() as s:
-            self._transition(s, request_id, RequestStatus.CANCELLED, decided_by=requester, decided_at=utcnow())
+            self._transition(s, request_id, RequestStatus.CANCELLED, decided_by=requester, decided_at=self._now())
             self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=requester, action="cancel",
                                      resource=request.resource.key, detail={"request": request_id})
         return self.get(request_id)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import current_principal
-from api.authz import BASELINE, audit_failure, audit_token_use
+from api.authz import BASELINE, audit_failure, audit_shed, audit_token_use
 from api.routes import (
     access,
     audit,
@@ -44,7 +44,7 @@ from api.routes import (
 from api import openapi
 from api.guards import BodyLimit, ShedWhenFull, error_response
 from access.gateway.admission import Admission, AdmissionLimits
-from lake.errors import AuthenticationError, LakegateError, TooManyRequests
+from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 
@@ -68,7 +68,7 @@ async def _lakegate_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.http_status >= 500:
         log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    if isinstance(exc, TooManyRequests):
+    if exc.retry_after is not None:
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
 
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None) -> Fa
         retry_after_seconds=limits.query_retry_after_seconds))
     app.state.query_threads = anyio.CapacityLimiter(limits.max_concurrent_queries)
     app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes)
-    app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query")
+    app.add_middleware(ShedWhenFull, admission=app.state.admission, path=f"{API_PREFIX}/query", audit=audit_shed)
     app.add_exception_handler(LakegateError, _lakegate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

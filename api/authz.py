@@ -141,6 +141,12 @@ def audit_refusal(request: Request, principal: Principal | None, reason: str, de
     _record(request, AuditKind.REFUSAL, principal, {"reason": reason, **detail})
 
 
+def audit_shed(request: Request, refused: int, seconds: float) -> None:
+    """Record queries refused at the door of a full server, before authentication (one ``refusal`` entry for
+    ``refused`` of them over ``seconds``; see :class:`api.guards.ShedWhenFull`); never raises."""
+    audit_refusal(request, None, "server_busy", {"refused": refused, "seconds": seconds})
+
+
 async def audit_token_use(request: Request, principal: PrincipalDep, access: AccessDep) -> None:
     """Record that a bearer token authenticated a caller (an audit ``token_use`` entry).
 

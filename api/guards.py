@@ -18,9 +18,11 @@ bytes received.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -164,6 +166,10 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+#: How long refusals at the door are counted before one audit entry records them.
+SHED_AUDIT_SECONDS = 5.0
+
+
 class ShedWhenFull:
     """ASGI middleware: refuse a query with 429 before any work when the server is full.
 
@@ -171,16 +177,23 @@ class ShedWhenFull:
     and queue places are let in at once (:meth:`Admission.arrive`), counting
     those still being authenticated; the rest are answered at once, before
     authentication reads the catalog, so a flood of queries costs the server
-    almost nothing. These refusals are logged, not audited (there is no
-    authenticated caller to name yet, and writing would be the work shed);
-    refusals that reach the route name their caller and are audited there.
+    almost nothing. Such refusals name no caller (none is authenticated yet)
+    and are counted, not written one by one: the first opens a window of
+    :data:`SHED_AUDIT_SECONDS`, at whose end one log line and one audit entry
+    (``refusal``, reason ``server_busy``, with the count) are written off the
+    event loop. Refusals that reach the route name their caller and are
+    audited there.
     """
 
-    def __init__(self, app: ASGIApp, *, admission: Admission, path: str) -> None:
+    def __init__(self, app: ASGIApp, *, admission: Admission, path: str,
+                 audit: Callable[[Request, int, float], None] | None = None) -> None:
         self.app = app
         self.admission = admission
         self.path = path
+        self.audit = audit
         self._busy: JSONResponse | None = None
+        self._refused = 0
+        self._window: tuple[float, Scope] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path):
@@ -191,10 +204,27 @@ class ShedWhenFull:
             if self._busy is None:
                 refusal = self.admission.refuse_busy()
                 self._busy = lakegate_error_response(refusal, {"Retry-After": str(refusal.retry_after)})
-            log.warning("%s %s refused: the server is full", scope["method"], scope["path"])
+            self._count_refusal(scope)
             await self._busy(scope, _no_receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             self.admission.depart()
+
+    def _count_refusal(self, scope: Scope) -> None:
+        self._refused += 1
+        if self._window is None:
+            self._window = (time.monotonic(), scope)
+            asyncio.get_running_loop().call_later(SHED_AUDIT_SECONDS, self._close_window)
+
+    def _close_window(self) -> None:
+        if self._window is None:  # pragma: no cover - one timer per window
+            return
+        (opened, scope), self._window = self._window, None
+        refused, self._refused = self._refused, 0
+        seconds = round(time.monotonic() - opened, 1)
+        log.warning("%s %s: %d refused in %.1f s, the server was full", scope["method"], scope["path"],
+                    refused, seconds)
+        if self.audit is not None:
+            asyncio.get_running_loop().run_in_executor(None, self.audit, Request(scope), refused, seconds)

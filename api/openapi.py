@@ -11,7 +11,8 @@ what the server does:
   lake-wide baseline permission) and 500;
 - a route that takes a body can answer 400 (a body that cannot be parsed),
   413 (larger than the limit) and 422;
-- ``POST /query`` can answer 429 (admission control) with ``Retry-After``.
+- ``POST /query`` can answer 429 (admission control) and 503 (the Spark
+  engine is down or restarting), both with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _DESCRIPTIONS = {
     422: "The request is not valid: the message says what and where.",
     429: "Too many requests at once; retry after the number of seconds in Retry-After.",
     500: "Internal error; the server log has the details.",
+    503: "The Spark engine is down or restarting; retry after the number of seconds in Retry-After.",
 }
 
 #: Paths (under the API prefix) whose operations queue behind admission control.
@@ -44,7 +46,7 @@ def _error(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": (existing or {}).get("description") or _DESCRIPTIONS.get(
         status, "Error.")}
     response["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                                "schema": {"type": "integer"}}}
     if status == 401:
@@ -75,7 +77,7 @@ def document_errors(schema: dict[str, Any], prefix: str) -> dict[str, Any]:
             if operation.get("parameters"):
                 statuses.add(422)
             if path.removeprefix(prefix) in ADMITTED_PATHS:
-                statuses.add(429)
+                statuses |= {429, 503}
             statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             for status in sorted(statuses):
                 responses[str(status)] = _error(status, responses.get(str(status)))

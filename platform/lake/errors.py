@@ -35,6 +35,8 @@ class LakegateError(Exception):
 
     code: str = "lakegate_error"
     http_status: int = 500
+    #: Seconds after which the same request may succeed (answered as ``Retry-After``), if it may.
+    retry_after: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -3,7 +3,8 @@
 Every reader returns an Arrow table or raises :class:`MalformedBatch` naming
 the dataset, the format and, where the format has lines, the line. JSON
 Lines nested deeper than :data:`lake.nesting.MAX_NESTING_DEPTH` are refused
-before Arrow parses them.
+before Arrow parses them; Parquet and Arrow IPC batches whose schema nests
+deeper are refused before a row is read.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from lake.contracts import Contract
 from lake.errors import InvalidInput, MalformedBatch
-from lake.nesting import jsonl_depth_error
+from lake.nesting import MAX_NESTING_DEPTH, jsonl_depth_error, schema_depth_error
 
 
 class BatchFormat(enum.StrEnum):
@@ -64,16 +65,29 @@ def _buffer(source: Source) -> pa.NativeFile | str:
     return pa.PythonFile(source, mode="r")
 
 
+def _check_depth(schema: pa.Schema, dataset: str, fmt: str) -> None:
+    column = schema_depth_error(schema)
+    if column is not None:
+        raise MalformedBatch(f"column {column!r} is nested more than {MAX_NESTING_DEPTH} levels deep",
+                             dataset=dataset, fmt=fmt)
+
+
 def _read_parquet(source: Source, dataset: str) -> pa.Table:
     try:
-        return pq.read_table(_buffer(source))
+        with pq.ParquetFile(_buffer(source)) as file:
+            _check_depth(file.schema_arrow, dataset, "parquet")
+            return file.read()
     except (pa.ArrowInvalid, OSError) as exc:
+        if "too deeply nested" in str(exc):  # deeper than Arrow's own limit
+            raise MalformedBatch(f"the schema is nested more than {MAX_NESTING_DEPTH} levels deep",
+                                 dataset=dataset, fmt="parquet") from exc
         raise MalformedBatch(f"not a complete Parquet file ({exc})", dataset=dataset, fmt="parquet") from exc
 
 
 def _read_arrow(source: Source, dataset: str) -> pa.Table:
     try:
         with pa.ipc.open_stream(_buffer(source)) as reader:
+            _check_depth(reader.schema, dataset, "arrow")
             return reader.read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedBatch(f"not a complete Arrow IPC stream ({exc})", dataset=dataset, fmt="arrow") from exc

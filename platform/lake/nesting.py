@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import yaml
 
 #: Deepest nesting accepted in JSON and YAML documents and JSON Lines batches.
@@ -163,3 +164,31 @@ def load_json(text: str | bytes, limit: int = MAX_NESTING_DEPTH) -> Any:
             position = doc.index("\n", position) + 1
         raise json.JSONDecodeError(found.message, doc, position)
     return json.loads(text)
+
+
+def schema_depth_error(schema: pa.Schema, limit: int = MAX_NESTING_DEPTH) -> str | None:
+    """The first column of ``schema`` whose type nests deeper than ``limit``, or None.
+
+    Parquet and Arrow IPC batches carry their schema in a footer or a first
+    message; Arrow's readers refuse schemas deeper than their own limits (100
+    levels for Parquet, a bounded flatbuffer verifier for IPC). This holds a
+    batch of any format to the same :data:`MAX_NESTING_DEPTH` as JSON, before
+    a row is read. Walks the types without recursing.
+
+    Args:
+        schema: The batch's schema.
+        limit: Deepest nesting accepted (a struct of ints is 2 levels).
+
+    Returns:
+        The top-level column's name, or None when every column is within the limit.
+    """
+    for field in schema:
+        stack: list[tuple[pa.DataType, int]] = [(field.type, 1)]
+        while stack:
+            kind, depth = stack.pop()
+            if depth > limit:
+                return str(field.name)
+            if isinstance(kind, pa.DictionaryType):
+                stack.append((kind.value_type, depth))
+            stack.extend((kind.field(i).type, depth + 1) for i in range(kind.num_fields))
+    return None

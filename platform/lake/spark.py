@@ -97,6 +97,8 @@ class EngineLost(EngineError):
 
     code = "engine_restarting"
     http_status = 503
+    #: About how long a supervised engine takes to start again.
+    retry_after = 15
 
 
 # --------------------------------------------------------------------------- jars
@@ -357,6 +359,7 @@ class EngineUnavailable(EngineError):
 
     code = "engine_unavailable"
     http_status = 503
+    retry_after = 15
 
 
 def _check_reachable(url: str, seconds: float = 3.0) -> None:
@@ -373,6 +376,33 @@ def _check_reachable(url: str, seconds: float = 3.0) -> None:
             f"no Spark engine answers at {url} ({exc.strerror or exc}); start one with `lakegate engine start`, "
             "or unset LAKEGATE_SPARK_REMOTE to run Spark inside this process"
         ) from None
+
+
+#: How a client of a remote engine retries a call the engine did not take (it
+#: is down or restarting): a few quick tries over about three seconds, then the
+#: call fails and the query is answered ``engine_restarting`` (503). pyspark's
+#: default keeps trying for ten minutes, so a query would sit out its whole
+#: time limit while the supervisor starts a new engine.
+REMOTE_RETRIES = 5
+REMOTE_BACKOFF_MS = (100, 1000)  # first wait, longest wait; each wait doubles
+
+
+def _retry_briefly(session: Any) -> None:
+    """Give a remote engine's client :data:`REMOTE_RETRIES` quick retries instead of pyspark's ten-minute default."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    first, longest = REMOTE_BACKOFF_MS
+    session.client.set_retry_policies([DefaultPolicy(
+        max_retries=REMOTE_RETRIES, initial_backoff=first, backoff_multiplier=2.0, max_backoff=longest)])
+
+
+def _remote_answers(target: str, seconds: float = 2.0) -> bool:
+    """Whether anything listens at a ``remote sc://host:port`` target."""
+    try:
+        _check_reachable(target.removeprefix("remote "), seconds)
+    except EngineUnavailable:
+        return False
+    return True
 
 
 def _build_session(settings: Settings) -> SparkSession:
@@ -394,6 +424,8 @@ def _build_session(settings: Settings) -> SparkSession:
             connect = connect_builder.getOrCreate()
             if settings.spark_remote.startswith("local"):
                 _wait_until_answering(connect, url)
+            else:
+                _retry_briefly(connect)
             # Both session classes implement the DataFrame API this module uses.
             return connect  # type: ignore[return-value]
 
@@ -541,6 +573,15 @@ def _context_stopped() -> bool:
         return True
 
 
+def _chain_text(error: BaseException | None) -> str:
+    """``Type: message`` of an error and of the errors it was raised from (a wrapped gRPC error says the most)."""
+    parts: list[str] = []
+    while error is not None and len(parts) < 8:
+        parts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(parts)
+
+
 def engine_lost(error: BaseException | None = None) -> EngineLost | None:
     """The error to give a query whose engine died under it, or None if the engine is alive.
 
@@ -549,8 +590,11 @@ def engine_lost(error: BaseException | None = None) -> EngineLost | None:
     error): when the error looks like that, this waits up to
     :data:`ENGINE_EXIT_SECONDS` for the JVM this process started to exit. A
     dead engine is forgotten, so that the next :func:`spark_session` starts a
-    new one, and the returned error says what happened. Engines outside this
-    process (``sc://``) are never judged here.
+    new one, and the returned error says what happened. A remote engine
+    (``sc://``) is lost when the error says its server went away or, with no
+    error (the query outlived its time limit), when nothing listens at its
+    address any more; its session is dropped so that the next query
+    reconnects.
 
     Args:
         error: The exception the query raised.
@@ -561,10 +605,13 @@ def engine_lost(error: BaseException | None = None) -> EngineLost | None:
     global _SESSION, _SESSION_TARGET
     if "pyspark" not in sys.modules:
         return None
-    text = f"{type(error).__name__}: {error}" if error is not None else ""
+    text = _chain_text(error)
     remote = _SESSION_TARGET or ""
     if remote.startswith("remote sc://"):
-        if not any(m in text for m in _REMOTE_LOST_MARKERS):
+        # Without an error (the query outlived its time limit), a server that
+        # no longer listens is the answer.
+        gone = any(m in text for m in _REMOTE_LOST_MARKERS) if error is not None else not _remote_answers(remote)
+        if not gone:
             return None
         with _LOCK:
             session, _SESSION, _SESSION_TARGET = _SESSION, None, None

@@ -55,6 +55,15 @@ def test_an_approver_may_decide_and_shorten(setup: AccessControl) -> None:
     assert len(grants) == 1 and grants[0].request_id == req.id and grants[0].expires_at == done.expires_at
 
 
+def test_every_decision_is_dated_by_the_access_clock(setup: AccessControl, clock: Any) -> None:
+    clock.advance(3 * 86400)  # the access layer's time, three days ahead of the wall clock
+    on_clock = dt.datetime.fromtimestamp(clock(), dt.UTC)
+    approved = setup.requests.approve(setup.requests.create("sam", T, reason="a").id, "appr")
+    rejected = setup.requests.reject(setup.requests.create("sam", T, reason="b").id, "appr")
+    cancelled = setup.requests.cancel(setup.requests.create("sam", T, reason="c").id, "sam")
+    assert [r.decided_at for r in (approved, rejected, cancelled)] == [on_clock] * 3
+
+
 def test_who_may_decide(setup: AccessControl) -> None:
     req = setup.requests.create("sam", T, reason="x")
     with pytest.raises(AccessDenied, match="own request"):

@@ -43,6 +43,22 @@ def test_a_full_server_refuses_before_any_work(make_client: Any) -> None:
     admission.depart()
 
 
+def test_refusals_at_the_door_are_audited_together(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.guards.SHED_AUDIT_SECONDS", 0.3)
+    client = make_client(**BOUNDS)
+    admission: Admission = client.app.state.admission
+    assert admission.arrive() and admission.arrive()
+    for _ in range(3):
+        assert client.post(f"{API}/query", json={"sql": "SELECT 1"}).status_code == 429
+    audit = access_for(client.app, client.app.state.lake).audit
+    _until(lambda: bool(audit.query(kind=AuditKind.REFUSAL)))
+    [entry] = audit.query(kind=AuditKind.REFUSAL)
+    assert (entry.actor, entry.action, entry.resource) == ("", "POST", f"{API}/query")
+    assert entry.detail["reason"] == "server_busy" and entry.detail["refused"] == 3, entry.detail
+    admission.depart()
+    admission.depart()
+
+
 def test_per_user_and_queue_timeout_refusals_are_audited(make_client: Any) -> None:
     client = make_client(**{**BOUNDS, "max_queued_queries": 5})
     auth = _users(client)

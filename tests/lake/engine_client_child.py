@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -28,6 +29,7 @@ def main(url: str, workdir: str) -> int:
         command = line.strip()
         if command == "quit":
             break
+        started = time.monotonic()
         try:
             spark = spark_session(settings)
             if command == "read":
@@ -42,7 +44,7 @@ def main(url: str, workdir: str) -> int:
             lost = engine_lost(exc)
             error = lost if lost is not None else exc
             print(json.dumps({"ok": False, "error": type(error).__name__, "code": getattr(error, "code", None),
-                              "message": str(error)[:2000]}), flush=True)
+                              "message": str(error)[:2000], "seconds": time.monotonic() - started}), flush=True)
     stop_spark()
     return 0
 

@@ -252,3 +252,21 @@ def test_quarantine_reports_keys_already_in_the_table(lake: Lake, ds: Any) -> No
     assert [r["conversion_id"] for r in clear(lake)] == [1, 2, 3]
     quarantined = lake.datasets.table(ds, quarantine=True).read().to_pylist()
     assert [(q["row_number"], "already in the table" in q["reasons"]) for q in quarantined] == [(1, True)]
+
+
+def _nested_column(depth: int) -> pa.Array:
+    kind: pa.DataType = pa.int64()
+    for _ in range(depth - 1):
+        kind = pa.struct([pa.field("a", kind)])
+    return pa.array([None], type=kind)
+
+
+@pytest.mark.parametrize("depth", [65, 200])
+def test_a_parquet_schema_nested_too_deep_is_refused_before_its_rows_are_read(lake: Lake, ds: Any,
+                                                                              depth: int) -> None:
+    # 65: within Arrow's own Parquet limit (100), beyond Lakegate's; 200: beyond both.
+    table = typed([{**GOOD[0], "conversion_id": 10}], lake).append_column("deep", _nested_column(depth))
+    with pytest.raises(MalformedBatch) as err:
+        lake.ingest(DS, parquet_bytes(table), "parquet", actor="alice")
+    assert "nested more than 64 levels deep" in str(err.value)
+    assert lake.commits(DS) == []

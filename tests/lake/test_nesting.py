@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -13,6 +14,7 @@ from lake.nesting import (
     jsonl_depth_error,
     load_json,
     load_yaml,
+    schema_depth_error,
     yaml_depth_error,
 )
 
@@ -63,3 +65,15 @@ def test_loaders_refuse_deep_documents_with_the_parsers_own_error_types() -> Non
         load_yaml("a: 1\nb: " + "[" * 100_000)
     assert "nested more than 64 levels deep" in str(found.value)
     assert load_json('{"a": [1]}') == {"a": [1]} and load_yaml("a: [1]") == {"a": [1]}
+
+
+def test_schema_depth_counts_every_kind_of_nested_type() -> None:
+    flat = pa.schema([("id", pa.int64()), ("tags", pa.list_(pa.string()))])
+    assert schema_depth_error(flat, 2) is None
+    assert schema_depth_error(flat, 1) == "tags"
+    # struct (1) > map (2) > entries struct (3) > list (4) > int (5); dictionaries add no level
+    deep = pa.schema([("id", pa.int64()),
+                      ("m", pa.struct([("x", pa.map_(pa.string(), pa.list_(pa.int8())))])),
+                      ("d", pa.dictionary(pa.int8(), pa.string()))])
+    assert schema_depth_error(deep, 5) is None
+    assert schema_depth_error(deep, 4) == "m"
