@@ -63,7 +63,7 @@ class MetricRow(Base):
 
     # Every UPDATE says "WHERE lock_version = <the version read>" and bumps it;
     # finding another version raises StaleDataError and the action is retried.
-    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - read once by the mapper
+    __mapper_args__ = {"version_id_col": lock_version}  # read once by the mapper
 
 
 class RevisionRow(Base):

@@ -343,7 +343,7 @@ def _wait_until_answering(session: Any, url: str) -> None:
         try:
             _ = session.version  # one round trip
             return
-        except Exception as exc:  # noqa: BLE001 - any failure before the deadline is retried
+        except Exception as exc:  # any failure before the deadline is retried
             if time.monotonic() + delay > deadline:
                 raise EngineError(
                     f"the Spark Connect server at {url} did not answer within "
@@ -528,7 +528,7 @@ def stop_spark() -> None:
             return
         try:
             session.stop()
-        except Exception as exc:  # a session that is already gone cannot be stopped twice
+        except Exception as exc:  # noqa: BLE001 - a session that is already gone cannot be stopped twice
             log.warning("stopping Spark failed: %s", exc)
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.s3
 def _denied(uri: str, options: dict[str, str]) -> bool:
     try:
         DeltaTable(uri, storage_options=options).to_pyarrow_table()
-    except Exception as exc:  # delta-rs raises its own error types for 403
+    except Exception as exc:  # noqa: BLE001 - delta-rs raises its own error types for 403
         text = str(exc)
         assert "403" in text or "Forbidden" in text or "AccessDenied" in text or "denied" in text.lower(), text
         return True

@@ -315,7 +315,7 @@ def test_concurrent_appends_lose_no_commit(store: S3Store) -> None:
             for i in range(rounds):
                 start.wait()
                 write_deltalake(uri, batch(1000 * w + i, 1), mode="append", storage_options=options)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
             start.abort()
 
