@@ -38,6 +38,7 @@ from access.resources import Action, Resource
 from access.values import Effect, RoleKind, check_subject
 from lake.catalog.models import utcnow
 from lake.errors import LakegateError
+from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -128,8 +129,7 @@ def _parse_note(text: str, n: int) -> dict[str, Any]:
 def _expiry(value: Any) -> dt.datetime | None:
     if value is None:
         return None
-    when = dt.datetime.fromisoformat(str(value))
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+    return as_utc(dt.datetime.fromisoformat(str(value)))
 
 
 def parse_policy(text: str) -> _Parsed:
@@ -143,9 +143,7 @@ def parse_policy(text: str) -> _Parsed:
             if line.startswith(PREFIX):
                 note = _parse_note(line, n)
                 if "expires_at" in note:
-                    expires = dt.datetime.fromisoformat(str(note["expires_at"]))
-                    if expires.tzinfo is None:
-                        expires = expires.replace(tzinfo=dt.UTC)
+                    expires = as_utc(dt.datetime.fromisoformat(str(note["expires_at"])))
                 elif "role" in note:
                     out.roles[check_subject(str(note["role"]), "role")] = (
                         RoleKind.parse(str(note.get("kind", "role"))), str(note.get("description", "")))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lake.catalog.models import Base, utcnow
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class AccessRole(Base):
@@ -28,7 +28,7 @@ class AccessRole(Base):
     kind: Mapped[str] = mapped_column(String(15))  # role, group
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessMembership(Base):
@@ -40,9 +40,9 @@ class AccessMembership(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(255))
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessGrant(Base):
@@ -53,14 +53,14 @@ class AccessGrant(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(255))
-    resource: Mapped[str] = mapped_column(String(512))
+    resource: Mapped[str] = mapped_column(String(512), index=True)
     action: Mapped[str] = mapped_column(String(15))
     effect: Mapped[str] = mapped_column(String(7))  # allow, deny
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessMask(Base):
@@ -74,9 +74,9 @@ class AccessMask(Base):
     resource: Mapped[str] = mapped_column(String(512))
     kind: Mapped[str] = mapped_column(String(15))
     keep_last: Mapped[int] = mapped_column(Integer, default=4)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessRowFilter(Base):
@@ -89,9 +89,9 @@ class AccessRowFilter(Base):
     subject: Mapped[str] = mapped_column(String(255))
     resource: Mapped[str] = mapped_column(String(512))
     predicate: Mapped[str] = mapped_column(Text)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessPolicyHead(Base):
@@ -113,7 +113,7 @@ class AccessPolicyChange(Base):
     entity: Mapped[str] = mapped_column(String(15))  # grant, membership, mask, row_filter, role
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessRequest(Base):
@@ -128,12 +128,12 @@ class AccessRequest(Base):
     columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
     reason: Mapped[str] = mapped_column(Text, default="")
     duration_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    status: Mapped[str] = mapped_column(String(15), default="pending")
+    status: Mapped[str] = mapped_column(String(15), default="pending", index=True)
     decided_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     decision_note: Mapped[str] = mapped_column(Text, default="")
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AccessHashKey(Base):
@@ -146,7 +146,7 @@ class AccessHashKey(Base):
     provider: Mapped[str] = mapped_column(String(31))
     key_ref: Mapped[str] = mapped_column(String(255), default="")
     wrapped_key: Mapped[bytes] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class AuditEntryRow(Base):
@@ -157,7 +157,7 @@ class AuditEntryRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since the epoch, UTC
     kind: Mapped[str] = mapped_column(String(31))
-    actor: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(String(255), index=True)
     action: Mapped[str] = mapped_column(String(31), default="")
     resource: Mapped[str] = mapped_column(String(512), default="")
     decision: Mapped[str] = mapped_column(String(7), default="")

@@ -36,10 +36,11 @@ from access.state import PolicyState
 from access.store import PolicyStore
 from access.values import EVERYONE, SUBJECT_RE, Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
-import contextlib
 
 if TYPE_CHECKING:
+    from access.changes import PolicyChanges
     from access.requests import AccessRequests
+    from access.store import _Tx
     from lake.datasets import DatasetInfo
     from lake.service import Lake
 
@@ -121,6 +122,7 @@ class AccessControl:
 
     def __init__(self, lake: Lake, *, refresh_seconds: float = 1.0, sync_users: bool = True,
                  clock: Callable[[], float] = time.time) -> None:
+        from access.changes import PolicyChanges
         from access.requests import AccessRequests
 
         self.lake = lake
@@ -130,6 +132,8 @@ class AccessControl:
         self.policies = PolicyStore(lake.catalog, self.audit, self._is_user, self._changed)
         self._listeners: list[Callable[[AccessControl], None]] = []
         self.requests: AccessRequests = AccessRequests(self)
+        #: Policy changes on behalf of a principal, authorized by the one rule of :mod:`access.changes`.
+        self.changes: PolicyChanges = PolicyChanges(self)
         self._hash_keys = HashKeys(lake)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -211,8 +215,10 @@ class AccessControl:
                 if not SUBJECT_RE.fullmatch(role) or role == name:
                     continue
                 if role not in self._state.roles:
-                    with contextlib.suppress(AlreadyExists):
+                    try:
                         self.policies.create_role(tx, role, RoleKind.GROUP, "from user records")
+                    except AlreadyExists:
+                        pass
                 try:
                     self.policies.add_member(tx, role, name)
                 except Conflict:
@@ -357,6 +363,8 @@ class AccessControl:
         return self._hash_keys.get(table)
 
     # -- policy changes -------------------------------------------------------------------
+    # Unchecked: ``actor`` is only recorded. A change asked for by a principal goes through
+    # ``self.changes`` (access.changes), which decides whether that principal may make it.
 
     def create_role(self, name: str, *, kind: RoleKind = RoleKind.ROLE, description: str = "",
                     actor: str = SYSTEM_ACTOR) -> Role:
@@ -419,18 +427,39 @@ class AccessControl:
         ``info`` has ``name`` and ``owner``; ``resource`` defaults to the dataset ``info.name``
         (pass ``Resource.view(...)`` or ``Resource.metric(...)`` for other objects).
         """
-        owner = info.owner
-        resource = resource or Resource.table(info.name)
+        with self.policies.transaction(actor) as tx:
+            return self.owner_grant(tx, info.name, info.owner, resource or Resource.table(info.name))
+
+    def owner_grant(self, tx: _Tx, name: str, owner: str, resource: Resource) -> Grant | None:
+        """:meth:`grant_owner` inside a policy transaction ``tx`` (``policies.transaction`` or ``policies.within``)."""
         if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
-        with self.policies.transaction(actor) as tx:
-            if not self._is_user(owner) and owner not in self._state.roles:
-                with contextlib.suppress(AlreadyExists):
-                    self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {info.name}")
+        if not self._is_user(owner) and owner not in self._state.roles:
             try:
-                return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
+                self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {name}")
             except AlreadyExists:
-                return None
+                pass
+        try:
+            return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
+        except AlreadyExists:
+            return None
+
+    def changed_elsewhere(self) -> None:
+        """After a transaction that held policy changes (``policies.within``) committed: apply them here
+        and run the change hooks, as after this object's own changes."""
+        self._changed()
+
+    def acting(self, name: str) -> str:
+        """Make the principal ``name`` known to the policy (with the roles on its user record); return it.
+
+        A name that is no principal of this lake is returned as is: it holds no grant, so every check refuses it.
+        """
+        try:
+            user = self.lake.users.get(name)
+        except NotFound:
+            return name
+        self.ensure_subject(user.name, user.roles)
+        return user.name
 
     # -- Casbin CSV --------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ from access.errors import RequestNotPending
 from access.masks import Mask, MaskKind
 from access.models import AccessRequest
 from access.resources import Action, Resource, ResourceKind
-from access.values import aware
 from lake.catalog.models import utcnow
 from lake.enums import ParsableEnum
 from lake.errors import AccessDenied, Conflict, InvalidInput, NotFound
@@ -86,9 +85,9 @@ def _info(row: AccessRequest) -> AccessRequestInfo:
         id=row.id, requester=row.requester, resource=Resource.parse(row.resource), action=Action(row.action),
         columns=tuple(row.columns), reason=row.reason,
         duration=dt.timedelta(seconds=row.duration_seconds or DEFAULT_DURATION.total_seconds()),
-        status=RequestStatus(row.status), created_at=aware(row.created_at) or utcnow(),
-        decided_by=row.decided_by, decided_at=aware(row.decided_at), decision_note=row.decision_note,
-        expires_at=aware(row.expires_at),
+        status=RequestStatus(row.status), created_at=row.created_at or utcnow(),
+        decided_by=row.decided_by, decided_at=row.decided_at, decision_note=row.decision_note,
+        expires_at=row.expires_at,
     )
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from access.index import DecisionIndex
 from access.masks import Mask, MaskKind
 from access.models import AccessGrant, AccessMask, AccessMembership, AccessPolicyHead, AccessRole, AccessRowFilter
-from access.values import Role, RoleKind, aware
+from access.values import Role, RoleKind
+from lake.timestamps import as_utc
 
 
 def epoch(value: dt.datetime | str | None) -> float | None:
@@ -31,14 +32,11 @@ def epoch(value: dt.datetime | str | None) -> float | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    value = aware(value)
-    assert value is not None
-    return value.timestamp()
+    return as_utc(value).timestamp()
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    value = aware(value)
-    return value.isoformat() if value is not None else None
+    return as_utc(value).isoformat() if value is not None else None
 
 
 @dataclass

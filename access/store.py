@@ -7,8 +7,9 @@ Every change runs in one transaction that also
   order and another process replays them in that order), and
 * appends a ``policy_change`` entry to the audit log.
 
-Callers (the API, the CLI, access requests, CSV import) decide who may make a
-change; the store checks that the change itself makes sense.
+Who may make a change is decided above the store (``access.changes`` for the
+API, the CLI and the UI; access requests for their own grants); the store
+checks that the change itself makes sense.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ from access.values import (
     Role,
     RoleKind,
     RowFilterRule,
-    aware,
     check_subject,
 )
 from lake.catalog import Catalog
 from lake.catalog.models import User, utcnow
 from lake.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from lake.timestamps import as_utc
 
 _FILTERABLE = (ResourceKind.LAKE, ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.VIEW)
 _MASKABLE = (ResourceKind.LAKE, ResourceKind.DOMAIN, ResourceKind.DATASET, ResourceKind.VIEW, ResourceKind.COLUMN)
@@ -69,7 +70,7 @@ class _Tx:
 
 def _grant(row: AccessGrant) -> Grant:
     return Grant(row.subject, Resource.parse(row.resource), Action(row.action), Effect(row.effect),
-                 aware(row.expires_at), row.id, row.reason, row.request_id, row.created_by)
+                 row.expires_at, row.id, row.reason, row.request_id, row.created_by)
 
 
 def _grant_payload(row: AccessGrant) -> dict[str, Any]:
@@ -79,11 +80,11 @@ def _grant_payload(row: AccessGrant) -> dict[str, Any]:
 
 def _mask_rule(row: AccessMask) -> MaskRule:
     return MaskRule(row.subject, Resource.parse(row.resource), Mask(row.kind, row.keep_last),  # type: ignore[arg-type]
-                    row.id, aware(row.expires_at))
+                    row.id, row.expires_at)
 
 
 def _row_filter_rule(row: AccessRowFilter) -> RowFilterRule:
-    return RowFilterRule(row.subject, Resource.parse(row.resource), row.predicate, row.id, aware(row.expires_at))
+    return RowFilterRule(row.subject, Resource.parse(row.resource), row.predicate, row.id, row.expires_at)
 
 
 def _admins(s: Session) -> bool:
@@ -106,7 +107,7 @@ def _admins(s: Session) -> bool:
 
 
 def _future(expires_at: dt.datetime | None) -> dt.datetime | None:
-    expires_at = aware(expires_at)
+    expires_at = as_utc(expires_at) if expires_at is not None else None
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput(f"expiry {expires_at.isoformat()} is in the past")
     return expires_at
@@ -137,15 +138,24 @@ class PolicyStore:
     def transaction(self, actor: str) -> Iterator[_Tx]:
         """One transaction for several changes (used by requests and CSV import)."""
         try:
-            with self.catalog.session() as s:
-                tx = _Tx(s)
+            with self.catalog.session() as s, self.within(s, actor) as tx:
                 yield tx
-                s.flush()
-                self._keep_an_admin(tx)
-                self._commit_log(tx, actor)
         except IntegrityError as exc:
             raise Conflict(f"a concurrent change to the same policy won; retry ({exc.orig})") from exc
         self.on_change()
+
+    @contextlib.contextmanager
+    def within(self, session: Session, actor: str) -> Iterator[_Tx]:
+        """Changes inside a transaction of the caller's (``session``), logged and audited in it.
+
+        The caller commits, then calls ``on_change`` (so that its own writes,
+        e.g. a dataset's registration, commit with the policy changes or not at all).
+        """
+        tx = _Tx(session)
+        yield tx
+        session.flush()
+        self._keep_an_admin(tx)
+        self._commit_log(tx, actor)
 
     def _keep_an_admin(self, tx: _Tx) -> None:
         """Refuse a change that leaves no active user with ``admin`` on the lake when one had it.
@@ -298,7 +308,7 @@ class PolicyStore:
         if row is None:
             row = AccessMembership(member=member, role=role, expires_at=expires_at)
             s.add(row)
-        elif aware(row.expires_at) == expires_at:
+        elif row.expires_at == expires_at:
             return Membership(member, role, expires_at)
         else:
             row.expires_at = expires_at
@@ -323,7 +333,7 @@ class PolicyStore:
         if member:
             q = q.where(AccessMembership.member == member)
         with self.catalog.session() as s:
-            return [Membership(m.member, m.role, aware(m.expires_at)) for m in s.scalars(q)]
+            return [Membership(m.member, m.role, m.expires_at) for m in s.scalars(q)]
 
     # -- grants -----------------------------------------------------------------------------
 
@@ -348,7 +358,7 @@ class PolicyStore:
             AccessGrant.subject == subject, AccessGrant.resource == resource.key,
             AccessGrant.action == action.value, AccessGrant.effect == effect.value)).one_or_none()
         if row is not None:
-            current = aware(row.expires_at)
+            current = row.expires_at
             if on_exists == "extend":
                 if current is None or (expires_at is not None and current >= expires_at):
                     return _grant(row)

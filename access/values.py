@@ -59,13 +59,6 @@ class RoleKind(enum.StrEnum):
             raise InvalidInput(f"unknown role kind {text!r}; expected role or group") from None
 
 
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """``value`` with UTC attached when the database handed it back naive."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 @dataclass(frozen=True)
 class Role:
     """A role (what one may do) or a group (who belongs together); both are Casbin ``g`` targets."""

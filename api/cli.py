@@ -3,7 +3,9 @@
 Commands act directly on the lake of this host (``LAKEGATE_HOME`` and the other
 ``LAKEGATE_*`` settings) as a local administrator: the CLI runs where the server
 runs. ``--as USER`` names the actor recorded in commits. Every command goes
-through the same :class:`~lake.service.Lake` methods as the HTTP API.
+through the same domain calls as the HTTP API; where those check the acting
+principal (policy changes, registering datasets and views, metrics), they
+check ``--as``, whose default is the local administrator ``admin``.
 
 A domain error is printed as one red ``error: <message>`` line and exits with
 status 1; there is never a traceback for a known error.

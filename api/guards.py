@@ -10,15 +10,18 @@ than :data:`lake.nesting.MAX_NESTING_DEPTH` is refused with 422 naming the
 line, before a JSON parser recurses into it. Batch uploads have their own,
 larger limit; their route streams the body to disk and counts as it goes.
 
-Routes read a body through :func:`bounded_stream` or :func:`read_body`, with
-the limit of what they accept (a contract, a policy file, view definitions):
+Routes read a raw body through :func:`bounded_stream` (bytes, streamed) or
+:func:`read_text` (UTF-8 text, decoded as it streams), with the limit of what
+they accept (a contract, a policy file, view definitions, a metric document):
 the same ``Content-Length`` check as :class:`BodyLimit`, then a count of the
-bytes received.
+bytes received (413 past the limit), and for text a strict decode (400 naming
+the offset of the first byte that is not UTF-8).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import re
 import time
@@ -32,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from access.gateway.admission import Admission
-from lake.errors import InvalidInput, LakegateError, PayloadTooLarge
+from lake.errors import InvalidEncoding, InvalidInput, LakegateError, PayloadTooLarge
 from lake.nesting import MAX_NESTING_DEPTH, json_depth_error
 
 log = logging.getLogger("lakegate.api")
@@ -82,9 +85,36 @@ async def bounded_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole request body, within ``limit`` (see :func:`bounded_stream`)."""
-    return b"".join([chunk async for chunk in bounded_stream(request, limit)])
+async def read_text(request: Request, limit: int, *, what: str = "the request body") -> str:
+    """The whole request body as UTF-8 text, within ``limit``.
+
+    Chunks are decoded as they arrive (time linear in the body's size), so a
+    body that is not UTF-8 is refused at its first bad byte.
+
+    Args:
+        request: The request.
+        limit: Largest body accepted, in bytes.
+        what: How an error names the body (``the contract``, ``the policy file``).
+
+    Raises:
+        PayloadTooLarge: The body is larger than ``limit`` (413).
+        InvalidEncoding: The body is not UTF-8; the error names the first bad byte's offset (400).
+        InvalidInput: ``Content-Length`` is not a number.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts: list[str] = []
+    fed = 0  # bytes handed to the decoder so far
+    held = b""  # the end of an unfinished sequence the decoder holds back
+    try:
+        async for chunk in bounded_stream(request, limit):
+            held = decoder.getstate()[0]
+            parts.append(decoder.decode(chunk))
+            fed += len(chunk)
+        held = decoder.getstate()[0]
+        parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:  # exc.object is what was held back, then the chunk
+        raise InvalidEncoding(what, fed - len(held) + exc.start, exc.object[exc.start]) from None
+    return "".join(parts)
 
 
 def _is_json(media: str) -> bool:

@@ -31,6 +31,11 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for the error statuses it may answer, each an :class:`ErrorResponse`."""
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 

@@ -42,9 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-from lake.demo import land_demo  # noqa: E402
-from lake.service import Lake  # noqa: E402
-from lake.settings import Settings  # noqa: E402
+from demo.load import land_demo
+from lake.service import Lake
+from lake.settings import Settings
 
 MATERIALIZE_TARGET = 1.10
 RSS_GROWTH_TARGET = 0.10
@@ -104,10 +104,10 @@ def _jvm_pid() -> int:
 
 
 def bench_materialize(scales: list[float], runs: int) -> tuple[list[float], dict[str, float]]:
+    from demo.definitions import VIEWS_DIR as DEMO_DIR
     from lake.spark import register_delta, spark_session, stop_spark
     from views.binding import rewrite_tables
     from views.catalog import get_view
-    from views.demo import DEMO_DIR
     from views.files import load_directory
     from views.materialize import materialize
     from views.names import Ref
@@ -120,7 +120,7 @@ def bench_materialize(scales: list[float], runs: int) -> tuple[list[float], dict
         home = Path(tempfile.mkdtemp(prefix="lakegate-bench-engine-"))
         started = time.perf_counter()
         # Landed by another process: this one's memory is the driver's alone.
-        subprocess.run([sys.executable, "-c", "import sys; from lake.demo import land_demo; "
+        subprocess.run([sys.executable, "-c", "import sys; from demo.load import land_demo; "
                         "from lake.service import Lake; from lake.settings import Settings; "
                         f"land_demo(Lake(Settings(home={str(home)!r})), scale={scale}, seed=7)"],
                        check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"),

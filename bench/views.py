@@ -36,12 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-import sqlglot  # noqa: E402
+import sqlglot
 
-from _report import ratio_line  # noqa: E402
-from lake.demo import DEMO_CONTRACTS, land_demo  # noqa: E402
-from lake.service import Lake  # noqa: E402
-from lake.settings import Settings  # noqa: E402
+from _report import ratio_line
+from demo.definitions import DEMO_CONTRACTS
+from demo.load import land_demo
+from lake.service import Lake
+from lake.settings import Settings
 
 OVERHEAD_TARGET = 1.15
 PLAN_TARGET = 2.5  # plan CPU time / sqlglot parse CPU time of the same bodies
@@ -59,9 +60,9 @@ def _direct(lake: Lake, sql_by_temp: str, inputs: dict[str, str], out: str) -> N
 
 
 def bench_overhead(scale: float, runs: int) -> float:
+    from demo.definitions import VIEWS_DIR as DEMO_DIR
     from views.binding import rewrite_tables
     from views.catalog import get_view
-    from views.demo import DEMO_DIR
     from views.files import load_directory
     from views.materialize import materialize
     from views.names import Ref

@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from lake.timestamps import as_utc
+
 PRODID = "-//Lakegate//Metric review meetings//EN"
 MAX_OCTETS = 75
 
@@ -41,9 +43,7 @@ def fold(line: str) -> str:
 
 
 def utc(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return as_utc(value).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass(frozen=True)

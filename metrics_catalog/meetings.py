@@ -28,6 +28,7 @@ from lake.errors import (
     LakegateError,
     NotFound,
 )
+from lake.timestamps import as_utc
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -144,19 +145,15 @@ class SessionInfo:
         return "\n".join(lines)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _meeting(row: MeetingRow) -> MeetingInfo:
-    return MeetingInfo(row.id, row.domain, row.title, row.stage, _aware(row.starts_at), row.duration_minutes,
+    return MeetingInfo(row.id, row.domain, row.title, row.stage, row.starts_at, row.duration_minutes,
                        Frequency(row.frequency), row.interval, row.count, row.location, row.organizer)
 
 
 def _session(s: Session, row: MeetingSessionRow) -> SessionInfo:
     minutes = s.scalars(select(MinuteRow).where(MinuteRow.session_id == row.id).order_by(MinuteRow.id))
     return SessionInfo(
-        row.id, row.meeting_id, _aware(row.starts_at), SessionStatus(row.status),
+        row.id, row.meeting_id, row.starts_at, SessionStatus(row.status),
         tuple(AgendaItem(a["metric"], a["revision"], a["status"], a["stage"], tuple(a.get("duplicates", ())))
               for a in row.agenda),
         tuple(Minute(m.kind, m.metric, m.decision, m.actor, m.text, m.created_at) for m in minutes),
@@ -184,7 +181,7 @@ class Meetings:
         """Schedule a recurring review meeting for one stage of the domain's chain."""
         principal = self.workflow._principal(actor)
         frequency = Frequency.parse(frequency) if isinstance(frequency, str) else frequency
-        starts_at = _aware(starts_at).replace(microsecond=0)
+        starts_at = as_utc(starts_at).replace(microsecond=0)
         if not title.strip():
             raise InvalidInput("a meeting needs a title")
         if not 5 <= duration_minutes <= 24 * 60:
@@ -256,7 +253,7 @@ class Meetings:
             if not upcoming:
                 raise Conflict(f"review meeting {meeting_id} has no occurrences left")
             starts_at = upcoming[0]
-        starts_at = _aware(starts_at)
+        starts_at = as_utc(starts_at)
         if not meeting.is_occurrence(starts_at):
             nxt = ", ".join(o.isoformat() for o in meeting.occurrences(starts_at, limit=3))
             raise InvalidInput(f"{starts_at.isoformat()} is not an occurrence of meeting {meeting_id} "

@@ -14,11 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lake.catalog.models import Base, utcnow
+from lake.catalog.models import AwareDateTime, Base, utcnow
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +35,7 @@ class ApprovalChainRow(Base):
     domain: Mapped[str] = mapped_column(String(63), unique=True)
     stages: Mapped[list[Any]] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(255), default="")
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class MetricRow(Base):
@@ -58,8 +57,8 @@ class MetricRow(Base):
     round: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(Text, default="")
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     # Every UPDATE says "WHERE lock_version = <the version read>" and bumps it;
     # finding another version raises StaleDataError and the action is retried.
@@ -78,7 +77,7 @@ class RevisionRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class ApprovalRow(Base):
@@ -98,7 +97,7 @@ class ApprovalRow(Base):
     session_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     reset_by_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class EventRow(Base):
@@ -117,7 +116,7 @@ class EventRow(Base):
     actor: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text, default="")
     session_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class CommentRow(Base):
@@ -130,7 +129,7 @@ class CommentRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
     author: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class MeetingRow(Base):
@@ -142,14 +141,14 @@ class MeetingRow(Base):
     domain: Mapped[str] = mapped_column(String(63))
     title: Mapped[str] = mapped_column(String(255))
     stage: Mapped[str] = mapped_column(String(63))
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[dt.datetime] = mapped_column(AwareDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer)
     frequency: Mapped[str] = mapped_column(String(15))
     interval: Mapped[int] = mapped_column("interval", Integer, default=1)
     count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     location: Mapped[str] = mapped_column(String(255), default="")
     organizer: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class MeetingSessionRow(Base):
@@ -160,12 +159,12 @@ class MeetingSessionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("metric_meetings.id"))
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[dt.datetime] = mapped_column(AwareDateTime())
     status: Mapped[str] = mapped_column(String(15))
     agenda: Mapped[list[Any]] = mapped_column(JSON, default=list)
     opened_by: Mapped[str] = mapped_column(String(255))
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class MinuteRow(Base):
@@ -181,7 +180,7 @@ class MinuteRow(Base):
     decision: Mapped[str | None] = mapped_column(String(31), nullable=True)
     actor: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class InboxRow(Base):
@@ -195,8 +194,8 @@ class InboxRow(Base):
     title: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class ChannelRow(Base):
@@ -210,7 +209,7 @@ class ChannelRow(Base):
     kind: Mapped[str] = mapped_column(String(15))
     target: Mapped[str] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class OutboxRow(Base):
@@ -227,8 +226,8 @@ class OutboxRow(Base):
     status: Mapped[str] = mapped_column(String(15), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class ValueCacheRow(Base):
@@ -241,4 +240,4 @@ class ValueCacheRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
     data_version: Mapped[str] = mapped_column(String(255))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)

@@ -20,14 +20,6 @@ from metrics_catalog.values import MetricValues
 _MAX_INT = 2**63 - 1
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
-def _maybe_aware(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else _aware(value)
-
-
 class StagePublic(BaseModel):
     name: str
     roles: list[str]
@@ -73,7 +65,7 @@ class MetricPublic(BaseModel):
                                 complete=s.complete, current=s.current) for s in info.stages],
             duplicates=[DuplicatePublic(name=d.name, status=d.status, same_filters=d.same_filters)
                         for d in info.duplicates],
-            authors=list(info.authors), created_at=_aware(info.created_at), updated_at=_aware(info.updated_at),
+            authors=list(info.authors), created_at=info.created_at, updated_at=info.updated_at,
         )
 
 
@@ -107,7 +99,7 @@ class RevisionPublic(BaseModel):
     @classmethod
     def of(cls, info: RevisionInfo) -> RevisionPublic:
         return cls(number=info.number, definition=info.definition.to_dict(), changed=list(info.changed),
-                   author=info.author, message=info.message, created_at=_aware(info.created_at))
+                   author=info.author, message=info.message, created_at=info.created_at)
 
 
 class ApprovalPublic(BaseModel):
@@ -126,7 +118,7 @@ class ApprovalPublic(BaseModel):
     def of(cls, a: ApprovalInfo) -> ApprovalPublic:
         return cls(round=a.round, stage=a.stage, revision=a.revision, approver=a.approver, decision=a.decision,
                    reason=a.reason, valid=a.valid, reset_by_revision=a.reset_by_revision, session_id=a.session_id,
-                   created_at=_aware(a.created_at))
+                   created_at=a.created_at)
 
 
 class EventPublic(BaseModel):
@@ -144,7 +136,7 @@ class EventPublic(BaseModel):
     def of(cls, e: EventInfo) -> EventPublic:
         return cls(action=e.action, from_status=e.from_status, to_status=e.to_status, revision=e.revision,
                    stage=e.stage, actor=e.actor, reason=e.reason, session_id=e.session_id,
-                   created_at=_aware(e.created_at))
+                   created_at=e.created_at)
 
 
 class CommentCreate(BaseModel):
@@ -163,7 +155,7 @@ class CommentPublic(BaseModel):
     @classmethod
     def of(cls, c: CommentInfo) -> CommentPublic:
         return cls(id=c.id, revision=c.revision, parent_id=c.parent_id, author=c.author, body=c.body,
-                   created_at=_aware(c.created_at))
+                   created_at=c.created_at)
 
 
 class ValuesPublic(BaseModel):
@@ -290,8 +282,8 @@ class SessionPublic(BaseModel):
         return cls(id=s.id, meeting_id=s.meeting_id, starts_at=s.starts_at, status=s.status.value,
                    agenda=[AgendaItemPublic.of(a) for a in s.agenda],
                    minutes=[MinutePublic(kind=m.kind, metric=m.metric, decision=m.decision, actor=m.actor,
-                                         text=m.text, created_at=_aware(m.created_at)) for m in s.minutes],
-                   opened_by=s.opened_by, closed_at=_maybe_aware(s.closed_at))
+                                         text=m.text, created_at=m.created_at) for m in s.minutes],
+                   opened_by=s.opened_by, closed_at=s.closed_at)
 
 
 class NoticePublic(BaseModel):
@@ -307,7 +299,7 @@ class NoticePublic(BaseModel):
     @classmethod
     def of(cls, n: Notice) -> NoticePublic:
         return cls(id=n.id, kind=n.kind.value, metric=n.metric, title=n.title, body=n.body, payload=n.payload,
-                   created_at=_aware(n.created_at), read=n.read)
+                   created_at=n.created_at, read=n.read)
 
 
 class ChannelCreate(BaseModel):
@@ -324,7 +316,7 @@ class ChannelPublic(BaseModel):
 
     @classmethod
     def of(cls, c: ChannelInfo) -> ChannelPublic:
-        return cls(id=c.id, kind=c.kind.value, target=c.target, created_at=_aware(c.created_at), secret=c.secret)
+        return cls(id=c.id, kind=c.kind.value, target=c.target, created_at=c.created_at, secret=c.secret)
 
 
 class DeliveryPublic(BaseModel):

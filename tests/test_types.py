@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STRICT_PACKAGES = ["lake", "deploy", "views", "access", "metrics_catalog", "ui", "api"]
+STRICT_PACKAGES = ["lake", "deploy", "views", "access", "metrics_catalog", "ui", "api", "demo"]
 
 
 @pytest.mark.slow

@@ -31,14 +31,9 @@ METRIC_KIND = "metric"
 
 def view_documents(infos: Iterable[ViewInfo]) -> list[SearchDocument]:
     """The current version of each view as a search document (its columns in the body)."""
-    docs = []
-    for v in infos:
-        columns = " ".join(c.name for c in v.columns)
-        body = " ".join(filter(None, [v.description, columns, " ".join(d.name for d in v.dependencies)]))
-        tags = tuple(v.tags) + (("pii",) if v.pii_columns else ())
-        docs.append(SearchDocument(kind=VIEW_KIND, key=v.name, domain=v.domain, title=v.name, body=body, tags=tags,
-                                   owner=v.owner))
-    return docs
+    from views.search import view_document
+
+    return [view_document(v.name, v) for v in infos]
 
 
 def metric_documents(infos: Iterable[MetricInfo]) -> list[SearchDocument]:

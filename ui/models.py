@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lake.catalog.models import Base, utcnow
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class UiSession(Base):
@@ -25,6 +25,6 @@ class UiSession(Base):
     method: Mapped[str] = mapped_column(String(15))  # password, token
     token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(AwareDateTime())

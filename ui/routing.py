@@ -179,3 +179,23 @@ Posted = Annotated[UiSessionInfo, Depends(csrf_checked)]
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking domain call in a worker thread."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def form_outcome(call: Callable[[], object], *, done: str, refused: Callable[[str, int], Response],
+                       error_pages: tuple[type[LakegateError], ...] = ()) -> Response:
+    """How every form's action ends: done, or its page again with the refusal.
+
+    Args:
+        call: The domain action (blocking: it runs in a worker thread).
+        done: Where a success goes (303, so reloading the page does not post the form again).
+        refused: The form's page again, given the refusal's message and HTTP status
+            (built in a worker thread); the page shows the message and answers with the status.
+        error_pages: Refusals shown as an error page instead, as every server error is.
+    """
+    try:
+        await in_thread(call)
+    except LakegateError as exc:
+        if exc.http_status >= 500 or isinstance(exc, error_pages):
+            raise
+        return await in_thread(refused, exc.message, exc.http_status)
+    return RedirectResponse(done, status_code=303)

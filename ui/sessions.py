@@ -92,10 +92,6 @@ def tokens_match(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
 class SessionStore:
     """Sessions in the catalog's ``ui_sessions`` table.
 
@@ -152,7 +148,7 @@ class SessionStore:
             if token_hash is not None:
                 token = s.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
                 if token is not None and token.expires_at is not None:
-                    expires = min(expires, _aware(token.expires_at))
+                    expires = min(expires, token.expires_at)
             user = s.scalars(select(User).where(User.name == principal.name)).one()
             row = UiSession(id_hash=digest(session_id), user_name=principal.name, method=method.value,
                             token_hash=token_hash, csrf_token=new_secret(), created_at=now, last_seen_at=now,
@@ -188,25 +184,25 @@ class SessionStore:
                 s.delete(row)
             else:
                 assert user is not None
-                if now - _aware(row.last_seen_at) >= self.policy.touch_every:
+                if now - row.last_seen_at >= self.policy.touch_every:
                     row.last_seen_at = now
                 principal = Principal(user.name, tuple(user.roles), PrincipalKind(user.kind))
                 info = UiSessionInfo(principal, user.display_name or user.name, SignInMethod(row.method),
-                                     row.csrf_token, _aware(row.created_at), _aware(row.expires_at))
+                                     row.csrf_token, row.created_at, row.expires_at)
         if reason is not None:
             raise SessionExpired(reason)
         return info
 
     def _invalid(self, s: Session, row: UiSession, now: dt.datetime) -> str | None:
-        if _aware(row.expires_at) <= now:
+        if row.expires_at <= now:
             return "it reached its time limit"
-        if now - _aware(row.last_seen_at) >= self.policy.idle:
+        if now - row.last_seen_at >= self.policy.idle:
             return "it was idle too long"
         if row.token_hash is not None:
             token = s.scalars(select(ApiToken).where(ApiToken.token_hash == row.token_hash)).first()
             if token is None or token.revoked_at is not None:
                 return "the API token it was made with was revoked"
-            if token.expires_at is not None and _aware(token.expires_at) <= now:
+            if token.expires_at is not None and token.expires_at <= now:
                 return "the API token it was made with expired"
         return None
 

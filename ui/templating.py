@@ -18,6 +18,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from lake.timestamps import as_utc
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 UI_PREFIX = "/ui"
@@ -33,9 +35,7 @@ def _moment(value: Moment) -> dt.datetime | dt.date | None:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
+    return as_utc(value) if isinstance(value, dt.datetime) else value
 
 
 def _when(value: Moment) -> str:

@@ -138,8 +138,6 @@ def _info(record: VersionRecord, current: int, run: ViewRun | None) -> ViewInfo:
         status = VersionStatus.SUPERSEDED
     table = record.materialization is Materialization.TABLE and run is not None
     finished = run.finished_at if table and run is not None else None
-    if finished is not None and finished.tzinfo is None:
-        finished = finished.replace(tzinfo=dt.UTC)
     return ViewInfo(
         name=record.view, domain=record.domain, version=record.version, current_version=current, status=status,
         materialization=record.materialization,

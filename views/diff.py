@@ -11,26 +11,21 @@ SQL as written.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
+from lake.errors import SchemaChange
+from lake.schemadiff import ColumnRules, diff_columns
+from views.columns import ViewColumn
 from views.versions import VersionRecord
 
-
-@dataclass(frozen=True)
-class Change:
-    """One difference between two versions."""
-
-    kind: str  # added, removed, renamed, retyped, pii, grain, materialization, docs
-    column: str | None
-    detail: str
-    breaking: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "column": self.column, "detail": self.detail, "breaking": self.breaking}
+#: One difference between two versions (kinds: added, removed, renamed,
+#: retyped, pii, grain, materialization, docs): the contracts' change type.
+Change = SchemaChange
 
 
 @dataclass(frozen=True)
@@ -58,44 +53,31 @@ class VersionDiff:
                 "sql_summary": list(self.sql_summary), "sql_diff": self.sql_diff}
 
 
+def _column_changed(o: ViewColumn, n: ViewColumn) -> Iterator[Change]:
+    name = o.name
+    if o.sql_type != n.sql_type:
+        yield Change("retyped", name, f"column {name!r} type changed from {o.sql_type} to {n.sql_type}", True)
+    if o.pii != n.pii:
+        state = "now derives from PII" if n.pii else "no longer derives from PII"
+        yield Change("pii", name, f"column {name!r} {state} (masking changes)", True)
+    if o.description != n.description:
+        yield Change("docs", name, f"column {name!r} description changed", False)
+
+
+#: A view's rules for the shared diff (``lake.schemadiff``): a removed and an
+#: added column of the same type computed from the same sources read as a rename.
+_VIEW_COLUMNS: ColumnRules[ViewColumn] = ColumnRules(
+    name=lambda c: c.name,
+    is_rename=lambda o, _i, n, _j: bool(o.sql_type == n.sql_type and o.sources and o.sources == n.sources),
+    removed=lambda c: Change("removed", c.name, f"column {c.name!r} removed", True),
+    renamed=lambda o, n: Change("renamed", o.name, f"column {o.name!r} renamed to {n.name!r}", True),
+    added=lambda c: Change("added", c.name, f"column {c.name!r} added ({c.sql_type or 'type unknown'})", False),
+    changed=_column_changed,
+)
+
+
 def _column_changes(old: VersionRecord, new: VersionRecord) -> list[Change]:
-    changes: list[Change] = []
-    old_cols = {c.name: c for c in old.columns}
-    new_cols = {c.name: c for c in new.columns}
-    removed = [n for n in old_cols if n not in new_cols]
-    added = [n for n in new_cols if n not in old_cols]
-    renames: dict[str, str] = {}
-    for r in removed:
-        for a in added:
-            if a in renames.values():
-                continue
-            o, n = old_cols[r], new_cols[a]
-            if o.sql_type == n.sql_type and o.sources and o.sources == n.sources:
-                renames[r] = a
-                break
-    for r in removed:
-        if r in renames:
-            changes.append(Change("renamed", r, f"column {r!r} renamed to {renames[r]!r}", True))
-        else:
-            changes.append(Change("removed", r, f"column {r!r} removed", True))
-    for a in added:
-        if a not in renames.values():
-            changes.append(Change("added", a, f"column {a!r} added ({new_cols[a].sql_type or 'type unknown'})",
-                                  False))
-    for name, o in old_cols.items():
-        found = new_cols.get(name)
-        if found is None:
-            continue
-        n = found
-        if o.sql_type != n.sql_type:
-            changes.append(Change("retyped", name, f"column {name!r} type changed from {o.sql_type} to {n.sql_type}",
-                                  True))
-        if o.pii != n.pii:
-            state = "now derives from PII" if n.pii else "no longer derives from PII"
-            changes.append(Change("pii", name, f"column {name!r} {state} (masking changes)", True))
-        if o.description != n.description:
-            changes.append(Change("docs", name, f"column {name!r} description changed", False))
-    return changes
+    return diff_columns(old.columns, new.columns, _VIEW_COLUMNS)
 
 
 def _clause(tree: exp.Expr, key: str) -> str:

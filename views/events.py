@@ -1,7 +1,8 @@
-"""OpenLineage run events for materializations.
+"""OpenLineage events: runs of materializations, and registrations.
 
-Each run emits START, then COMPLETE or FAIL, with the datasets and views it
-read (schema and version facets), the table it wrote (schema, column lineage
+Registering a dataset or a view version (``access.registration``) emits one
+``DatasetEvent`` with its schema, its Lakegate name and version. Each run
+emits START, then COMPLETE or FAIL, with the datasets and views it read (schema and version facets), the table it wrote (schema, column lineage
 and output statistics facets) and the compiled SQL (SQL job facet).
 
 Events go to a file transport by default — one JSON event per line in
@@ -212,6 +213,21 @@ class LineageEmitter:
 
     def fail(self, ctx: RunContext, error: str) -> None:
         self._emit("FAIL", ctx, error=error)
+
+    def registered(self, dataset: LineageDataset) -> None:
+        """A dataset or view version was registered: an OpenLineage ``DatasetEvent`` with its
+        schema, Lakegate name and version facets. Never raises (a transport error is logged)."""
+        if self.transport is None:
+            return
+        try:
+            from openlineage.client.event_v2 import DatasetEvent, StaticDataset
+
+            namespace, name = dataset.identity
+            self.transport.emit(DatasetEvent(
+                eventTime=dt.datetime.now(dt.UTC).isoformat(), producer=PRODUCER,
+                dataset=StaticDataset(namespace=namespace, name=name, facets=self._dataset_facets(dataset))))
+        except Exception as exc:  # noqa: BLE001 - lineage must never fail a registration
+            log.warning("could not emit the OpenLineage event of registering %s: %s", dataset.lakegate_name, exc)
 
 
 def read_events(path: str | Path) -> Sequence[dict[str, Any]]:

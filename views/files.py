@@ -1,6 +1,6 @@
 """View files: ``.sql`` with a YAML header in a leading block comment.
 
-Example (``views/demo/daily_active_viewers.sql``)::
+Example (``demo/views/daily_active_viewers.sql``)::
 
     /*
     view: playback.daily_active_viewers

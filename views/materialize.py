@@ -81,13 +81,8 @@ class RunInfo:
 
     @classmethod
     def of(cls, view: str, version: int, row: ViewRun) -> RunInfo:
-        def aware(v: dt.datetime | None) -> dt.datetime | None:
-            return v.replace(tzinfo=dt.UTC) if v is not None and v.tzinfo is None else v
-
-        started = aware(row.started_at)
-        assert started is not None
-        return cls(row.run_id, view, version, RunStatus(row.status), row.trigger, row.actor, started,
-                   aware(row.finished_at), row.duration_ms, row.rows, row.table_uri, row.table_version,
+        return cls(row.run_id, view, version, RunStatus(row.status), row.trigger, row.actor, row.started_at,
+                   row.finished_at, row.duration_ms, row.rows, row.table_uri, row.table_version,
                    dict(row.source_versions or {}), row.error)
 
 

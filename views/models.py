@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lake.catalog.models import Base, utcnow
+from lake.catalog.models import AwareDateTime, Base, utcnow
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +35,7 @@ class View(Base):
     name: Mapped[str] = mapped_column(String(63))
     current_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class ViewVersion(Base):
@@ -62,8 +61,8 @@ class ViewVersion(Base):
     spark_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     author: Mapped[str] = mapped_column(String(255), default="")
     message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    deprecated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    deprecated_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     deprecated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sunset_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     deprecation_note: Mapped[str] = mapped_column(Text, default="")
@@ -81,8 +80,8 @@ class ViewRun(Base):
     status: Mapped[str] = mapped_column(String(15))
     trigger: Mapped[str] = mapped_column(String(31), default="manual")
     actor: Mapped[str] = mapped_column(String(255), default="")
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     table_uri: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
 from lake.errors import Conflict, InvalidInput
+from lake.search import SearchIndex
 from lake.service import Lake
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from views.analysis import Parsed, analyze
@@ -33,6 +35,7 @@ from views.errors import BreakingViewChange, InvalidViewDefinition, ViewCycle
 from views.graph import CycleFound, Impact, find_cycle, impact, topological_order
 from views.models import View, ViewVersion
 from views.names import parse_ref, ref_of_table
+from views.search import view_document
 from views.sources import Snapshot
 from views.versions import VersionRecord
 
@@ -209,7 +212,8 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
 
 
 def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, major: Collection[str] = (),
-          message: str = "", spark_check: bool = True) -> Plan:
+          message: str = "", spark_check: bool = True,
+          within: Callable[[Session, Sequence[PlanItem]], None] | None = None) -> Plan:
     """Plan and create every new version in one catalog transaction.
 
     Args:
@@ -219,6 +223,10 @@ def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, majo
         major: Views whose breaking change the author declares as a new major version.
         message: Recorded with each new version.
         spark_check: Compile with Spark's analyzer first.
+        within: Called with the transaction's session and every item (unchanged
+            ones too, each record naming its owner) before it commits, to write
+            more in the same transaction (the access layer's owner grants); if
+            it raises, no version is created.
 
     Returns:
         The applied plan (records carry their catalog ids).
@@ -262,6 +270,10 @@ def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, majo
                 view.current_version = record.version
                 applied.append(dataclasses.replace(item, record=dataclasses.replace(
                     record, row_id=row.id, created_at=row.created_at)))
+            SearchIndex(lake.catalog).upsert(
+                [view_document(i.name, i.record) for i in applied if i.action is not PlanAction.UNCHANGED], session=s)
+            if within is not None:
+                within(s, applied)
     except IntegrityError as exc:
         raise Conflict(f"another change to these views was applied at the same time; plan again ({exc.orig})") \
             from exc
@@ -269,7 +281,8 @@ def apply(lake: Lake, definitions: Sequence[ViewDefinition], *, actor: str, majo
 
 
 def create_version(lake: Lake, definition: ViewDefinition, *, actor: str, major: bool = False, message: str = "",
-                   spark_check: bool = True) -> PlanItem:
+                   spark_check: bool = True,
+                   within: Callable[[Session, Sequence[PlanItem]], None] | None = None) -> PlanItem:
     """Create the next version of one view (version 1 of a new one).
 
     Returns:
@@ -280,7 +293,7 @@ def create_version(lake: Lake, definition: ViewDefinition, *, actor: str, major:
         As for :func:`apply`.
     """
     done = apply(lake, [definition], actor=actor, major={definition.name} if major else (), message=message,
-                 spark_check=spark_check)
+                 spark_check=spark_check, within=within)
     return done.items[0]
 
 

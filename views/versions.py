@@ -89,8 +89,8 @@ class VersionRecord:
             spark_checked=row.spark_checked,
             author=row.author,
             message=row.message,
-            created_at=_aware(row.created_at),
-            deprecated_at=_aware(row.deprecated_at),
+            created_at=row.created_at,
+            deprecated_at=row.deprecated_at,
             sunset_on=row.sunset_on,
             deprecation_note=row.deprecation_note or "",
             row_id=row.id,
@@ -105,9 +105,3 @@ class VersionRecord:
             changes=list(self.changes), spark_checked=self.spark_checked, author=self.author, message=self.message,
             deprecation_note="",
         )
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value

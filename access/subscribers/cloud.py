@@ -75,8 +75,10 @@ def _default_roles(lake: Lake) -> RoleBackend:
     import boto3  # type: ignore[import-untyped, unused-ignore]
 
     from deploy.iam import SubscriberRoles
+    from lake.s3 import S3Store
 
-    store: Any = lake.store
+    store = lake.store
+    assert isinstance(store, S3Store), "subscriber roles need the S3 store"
     session = boto3.session.Session(region_name=lake.settings.s3_region)
     endpoint = lake.settings.s3_endpoint_url
     iam = session.client("iam", endpoint_url=endpoint)

@@ -43,7 +43,7 @@ from access.subscribers.models import ExportRow
 from access.subscribers.registry import SubscriberRegistry
 from access.subscribers.settings import SubscriberSettings
 from access.subscribers.tables import LakeTable, find_table
-from access.subscribers.values import Subscriber, aware
+from access.subscribers.values import Subscriber
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
 
@@ -251,8 +251,8 @@ class Exports:
                                   .order_by(ExportRow.created_at.desc()).limit(limit)))
             return [Export(r.id, r.subscriber, r.table_key, r.subject, r.location, r.rows,
                            tuple(ExportFile(f["name"], f["rows"], f["bytes"], f["sha256"]) for f in r.files),
-                           dict(r.source_versions), aware(r.created_at) or utcnow(),
-                           urls_expire_at=aware(r.urls_expire_at)) for r in rows]
+                           dict(r.source_versions), r.created_at or utcnow(),
+                           urls_expire_at=r.urls_expire_at) for r in rows]
 
 
 class _Writer:
@@ -285,26 +285,14 @@ class _S3Writer(_Writer):
     signs = True
 
     def __init__(self, access: AccessControl, domain: str, subscriber: str, export_id: str) -> None:
-        self.store: Any = access.lake.store
+        self.store = access.lake.store
         self.domain = domain
         self.prefix = f"{EXPORT_PREFIX}/{subscriber}/{export_id}"
         self.location = f"{self.store.root}/{self.prefix}/"
-        self._presigner: Any = None
 
     def put(self, name: str, data: bytes) -> None:
         self.store.put_object(f"{self.prefix}/{name}", data, self.domain)
 
     def url(self, name: str, seconds: int) -> str | None:
-        """A SigV4 presigned GET (S3 serves SSE-KMS objects only to SigV4 requests)."""
-        if self._presigner is None:
-            import boto3  # type: ignore[import-untyped, unused-ignore]
-            from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
-
-            options: dict[str, Any] = {"signature_version": "s3v4"}
-            if self.store.endpoint_url:
-                options["s3"] = {"addressing_style": "path"}
-            self._presigner = boto3.session.Session(region_name=self.store.region).client(
-                "s3", endpoint_url=self.store.endpoint_url, config=Config(**options))
-        key = self.store.object_key(f"{self.prefix}/{name}")
-        return str(self._presigner.generate_presigned_url(
-            "get_object", Params={"Bucket": self.store.bucket, "Key": key}, ExpiresIn=seconds))
+        """A presigned GET that expires (SigV4: S3 serves SSE-KMS objects only to SigV4 requests)."""
+        return self.store.presign(f"{self.prefix}/{name}", seconds)

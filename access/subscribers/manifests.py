@@ -62,9 +62,8 @@ def _add_actions(table_uri: str, options: dict[str, str]) -> tuple[int, list[dic
 
 def _put(lake: Lake, uri: str, text: str, domain: str) -> None:
     if uri.startswith("s3://"):
-        store: Any = lake.store
-        key = uri[len(store.root.rstrip("/")) + 1:]
-        store.put_object(key, text.encode("utf-8"), domain)
+        key = uri[len(lake.store.root.rstrip("/")) + 1:]
+        lake.store.put_object(key, text.encode("utf-8"), domain)
         return
     path = Path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lake.catalog.models import Base, utcnow
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class SubscriberRow(Base):
@@ -34,12 +34,12 @@ class SubscriberRow(Base):
     policy_tables: Mapped[list[Any]] = mapped_column(JSON, default=list)
     policy_document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     policy_version: Mapped[int] = mapped_column(Integer, default=0)
-    policy_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    policy_valid_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    policy_synced_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
+    policy_valid_until: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     policy_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    suspended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class CredentialRow(Base):
@@ -52,9 +52,9 @@ class CredentialRow(Base):
     access_key_prefix: Mapped[str] = mapped_column(String(16))
     session_name: Mapped[str] = mapped_column(String(64))
     issued_by: Mapped[str] = mapped_column(String(255), default="")
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), index=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     revoke_reason: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -68,7 +68,7 @@ class RedshiftObjectRow(Base):
     kind: Mapped[str] = mapped_column(String(31))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     spec_hash: Mapped[str] = mapped_column(String(64))
-    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    applied_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class ExportRow(Base):
@@ -83,5 +83,5 @@ class ExportRow(Base):
     files: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    urls_expire_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    urls_expire_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)

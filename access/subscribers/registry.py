@@ -27,7 +27,6 @@ from access.subscribers.values import (
     Subscriber,
     SubscriberKind,
     SubscriberStatus,
-    aware,
     check_name,
     subject_of,
 )
@@ -59,9 +58,9 @@ class SubscriberRegistry:
             name=row.name, kind=SubscriberKind(row.kind), subject=row.subject, owner=row.owner,
             status=SubscriberStatus(row.status), description=row.description, roles=roles,
             role_arn=row.role_arn, policy_tables=tuple(row.policy_tables or ()),
-            policy_synced_at=aware(row.policy_synced_at), policy_valid_until=aware(row.policy_valid_until),
-            policy_error=row.policy_error, created_by=row.created_by, created_at=aware(row.created_at),
-            suspended_at=aware(row.suspended_at),
+            policy_synced_at=row.policy_synced_at, policy_valid_until=row.policy_valid_until,
+            policy_error=row.policy_error, created_by=row.created_by, created_at=row.created_at,
+            suspended_at=row.suspended_at,
         )
 
     def get(self, name: str) -> Subscriber:

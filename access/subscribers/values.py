@@ -139,10 +139,3 @@ class IssuedCredential:
 
     def active(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """``value`` with UTC attached when the database handed it back naive."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value

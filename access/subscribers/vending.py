@@ -17,7 +17,6 @@ audited per table.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,10 +34,11 @@ from access.subscribers.raw import RawDecision, raw_decision
 from access.subscribers.registry import SubscriberRegistry
 from access.subscribers.settings import MIN_CREDENTIAL_SECONDS, SubscriberSettings
 from access.subscribers.tables import LakeTable, find_table
-from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKind, aware
+from access.subscribers.values import IssuedCredential, Subscriber, SubscriberKind
 from deploy.spark_conf import S3Credentials, cluster_spark_conf
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
+from lake.timestamps import as_utc
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -197,7 +197,7 @@ class CredentialVending:
 
     def _record(self, sub: Subscriber, tables: Sequence[LakeTable], creds: VendedCredentials, session: str,
                 actor: str, role_arn: str) -> IssuedCredential:
-        expires = creds.expiration if creds.expiration.tzinfo else creds.expiration.replace(tzinfo=dt.UTC)
+        expires = as_utc(creds.expiration)
         with self.access.lake.catalog.session() as s:
             row = CredentialRow(subscriber=sub.name, tables=[t.key for t in tables], role_arn=role_arn,
                                 access_key_prefix=creds.access_key_id[:KEY_PREFIX_CHARS], session_name=session,
@@ -223,9 +223,7 @@ class CredentialVending:
 
 
 def _issued(row: CredentialRow) -> IssuedCredential:
-    issued, expires = aware(row.issued_at), aware(row.expires_at)
-    assert issued is not None and expires is not None
     return IssuedCredential(id=row.id, subscriber=row.subscriber, tables=tuple(row.tables or ()),
                             role_arn=row.role_arn, access_key_prefix=row.access_key_prefix,
-                            issued_by=row.issued_by, issued_at=issued, expires_at=expires,
-                            revoked_at=aware(row.revoked_at), revoke_reason=row.revoke_reason)
+                            issued_by=row.issued_by, issued_at=row.issued_at, expires_at=row.expires_at,
+                            revoked_at=row.revoked_at, revoke_reason=row.revoke_reason)

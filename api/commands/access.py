@@ -1,9 +1,13 @@
 """``lakegate access``: roles, groups, grants, masks, row filters, decisions,
 access requests and the policy as Casbin CSV.
 
-The CLI acts on the lake of this host as its local administrator; ``--as``
-names the actor recorded in the audit log (and the requester or decider of an
-access request). A domain error is one red ``error:`` line and exit status 1.
+The CLI acts on the lake of this host as the principal ``--as`` names: the
+local administrator ``admin`` (made by ``lakegate init``) by default. A policy
+change goes through ``AccessControl.changes`` as that principal, so it is
+allowed or refused by the same rule as on the API and in the UI
+(``access/README.md``), and recorded under its name in the audit log; ``--as``
+also names the requester or decider of an access request. A domain error
+(a refusal included) is one red ``error:`` line and exit status 1.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ app.add_typer(filter_app, name="filter")
 app.add_typer(request_app, name="request")
 
 
-AsOpt = Annotated[str, typer.Option("--as", help="The actor recorded in the audit log.")]
+AsOpt = Annotated[str, typer.Option("--as", help="The principal making the change (it must be allowed to); "
+                                                  "recorded in the audit log.")]
 ResourceArg = Annotated[str, typer.Argument(help="lake, domain:ads, dataset:ads.x, view:ads.v, "
                                                  "dataset:ads.x.column ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -67,8 +72,8 @@ def role_create(
 ) -> None:
     """Create a role (or, with --group, a group)."""
     with _access() as ac:
-        role = ac.create_role(name, kind=RoleKind.GROUP if group else RoleKind.ROLE, description=description,
-                              actor=as_user)
+        role = ac.changes.create_role(name, kind=RoleKind.GROUP if group else RoleKind.ROLE,
+                                      description=description, by=as_user)
     typer.echo(f"created {role.kind.value} {role.name}")
 
 
@@ -94,7 +99,7 @@ def role_list(as_json: JsonOpt = False) -> None:
 def role_delete(name: str, as_user: AsOpt = ADMIN_USER) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
     with _access() as ac:
-        ac.delete_role(name, actor=as_user)
+        ac.changes.delete_role(name, by=as_user)
     typer.echo(f"deleted {name}")
 
 
@@ -108,7 +113,7 @@ def role_add_member(
 ) -> None:
     """Add a member to a role or group."""
     with _access() as ac:
-        m = ac.add_member(role, member, expires_at=_expiry(days), actor=as_user)
+        m = ac.changes.add_member(role, member, expires_at=_expiry(days), by=as_user)
     typer.echo(f"{m.member} is a member of {m.role}" + (f" until {_when(m.expires_at)}" if m.expires_at else ""))
 
 
@@ -116,7 +121,7 @@ def role_add_member(
 @domain_errors
 def role_remove_member(role: str, member: str, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
-        ac.remove_member(role, member, actor=as_user)
+        ac.changes.remove_member(role, member, by=as_user)
     typer.echo(f"{member} is no longer a member of {role}")
 
 
@@ -137,9 +142,9 @@ def grant(
 ) -> None:
     """Allow (or --deny) a subject an action on a resource and everything under it."""
     with _access() as ac:
-        g = ac.grant(subject, Action.parse(action), Resource.parse(resource),
-                     effect=Effect.DENY if deny else Effect.ALLOW, expires_at=_expiry(days), reason=reason,
-                     actor=as_user)
+        g = ac.changes.grant(subject, Action.parse(action), Resource.parse(resource),
+                             effect=Effect.DENY if deny else Effect.ALLOW, expires_at=_expiry(days), reason=reason,
+                             by=as_user)
     typer.echo(f"grant {g.id}: {g.effect.value} {g.subject} {g.action.value} on {g.resource.key}"
                + (f" until {_when(g.expires_at)}" if g.expires_at else ""))
 
@@ -150,7 +155,7 @@ def revoke(grant_id: Annotated[int, typer.Argument(help="The grant's id (see 'la
            as_user: AsOpt = ADMIN_USER) -> None:
     """Remove a grant."""
     with _access() as ac:
-        g = ac.revoke(grant_id, actor=as_user)
+        g = ac.changes.revoke(grant_id, by=as_user)
     typer.echo(f"revoked grant {grant_id}: {g.effect.value} {g.subject} {g.action.value} on {g.resource.key}")
 
 
@@ -188,8 +193,8 @@ def mask_set(subject: str, resource: ResourceArg,
              as_user: AsOpt = ADMIN_USER) -> None:
     """How a subject sees a column (or the PII columns under a table, domain or the lake)."""
     with _access() as ac:
-        rule = ac.set_mask(subject, Resource.parse(resource), Mask.parse(mask), expires_at=_expiry(days),
-                           actor=as_user)
+        rule = ac.changes.set_mask(subject, Resource.parse(resource), Mask.parse(mask), expires_at=_expiry(days),
+                                   by=as_user)
     typer.echo(f"{rule.subject} sees {rule.resource.key} as {rule.mask}"
                + (f" until {_when(rule.expires_at)}" if rule.expires_at else ""))
 
@@ -198,7 +203,7 @@ def mask_set(subject: str, resource: ResourceArg,
 @domain_errors
 def mask_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
-        ac.remove_mask(subject, Resource.parse(resource), actor=as_user)
+        ac.changes.remove_mask(subject, Resource.parse(resource), by=as_user)
     typer.echo(f"removed the mask of {subject} on {resource}")
 
 
@@ -222,8 +227,8 @@ def filter_set(subject: str, resource: ResourceArg,
                as_user: AsOpt = ADMIN_USER) -> None:
     """Limit the rows a subject's grants give on the tables under a resource."""
     with _access() as ac:
-        rule = ac.set_row_filter(subject, Resource.parse(resource), predicate, expires_at=_expiry(days),
-                                 actor=as_user)
+        rule = ac.changes.set_row_filter(subject, Resource.parse(resource), predicate, expires_at=_expiry(days),
+                                         by=as_user)
     typer.echo(f"{rule.subject} reads the rows of {rule.resource.key} where {rule.predicate}"
                + (f" until {_when(rule.expires_at)}" if rule.expires_at else ""))
 
@@ -232,7 +237,7 @@ def filter_set(subject: str, resource: ResourceArg,
 @domain_errors
 def filter_remove(subject: str, resource: ResourceArg, as_user: AsOpt = ADMIN_USER) -> None:
     with _access() as ac:
-        ac.remove_row_filter(subject, Resource.parse(resource), actor=as_user)
+        ac.changes.remove_row_filter(subject, Resource.parse(resource), by=as_user)
     typer.echo(f"removed the row filter of {subject} on {resource}")
 
 
@@ -302,7 +307,7 @@ def import_(
     """Load a Casbin CSV policy, all or nothing."""
     text = read_text(file)
     with _access() as ac:
-        counts = ac.import_csv(text, replace=replace, actor=as_user)
+        counts = ac.changes.import_csv(text, replace=replace, by=as_user)
     typer.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
 
 

@@ -26,10 +26,14 @@ ContractFile = Annotated[Path, typer.Option("-f", "--file", exists=True, dir_oka
 @dataset_app.command("create")
 @domain_errors
 def dataset_create(file: ContractFile, as_user: AsOpt = ADMIN_USER) -> None:
-    """Register a dataset with the contract in a file."""
+    """Register a dataset with the contract in a file, as --as (needs propose on its domain);
+    its owner gets admin on it, as when it is registered over the API."""
+    from access import AccessControl
+    from access.registration import register_dataset
+
     text = read_text(file)
     with open_lake() as lake:
-        info = lake.register(text, actor=actor_name(lake, as_user))
+        info = register_dataset(AccessControl(lake), text, by=actor_name(lake, as_user))
     console.show_dataset(info)
 
 

@@ -21,6 +21,7 @@ import typer
 import yaml
 from lake.errors import InvalidInput
 from lake.nesting import load_yaml
+from lake.timestamps import as_utc
 from rich.table import Table
 
 from api.console import domain_errors, fail, note, open_lake, out, read_text
@@ -351,7 +352,7 @@ def _when(text: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"expected a date and time like 2026-11-02T15:00Z, got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return as_utc(value)
 
 
 @meeting_app.command("create")

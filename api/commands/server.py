@@ -114,9 +114,9 @@ def demo(
     if serve:
         check_transport(settings, cert, key)
     try:
-        from lake.demo import land_demo
+        from demo.load import land_demo, land_demo_access, land_demo_metrics, land_demo_views
     except ImportError:
-        fail("this version of Lakegate has no demo loader (lake.demo.land_demo)")
+        fail("this installation of Lakegate has no demo package (demo.load)")
     landed: list[tuple[str, int, float]] = []
     with open_lake(settings) as lake:
         _ensure_admin(lake)
@@ -131,13 +131,8 @@ def demo(
                 note(f"  landed {dataset_name}: {rows:,} rows")
 
             land_demo(lake, scale=scale, seed=seed, actor=ADMIN_USER, progress=progress)
-            from access.demo import land_demo_access
-            from views.demo import land_demo_views
-
             land_demo_views(lake, actor=ADMIN_USER)
             land_demo_access(lake, actor=ADMIN_USER)
-            from metrics_catalog.demo import land_demo_metrics
-
             land_demo_metrics(lake, actor=ADMIN_USER)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:

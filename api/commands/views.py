@@ -72,14 +72,18 @@ def apply_cmd(
     message: Annotated[str, typer.Option("--message", "-m", help="Recorded with each new version.")] = "",
     as_user: AsOpt = "admin",
 ) -> None:
-    """Plan the view files of a directory (like a diff), then apply them in one transaction."""
+    """Plan the view files of a directory (like a diff), then apply them in one transaction, as --as
+    (propose on a new view's domain, write on an existing view); each view's owner gets admin on it."""
+    from access import AccessControl
+    from access.registration import apply_views
+
     definitions = load_directory(directory)
     with open_lake() as lake:
         if dry_run:
             _show_plan(registry.plan(lake, definitions), applied=False)
             return
-        applied = registry.apply(lake, definitions, actor=_actor(lake, as_user), major=set(major or ()),
-                                 message=message)
+        applied = apply_views(AccessControl(lake), definitions, by=_actor(lake, as_user), major=set(major or ()),
+                              message=message)
     _show_plan(applied, applied=True)
     created = len(applied.changed)
     typer.echo(f"{created} new version(s), {len(applied.items) - created} unchanged")

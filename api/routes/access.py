@@ -1,20 +1,21 @@
 """Access policy: roles and groups, memberships, grants, masks, row filters,
 decisions, and the policy as Casbin CSV.
 
-Who may change what: roles, groups and memberships need ``admin`` on the lake;
-grants, masks and row filters on a resource need ``grant`` on it (``admin``
-to hand out ``grant``/``admin`` or to show PII in clear with ``decrypt``).
-Every route needs ``discover`` on the lake.
+Who may change what is decided by ``access.changes`` (``AccessControl.changes``),
+the same rule the CLI and the UI go through: roles, groups and memberships
+need ``admin`` on the lake; grants, masks and row filters on a resource need
+``grant`` on it (``admin`` to hand out ``grant``/``admin`` or to show PII in
+clear with ``decrypt``). Every route needs ``discover`` on the lake.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from access import AccessControl, Action, Effect, Mask, MaskKind, Resource, RoleKind
+from access import AccessControl, Action, Effect, Mask, Resource, RoleKind
 from access.schemas import (
     DecisionPublic,
     GrantCreate,
@@ -32,32 +33,20 @@ from access.schemas import (
 )
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
-from api.guards import read_body
+from api.guards import read_text
 from api.params import Id
-from api.schemas import ErrorResponse
+from api.schemas import error_responses
 from lake.auth import Principal
-from lake.errors import InvalidInput
 
 router = APIRouter(prefix="/access", tags=["access"], dependencies=[BASELINE])
 
 MAX_POLICY_BYTES = 8 << 20
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
-
-
 def _check(access: AccessControl, principal: Principal, action: Action, resource: Resource) -> str:
     subject = known(access, principal)
     access.require(subject, action, resource)
     return subject
-
-
-def _may_grant(access: AccessControl, principal: Principal, resource: Resource, action: Action | None = None,
-               decrypt: bool = False) -> str:
-    """Changing who may do ``action`` on ``resource`` needs grant on it (admin for grant/admin/decrypt)."""
-    strong = decrypt or action in (Action.GRANT, Action.ADMIN)
-    return _check(access, principal, Action.ADMIN if strong else Action.GRANT, resource)
 
 
 # -- roles and groups --------------------------------------------------------------------
@@ -74,19 +63,18 @@ def list_roles(access: AccessDep, kind: Annotated[str | None, Query(description=
     return [RolePublic.of(r) for r in access.policies.roles(_kind(kind))]
 
 
-@router.post("/roles", status_code=201, responses=_errors(403, 409, 422))
+@router.post("/roles", status_code=201, responses=error_responses(403, 409, 422))
 def create_role(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a role (needs admin on the lake)."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return RolePublic.of(access.create_role(body.name, kind=RoleKind.ROLE, description=body.description, actor=actor))
+    return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.ROLE, description=body.description,
+                                                    by=known(access, principal)))
 
 
-@router.post("/groups", status_code=201, responses=_errors(403, 409, 422))
+@router.post("/groups", status_code=201, responses=error_responses(403, 409, 422))
 def create_group(body: RoleCreate, access: AccessDep, principal: PrincipalDep) -> RolePublic:
     """Create a group (needs admin on the lake)."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return RolePublic.of(access.create_role(body.name, kind=RoleKind.GROUP, description=body.description,
-                                            actor=actor))
+    return RolePublic.of(access.changes.create_role(body.name, kind=RoleKind.GROUP, description=body.description,
+                                                    by=known(access, principal)))
 
 
 @router.get("/groups")
@@ -94,31 +82,29 @@ def list_groups(access: AccessDep) -> list[RolePublic]:
     return [RolePublic.of(r) for r in access.policies.roles(RoleKind.GROUP)]
 
 
-@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
+@router.delete("/roles/{name}", status_code=204, response_class=Response, responses=error_responses(403, 404, 409))
 def delete_role(name: str, access: AccessDep, principal: PrincipalDep) -> None:
     """Delete a role or group with its memberships, grants, masks and row filters."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    access.delete_role(name, actor=actor)
+    access.changes.delete_role(name, by=known(access, principal))
 
 
-@router.get("/roles/{name}/members", responses=_errors(404))
+@router.get("/roles/{name}/members", responses=error_responses(404))
 def list_members(name: str, access: AccessDep) -> list[MembershipPublic]:
     access.policies.role(name)
     return [MembershipPublic.of(m) for m in access.policies.memberships(role=name)]
 
 
-@router.post("/roles/{name}/members", status_code=201, responses=_errors(403, 404, 409))
+@router.post("/roles/{name}/members", status_code=201, responses=error_responses(403, 404, 409))
 def add_member(name: str, body: MemberAdd, access: AccessDep, principal: PrincipalDep) -> MembershipPublic:
     """Add a user, service principal, group or role to a role or group."""
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    return MembershipPublic.of(access.add_member(name, body.member, expires_at=body.expires_at, actor=actor))
+    return MembershipPublic.of(access.changes.add_member(name, body.member, expires_at=body.expires_at,
+                                                         by=known(access, principal)))
 
 
 @router.delete("/roles/{name}/members/{member}", status_code=204, response_class=Response,
-               responses=_errors(403, 404, 409))
+               responses=error_responses(403, 404, 409))
 def remove_member(name: str, member: str, access: AccessDep, principal: PrincipalDep) -> None:
-    actor = _check(access, principal, Action.ADMIN, LAKE)
-    access.remove_member(name, member, actor=actor)
+    access.changes.remove_member(name, member, by=known(access, principal))
 
 
 @router.get("/subjects/{subject}/roles")
@@ -132,7 +118,7 @@ def subject_roles(subject: str, access: AccessDep, principal: PrincipalDep) -> l
 # -- grants -----------------------------------------------------------------------------
 
 
-@router.get("/grants", responses=_errors(403, 422))
+@router.get("/grants", responses=error_responses(403, 422))
 def list_grants(access: AccessDep, principal: PrincipalDep,
                 subject: str | None = None,
                 resource: Annotated[str, Query(description="Grants on this resource and below it.")] = "lake",
@@ -145,27 +131,25 @@ def list_grants(access: AccessDep, principal: PrincipalDep,
                                                                include_expired=include_expired)]
 
 
-@router.post("/grants", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post("/grants", status_code=201, responses=error_responses(403, 404, 409, 422))
 def create_grant(body: GrantCreate, access: AccessDep, principal: PrincipalDep) -> GrantPublic:
     """Allow or deny a subject an action on a resource and everything under it."""
     target, action = Resource.parse(body.resource), Action.parse(body.action)
-    actor = _may_grant(access, principal, target, action)
-    return GrantPublic.of(access.grant(body.subject, action, target, effect=Effect.parse(body.effect),
-                                       expires_at=body.expires_at, reason=body.reason, actor=actor))
+    return GrantPublic.of(access.changes.grant(body.subject, action, target, effect=Effect.parse(body.effect),
+                                               expires_at=body.expires_at, reason=body.reason,
+                                               by=known(access, principal)))
 
 
-@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=_errors(403, 404, 409))
+@router.delete("/grants/{grant_id}", status_code=204, response_class=Response, responses=error_responses(403, 404, 409))
 def revoke_grant(grant_id: Id, access: AccessDep, principal: PrincipalDep) -> None:
     """Remove a grant (409 if it would leave no administrator)."""
-    grant = access.policies.grant_by_id(grant_id)
-    actor = _may_grant(access, principal, grant.resource, grant.action)
-    access.revoke(grant_id, actor=actor)
+    access.changes.revoke(grant_id, by=known(access, principal))
 
 
 # -- masks and row filters -------------------------------------------------------------------
 
 
-@router.get("/masks", responses=_errors(403))
+@router.get("/masks", responses=error_responses(403))
 def list_masks(access: AccessDep, principal: PrincipalDep, subject: str | None = None) -> list[MaskPublic]:
     """Mask rules on the resources you may grant on."""
     known(access, principal)
@@ -173,22 +157,20 @@ def list_masks(access: AccessDep, principal: PrincipalDep, subject: str | None =
             if access.can(principal.name, Action.GRANT, m.resource)]
 
 
-@router.put("/masks", responses=_errors(403, 404, 422))
+@router.put("/masks", responses=error_responses(403, 404, 422))
 def set_mask(body: MaskSet, access: AccessDep, principal: PrincipalDep) -> MaskPublic:
     """Set how a subject sees a column (or the PII columns under a table, domain or the lake)."""
     target, mask = Resource.parse(body.resource), Mask.parse(body.mask)
-    actor = _may_grant(access, principal, target, decrypt=mask.kind is MaskKind.DECRYPT)
-    return MaskPublic.of(access.set_mask(body.subject, target, mask, expires_at=body.expires_at, actor=actor))
+    return MaskPublic.of(access.changes.set_mask(body.subject, target, mask, expires_at=body.expires_at,
+                                                 by=known(access, principal)))
 
 
-@router.delete("/masks", status_code=204, response_class=Response, responses=_errors(403, 404))
+@router.delete("/masks", status_code=204, response_class=Response, responses=error_responses(403, 404))
 def remove_mask(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
-    target = Resource.parse(resource)
-    actor = _may_grant(access, principal, target)
-    access.remove_mask(subject, target, actor=actor)
+    access.changes.remove_mask(subject, Resource.parse(resource), by=known(access, principal))
 
 
-@router.get("/row-filters", responses=_errors(403))
+@router.get("/row-filters", responses=error_responses(403))
 def list_row_filters(access: AccessDep, principal: PrincipalDep, subject: str | None = None
                      ) -> list[RowFilterPublic]:
     """Row filters on the resources you may grant on."""
@@ -197,26 +179,23 @@ def list_row_filters(access: AccessDep, principal: PrincipalDep, subject: str | 
             if access.can(principal.name, Action.GRANT, f.resource)]
 
 
-@router.put("/row-filters", responses=_errors(403, 404, 422))
+@router.put("/row-filters", responses=error_responses(403, 404, 422))
 def set_row_filter(body: RowFilterSet, access: AccessDep, principal: PrincipalDep) -> RowFilterPublic:
     """Limit the rows a subject's grants give on the tables under a resource."""
     target = Resource.parse(body.resource)
-    actor = _may_grant(access, principal, target)
-    return RowFilterPublic.of(access.set_row_filter(body.subject, target, body.predicate,
-                                                    expires_at=body.expires_at, actor=actor))
+    return RowFilterPublic.of(access.changes.set_row_filter(body.subject, target, body.predicate,
+                                                            expires_at=body.expires_at, by=known(access, principal)))
 
 
-@router.delete("/row-filters", status_code=204, response_class=Response, responses=_errors(403, 404))
+@router.delete("/row-filters", status_code=204, response_class=Response, responses=error_responses(403, 404))
 def remove_row_filter(subject: str, resource: str, access: AccessDep, principal: PrincipalDep) -> None:
-    target = Resource.parse(resource)
-    actor = _may_grant(access, principal, target)
-    access.remove_row_filter(subject, target, actor=actor)
+    access.changes.remove_row_filter(subject, Resource.parse(resource), by=known(access, principal))
 
 
 # -- decisions -----------------------------------------------------------------------------
 
 
-@router.get("/check", responses=_errors(403, 422))
+@router.get("/check", responses=error_responses(403, 422))
 def check(access: AccessDep, principal: PrincipalDep, action: str, resource: str,
           subject: Annotated[str | None, Query(description="Whom to ask about (you by default).")] = None
           ) -> DecisionPublic:
@@ -229,7 +208,7 @@ def check(access: AccessDep, principal: PrincipalDep, action: str, resource: str
     return DecisionPublic.of(who, act.value, target.key, access.explain(who, act, target))
 
 
-@router.get("/datasets/{name}", responses=_errors(403, 404, 422))
+@router.get("/datasets/{name}", responses=error_responses(403, 404, 422))
 def dataset_access(name: str, lake: LakeDep, access: AccessDep, principal: PrincipalDep,
                    subject: str | None = None) -> TableAccessPublic:
     """What a subject may read of a dataset: columns, masks, rows (someone else: needs grant on it)."""
@@ -245,24 +224,20 @@ def dataset_access(name: str, lake: LakeDep, access: AccessDep, principal: Princ
 # -- the policy as Casbin CSV --------------------------------------------------------------------
 
 
-@router.get("/policy", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **_errors(403)})
+@router.get("/policy", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **error_responses(403)})
 def export_policy(access: AccessDep, principal: PrincipalDep) -> Response:
     """The whole policy as a Casbin CSV (loads into casbin.Enforcer with access/model.conf)."""
     _check(access, principal, Action.ADMIN, LAKE)
     return Response(access.export_csv(), media_type="text/csv")
 
 
-@router.post("/policy", responses=_errors(403, 409, 413, 422),
+@router.post("/policy", responses=error_responses(400, 403, 409, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_policy(request: Request, access: AccessDep, principal: PrincipalDep,
                         replace: Annotated[bool, Query(description="Drop what the file does not list.")] = False
                         ) -> ImportResult:
     """Load a Casbin CSV policy (the export's format), all or nothing."""
-    actor = await run_in_threadpool(_check, access, principal, Action.ADMIN, LAKE)
-    body = await read_body(request, MAX_POLICY_BYTES)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the policy is not UTF-8 text") from exc
-    counts = await run_in_threadpool(lambda: access.import_csv(text, replace=replace, actor=actor))
+    actor = await run_in_threadpool(lambda: access.changes.require_lake_admin(known(access, principal)))
+    text = await read_text(request, MAX_POLICY_BYTES, what="the policy")
+    counts = await run_in_threadpool(lambda: access.changes.import_csv(text, replace=replace, by=actor))
     return ImportResult(**counts)

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from access import Action, Resource
+from access import registration
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
-from api.guards import bounded_stream, read_body
+from api.guards import bounded_stream, read_text
 from api.params import OptionalNumberQuery
 from api.schemas import (
     CommitPublic,
@@ -27,10 +28,10 @@ from api.schemas import (
     ContractPlan,
     ContractVersionPublic,
     DatasetPublic,
-    ErrorResponse,
     IngestResultPublic,
     TableVersionPublic,
     VacuumPublic,
+    error_responses,
 )
 from lake.auth import Principal
 from lake.contracts import parse_contract
@@ -73,23 +74,15 @@ _BATCH_BODY: dict[str, Any] = {
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
-
-
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 async def _contract_document(request: Request) -> dict[str, Any] | str:
     """The request body as a contract: YAML text, or a JSON object."""
-    body = await read_body(request, MAX_CONTRACT_BYTES)
-    if not body.strip():
+    text = await read_text(request, MAX_CONTRACT_BYTES, what="the contract")
+    if not text.strip():
         raise InvalidContract("the request body is empty; send the contract as JSON or YAML")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidContract("the contract is not UTF-8 text") from exc
     if _media_type(request) in _YAML_TYPES:
         return text
     try:
@@ -133,16 +126,14 @@ async def _writable(lake: Lake, principal: Principal, name: str) -> DatasetInfo:
     return await run_in_threadpool(lake.dataset, name)
 
 
-@router.post("", status_code=201, openapi_extra=_CONTRACT_BODY, responses=_errors(403, 409, 422))
+@router.post("", status_code=201, openapi_extra=_CONTRACT_BODY, responses=error_responses(400, 403, 409, 413, 422))
 async def register_dataset(request: Request, lake: LakeDep, principal: PrincipalDep,
                            access: AccessDep) -> DatasetPublic:
     """Register a dataset with its first contract (needs ``propose`` on its domain);
     the registering principal and the contract's owner may then write to it."""
     contract = parse_contract(await _contract_document(request))
-    await run_in_threadpool(
-        lambda: access.require(known(access, principal), Action.PROPOSE, Resource.domain_(contract.domain)))
-    info = await run_in_threadpool(lambda: lake.register(contract, actor=principal.name))
-    await run_in_threadpool(access.grant_owner, info)
+    info = await run_in_threadpool(
+        lambda: registration.register_dataset(access, contract, by=known(access, principal)))
     return DatasetPublic.of(info)
 
 
@@ -156,7 +147,7 @@ def list_datasets(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
             if access.can(subject, Action.DISCOVER, Resource.table(info.name))]
 
 
-@router.get("/{name}", responses=_errors(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
+@router.get("/{name}", responses=error_responses(404), dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
                 major: Annotated[OptionalNumberQuery, Query(description="A major version; the current one by default.")]
                 = None) -> DatasetPublic:
@@ -164,7 +155,7 @@ def get_dataset(name: str, lake: LakeDep, principal: PrincipalDep,
     return DatasetPublic.of(lake.dataset(name, major=major))
 
 
-@router.get("/{name}/contract/versions", responses=_errors(404),
+@router.get("/{name}/contract/versions", responses=error_responses(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
                       major: OptionalNumberQuery = None) -> list[ContractVersionPublic]:
@@ -172,7 +163,7 @@ def contract_versions(name: str, lake: LakeDep, principal: PrincipalDep,
     return [ContractVersionPublic.model_validate(v) for v in lake.datasets.contract_versions(name, major=major)]
 
 
-@router.post("/{name}/contract", openapi_extra=_CONTRACT_BODY, responses=_errors(403, 404, 409, 422),
+@router.post("/{name}/contract", openapi_extra=_CONTRACT_BODY, responses=error_responses(400, 403, 404, 409, 413, 422),
              dependencies=[require(Action.WRITE, dataset_from_path)])
 async def evolve_contract(
     name: str, request: Request, lake: LakeDep, principal: PrincipalDep,
@@ -194,7 +185,7 @@ async def evolve_contract(
 @router.post("/{name}/batches", status_code=201, openapi_extra=_BATCH_BODY,
              dependencies=[require(Action.WRITE, dataset_from_path)],
              responses={200: {"model": IngestResultPublic, "description": "Replayed: the key landed before."},
-                        **_errors(403, 404, 409, 413, 422)})
+                        **error_responses(403, 404, 409, 413, 422)})
 async def ingest_batch(
     name: str, request: Request, response: Response, lake: LakeDep, settings: SettingsDep,
     principal: PrincipalDep,
@@ -222,7 +213,7 @@ async def ingest_batch(
     return IngestResultPublic.of(result)
 
 
-@router.get("/{name}/commits", responses=_errors(404),
+@router.get("/{name}/commits", responses=error_responses(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CommitPublic]:
@@ -230,7 +221,7 @@ def list_commits(name: str, lake: LakeDep, principal: PrincipalDep,
     return [CommitPublic.model_validate(c) for c in lake.commits(name, limit=limit)]
 
 
-@router.get("/{name}/history", responses=_errors(404),
+@router.get("/{name}/history", responses=error_responses(404),
             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
                   major: OptionalNumberQuery = None,
@@ -239,7 +230,7 @@ def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
 
 
-@router.post("/{name}/vacuum", responses=_errors(403, 404, 409, 422),
+@router.post("/{name}/vacuum", responses=error_responses(403, 404, 409, 422),
              dependencies=[require(Action.ADMIN, LAKE)])
 def vacuum_dataset(
     name: str, lake: LakeDep, principal: PrincipalDep,

@@ -32,16 +32,12 @@ from access.gateway.results import QueryResult
 from access.gateway.schemas import ARROW_STREAM, QueryRequest, QueryResultPublic
 from api.authz import BASELINE, AccessDep, audit_refusal, known
 from api.deps import LakeDep, PrincipalDep
-from api.schemas import ErrorResponse
+from api.schemas import error_responses
 from lake.errors import TooManyRequests
 
 router = APIRouter(prefix="/query", tags=["query"])
 
 _LOCK = threading.Lock()
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 def get_gateway(request: Request, lake: LakeDep, access: AccessDep) -> Gateway:
@@ -103,7 +99,7 @@ def _headers(result: QueryResult) -> dict[str, str]:
     dependencies=[BASELINE],
     response_model=QueryResultPublic,
     responses={
-        **_errors(403, 422, 429, 504),
+        **error_responses(403, 422, 429, 504),
         200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
               "description": "The rows, as JSON or (Accept: " + ARROW_STREAM + ") an Arrow IPC stream."},
     },

@@ -10,7 +10,8 @@ from lake.errors import AccessDenied
 
 from api.authz import BASELINE
 from api.deps import PrincipalDep
-from api.routes.metrics import MetricsDep, _errors
+from api.routes.metrics import MetricsDep
+from api.schemas import error_responses
 from metrics_catalog.schemas import (
     ChannelCreate,
     ChannelPublic,
@@ -38,18 +39,18 @@ def list_channels(metrics: MetricsDep, principal: PrincipalDep) -> list[ChannelP
     return [ChannelPublic.of(c) for c in metrics.channels.list(principal.name)]
 
 
-@router.post("/channels", status_code=201, responses=_errors(409, 422))
+@router.post("/channels", status_code=201, responses=error_responses(409, 422))
 def add_channel(body: ChannelCreate, metrics: MetricsDep, principal: PrincipalDep) -> ChannelPublic:
     """Also send your notices to a webhook (signed; the secret is in this answer only) or an email address."""
     return ChannelPublic.of(metrics.channels.add(principal.name, body.kind, body.target))
 
 
-@router.delete("/channels/{channel_id}", status_code=204, response_class=Response, responses=_errors(404))
+@router.delete("/channels/{channel_id}", status_code=204, response_class=Response, responses=error_responses(404))
 def remove_channel(channel_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> None:
     metrics.channels.remove(principal.name, channel_id)
 
 
-@router.post("/outbox/deliver", responses=_errors(403))
+@router.post("/outbox/deliver", responses=error_responses(403))
 def deliver_outbox(metrics: MetricsDep, principal: PrincipalDep) -> DeliveryPublic:
     """Send pending webhooks and email now (admins)."""
     if not principal.is_admin:
@@ -58,6 +59,6 @@ def deliver_outbox(metrics: MetricsDep, principal: PrincipalDep) -> DeliveryPubl
     return DeliveryPublic(sent=report.sent, failed=[{"id": i, "error": e} for i, e in report.failed])
 
 
-@router.post("/{notice_id}/read", responses=_errors(404))
+@router.post("/{notice_id}/read", responses=error_responses(404))
 def read_notice(notice_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> NoticePublic:
     return NoticePublic.of(metrics.inbox.mark_read(principal.name, notice_id))

@@ -12,7 +12,8 @@ from lake.catalog.models import utcnow
 
 from api.authz import BASELINE
 from api.deps import PrincipalDep
-from api.routes.metrics import MetricsDep, _errors, deliver_later
+from api.routes.metrics import MetricsDep, deliver_later
+from api.schemas import error_responses
 from metrics_catalog.schemas import (
     AgendaItemPublic,
     MeetingCreate,
@@ -36,12 +37,12 @@ def calendar(metrics: MetricsDep, principal: PrincipalDep,
                     headers={"Content-Disposition": 'attachment; filename="metric-reviews.ics"'})
 
 
-@router.get("/sessions/{session_id}", responses=_errors(404))
+@router.get("/sessions/{session_id}", responses=error_responses(404))
 def get_session(session_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.session(session_id))
 
 
-@router.post("/sessions/{session_id}/decisions", responses=_errors(403, 404, 409, 422))
+@router.post("/sessions/{session_id}/decisions", responses=error_responses(403, 404, 409, 422))
 def session_decision(session_id: Id, body: SessionDecision, metrics: MetricsDep, principal: PrincipalDep,
                      background: BackgroundTasks) -> SessionPublic:
     """Decide on an agenda item; the decision is applied to the proposal and minuted together."""
@@ -51,12 +52,12 @@ def session_decision(session_id: Id, body: SessionDecision, metrics: MetricsDep,
     return SessionPublic.of(session)
 
 
-@router.post("/sessions/{session_id}/notes", responses=_errors(404, 409, 422))
+@router.post("/sessions/{session_id}/notes", responses=error_responses(404, 409, 422))
 def session_note(session_id: Id, body: SessionNote, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.note(session_id, body.text, actor=principal.name, metric=body.metric))
 
 
-@router.post("/sessions/{session_id}/close", responses=_errors(404, 409))
+@router.post("/sessions/{session_id}/close", responses=error_responses(404, 409))
 def close_session(session_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
     return SessionPublic.of(metrics.meetings.close(session_id, actor=principal.name))
 
@@ -68,7 +69,7 @@ def list_meetings(metrics: MetricsDep, principal: PrincipalDep,
     return [MeetingPublic.of(m, now) for m in metrics.meetings.list(domain=domain)]
 
 
-@router.post("", status_code=201, responses=_errors(403, 404, 422))
+@router.post("", status_code=201, responses=error_responses(403, 404, 422))
 def create_meeting(body: MeetingCreate, metrics: MetricsDep, principal: PrincipalDep) -> MeetingPublic:
     """Schedule a recurring review meeting for one stage of a domain's chain."""
     meeting = metrics.meetings.create(body.domain, title=body.title, stage=body.stage, starts_at=body.starts_at,
@@ -78,28 +79,28 @@ def create_meeting(body: MeetingCreate, metrics: MetricsDep, principal: Principa
     return MeetingPublic.of(meeting, utcnow())
 
 
-@router.get("/{meeting_id}", responses=_errors(404))
+@router.get("/{meeting_id}", responses=error_responses(404))
 def get_meeting(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> MeetingPublic:
     return MeetingPublic.of(metrics.meetings.get(meeting_id), utcnow())
 
 
-@router.get("/{meeting_id}/agenda", responses=_errors(404))
+@router.get("/{meeting_id}/agenda", responses=error_responses(404))
 def meeting_agenda(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> list[AgendaItemPublic]:
     """What the next session would review: proposals waiting at the meeting's stage."""
     return [AgendaItemPublic.of(a) for a in metrics.meetings.agenda(meeting_id)]
 
 
-@router.get("/{meeting_id}/calendar.ics", response_class=Response, responses=_errors(404))
+@router.get("/{meeting_id}/calendar.ics", response_class=Response, responses=error_responses(404))
 def meeting_calendar(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> Response:
     return Response(metrics.meetings.ical(meeting_id=meeting_id), media_type=ICS_TYPE)
 
 
-@router.get("/{meeting_id}/sessions", responses=_errors(404))
+@router.get("/{meeting_id}/sessions", responses=error_responses(404))
 def list_sessions(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> list[SessionPublic]:
     return [SessionPublic.of(s) for s in metrics.meetings.sessions(meeting_id)]
 
 
-@router.post("/{meeting_id}/sessions", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post("/{meeting_id}/sessions", status_code=201, responses=error_responses(403, 404, 409, 422))
 def open_session(meeting_id: Id, body: SessionOpen, metrics: MetricsDep, principal: PrincipalDep,
                  background: BackgroundTasks) -> SessionPublic:
     """Open an occurrence: its agenda is snapshotted and waiting proposals are taken into review."""

@@ -20,7 +20,8 @@ from lake.nesting import load_json
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
 from api.deps import LakeDep, PrincipalDep
-from api.schemas import ErrorResponse
+from api.guards import read_text
+from api.schemas import error_responses
 from metrics_catalog import MetricCatalog, parse_definition
 from metrics_catalog.lifecycle import MetricAction
 from metrics_catalog.schemas import (
@@ -62,10 +63,6 @@ _DOCUMENT_BODY: dict[str, Any] = {
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
-
-
 def get_metrics(request: Request, lake: LakeDep) -> MetricCatalog:
     """The app's metric catalog, made once per open lake, sharing the app's access layer."""
     cached: MetricCatalog | None = getattr(request.app.state, "metric_catalog", None)
@@ -86,11 +83,8 @@ def deliver_later(background: BackgroundTasks, metrics: MetricCatalog) -> None:
 
 async def read_document(request: Request) -> dict[str, Any] | str:
     """A JSON object, or YAML text when the Content-Type says YAML."""
-    body = await request.body()
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput(f"document exceeds {MAX_DOCUMENT_BYTES} bytes")
+    text = await read_text(request, MAX_DOCUMENT_BYTES, what="the metric document")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    text = body.decode("utf-8", errors="replace")
     if media in _YAML_TYPES:
         return text
     try:
@@ -105,7 +99,7 @@ async def read_document(request: Request) -> dict[str, Any] | str:
 # -- definitions -------------------------------------------------------------------------
 
 
-@router.get("/metrics", responses=_errors(422))
+@router.get("/metrics", responses=error_responses(422))
 def list_metrics(metrics: MetricsDep, principal: PrincipalDep,
                  domain: Annotated[str | None, Query(description="Only this domain")] = None,
                  status: Annotated[str | None, Query(description="Only metrics in this state")] = None,
@@ -116,7 +110,8 @@ def list_metrics(metrics: MetricsDep, principal: PrincipalDep,
             if perms.may_discover(principal, m.name)]
 
 
-@router.post("/metrics", status_code=201, openapi_extra=_DOCUMENT_BODY, responses=_errors(403, 404, 409, 422))
+@router.post("/metrics", status_code=201, openapi_extra=_DOCUMENT_BODY,
+             responses=error_responses(400, 403, 404, 409, 413, 422))
 async def create_metric(request: Request, metrics: MetricsDep, principal: PrincipalDep) -> MetricPublic:
     """Save a new metric as a draft; the definition is validated against its view."""
     from starlette.concurrency import run_in_threadpool
@@ -126,7 +121,7 @@ async def create_metric(request: Request, metrics: MetricsDep, principal: Princi
     return MetricPublic.of(info)
 
 
-@router.post("/metrics/validate", openapi_extra=_DOCUMENT_BODY, responses=_errors(422))
+@router.post("/metrics/validate", openapi_extra=_DOCUMENT_BODY, responses=error_responses(400, 413, 422))
 async def validate_metric(request: Request, metrics: MetricsDep, principal: PrincipalDep) -> dict[str, Any]:
     """Check a definition against its view without saving it (422 names the problem)."""
     from starlette.concurrency import run_in_threadpool
@@ -140,12 +135,12 @@ async def validate_metric(request: Request, metrics: MetricsDep, principal: Prin
     return await run_in_threadpool(check)
 
 
-@router.get("/metrics/{name}", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def get_metric(name: str, metrics: MetricsDep, principal: PrincipalDep) -> MetricPublic:
     return MetricPublic.of(metrics.workflow.get(name))
 
 
-@router.patch("/metrics/{name}", responses=_errors(403, 404, 409, 422), dependencies=[SEE_METRIC])
+@router.patch("/metrics/{name}", responses=error_responses(403, 404, 409, 422), dependencies=[SEE_METRIC])
 def revise_metric(name: str, body: MetricUpdate, metrics: MetricsDep, principal: PrincipalDep,
                   background: BackgroundTasks) -> MetricPublic:
     """Make a new revision. In review, stages that review a changed field start over."""
@@ -154,23 +149,23 @@ def revise_metric(name: str, body: MetricUpdate, metrics: MetricsDep, principal:
     return MetricPublic.of(info)
 
 
-@router.get("/metrics/{name}/revisions", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}/revisions", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def list_revisions(name: str, metrics: MetricsDep, principal: PrincipalDep) -> list[RevisionPublic]:
     return [RevisionPublic.of(r) for r in metrics.workflow.revisions(name)]
 
 
-@router.get("/metrics/{name}/revisions/{number}", responses=_errors(403, 404),
+@router.get("/metrics/{name}/revisions/{number}", responses=error_responses(403, 404),
             dependencies=[SEE_METRIC])
 def get_revision(name: str, number: Number, metrics: MetricsDep, principal: PrincipalDep) -> RevisionPublic:
     return RevisionPublic.of(metrics.workflow.revision(name, number))
 
 
-@router.get("/metrics/{name}/history", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}/history", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def metric_history(name: str, metrics: MetricsDep, principal: PrincipalDep) -> list[EventPublic]:
     return [EventPublic.of(e) for e in metrics.workflow.history(name)]
 
 
-@router.get("/metrics/{name}/duplicates", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}/duplicates", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def metric_duplicates(name: str, metrics: MetricsDep, principal: PrincipalDep) -> list[DuplicatePublic]:
     """Live metrics over the same view whose normalized expression is the same."""
     return MetricPublic.of(metrics.workflow.get(name)).duplicates
@@ -182,7 +177,7 @@ _TRANSITIONS = {MetricAction.PROPOSE, MetricAction.START_REVIEW, MetricAction.WI
                 MetricAction.REINSTATE, MetricAction.RETIRE}
 
 
-@router.post("/metrics/{name}/transitions", responses=_errors(403, 404, 409, 422),
+@router.post("/metrics/{name}/transitions", responses=error_responses(403, 404, 409, 422),
              dependencies=[SEE_METRIC])
 def transition_metric(name: str, body: TransitionRequest, metrics: MetricsDep, principal: PrincipalDep,
                       background: BackgroundTasks) -> MetricPublic:
@@ -209,7 +204,7 @@ def transition_metric(name: str, body: TransitionRequest, metrics: MetricsDep, p
     return MetricPublic.of(info)
 
 
-@router.post("/metrics/{name}/decisions", responses=_errors(403, 404, 409, 422),
+@router.post("/metrics/{name}/decisions", responses=error_responses(403, 404, 409, 422),
              dependencies=[SEE_METRIC])
 def decide_metric(name: str, body: DecisionRequest, metrics: MetricsDep, principal: PrincipalDep,
                   background: BackgroundTasks) -> MetricPublic:
@@ -221,7 +216,7 @@ def decide_metric(name: str, body: DecisionRequest, metrics: MetricsDep, princip
     return MetricPublic.of(info)
 
 
-@router.get("/metrics/{name}/approvals", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}/approvals", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def list_approvals(name: str, metrics: MetricsDep, principal: PrincipalDep) -> list[ApprovalPublic]:
     return [ApprovalPublic.of(a) for a in metrics.workflow.approvals(name)]
 
@@ -229,12 +224,12 @@ def list_approvals(name: str, metrics: MetricsDep, principal: PrincipalDep) -> l
 # -- comments ------------------------------------------------------------------------------
 
 
-@router.get("/metrics/{name}/comments", responses=_errors(403, 404), dependencies=[SEE_METRIC])
+@router.get("/metrics/{name}/comments", responses=error_responses(403, 404), dependencies=[SEE_METRIC])
 def list_comments(name: str, metrics: MetricsDep, principal: PrincipalDep) -> list[CommentPublic]:
     return [CommentPublic.of(c) for c in metrics.comments.list(name)]
 
 
-@router.post("/metrics/{name}/comments", status_code=201, responses=_errors(403, 404, 422),
+@router.post("/metrics/{name}/comments", status_code=201, responses=error_responses(403, 404, 422),
              dependencies=[SEE_METRIC])
 def add_comment(name: str, body: CommentCreate, metrics: MetricsDep, principal: PrincipalDep,
                 background: BackgroundTasks) -> CommentPublic:
@@ -250,7 +245,7 @@ def _dimensions(dimensions: str | None) -> list[str]:
     return [d.strip() for d in (dimensions or "").split(",") if d.strip()]
 
 
-@router.get("/metrics/{name}/values", response_model_by_alias=True, responses=_errors(403, 404, 409, 422),
+@router.get("/metrics/{name}/values", response_model_by_alias=True, responses=error_responses(403, 404, 409, 422),
             dependencies=[READ_METRIC])
 def metric_values(
     name: str, metrics: MetricsDep, principal: PrincipalDep,
@@ -266,7 +261,7 @@ def metric_values(
     return ValuesPublic.of(values)
 
 
-@router.get("/metrics/{name}/sql", response_class=PlainTextResponse, responses=_errors(403, 404, 422),
+@router.get("/metrics/{name}/sql", response_class=PlainTextResponse, responses=error_responses(403, 404, 422),
             dependencies=[SEE_METRIC])
 def metric_sql(
     name: str, metrics: MetricsDep, principal: PrincipalDep,
@@ -289,12 +284,12 @@ def list_chains(metrics: MetricsDep, principal: PrincipalDep) -> list[ChainPubli
     return [ChainPublic.of(c) for c in metrics.chains.list()]
 
 
-@router.get("/metric-chains/{domain}", responses=_errors(404))
+@router.get("/metric-chains/{domain}", responses=error_responses(404))
 def get_chain(domain: str, metrics: MetricsDep, principal: PrincipalDep) -> ChainPublic:
     return ChainPublic.of(metrics.chains.get(domain))
 
 
-@router.put("/metric-chains/{domain}", openapi_extra=_DOCUMENT_BODY, responses=_errors(403, 422),
+@router.put("/metric-chains/{domain}", openapi_extra=_DOCUMENT_BODY, responses=error_responses(400, 403, 413, 422),
             dependencies=[require(Action.ADMIN, domain_from_path)])
 async def set_chain(domain: str, request: Request, metrics: MetricsDep, principal: PrincipalDep) -> ChainPublic:
     """Create or replace a domain's approval chain (JSON or YAML: stages with roles, quorum, reviews)."""

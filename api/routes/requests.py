@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -13,17 +13,13 @@ from access.schemas import RequestCreate, RequestDecision, RequestPublic
 from api.authz import BASELINE, AccessDep, known
 from api.deps import PrincipalDep
 from api.params import Id
-from api.schemas import ErrorResponse
+from api.schemas import error_responses
 from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/access/requests", tags=["access requests"], dependencies=[BASELINE])
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
-
-
-@router.post("", status_code=201, responses=_errors(403, 404, 422))
+@router.post("", status_code=201, responses=error_responses(403, 404, 422))
 def create_request(body: RequestCreate, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
     """Ask for access to a resource (you must be able to discover it)."""
     target = Resource.parse(body.resource)
@@ -49,7 +45,7 @@ def list_requests(access: AccessDep, principal: PrincipalDep,
     return out
 
 
-@router.get("/{request_id}", responses=_errors(403, 404))
+@router.get("/{request_id}", responses=error_responses(403, 404))
 def get_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
     subject = known(access, principal)
     info = access.requests.get(request_id)
@@ -58,7 +54,7 @@ def get_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> R
     return RequestPublic.of(info)
 
 
-@router.post("/{request_id}/approve", responses=_errors(403, 404, 409))
+@router.post("/{request_id}/approve", responses=error_responses(403, 404, 409))
 def approve_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
                     ) -> RequestPublic:
     """Approve: the requester gets expiring grants (owner, or approve/grant on the resource); with
@@ -69,14 +65,14 @@ def approve_request(request_id: Id, body: RequestDecision, access: AccessDep, pr
                                                     reveal_pii=body.reveal_pii))
 
 
-@router.post("/{request_id}/reject", responses=_errors(403, 404, 409))
+@router.post("/{request_id}/reject", responses=error_responses(403, 404, 409))
 def reject_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
                    ) -> RequestPublic:
     subject = known(access, principal)
     return RequestPublic.of(access.requests.reject(request_id, subject, note=body.note))
 
 
-@router.post("/{request_id}/cancel", responses=_errors(403, 404, 409))
+@router.post("/{request_id}/cancel", responses=error_responses(403, 404, 409))
 def cancel_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
     subject = known(access, principal)
     return RequestPublic.of(access.requests.cancel(request_id, subject))

@@ -13,7 +13,7 @@ Who may do what:
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -36,16 +36,12 @@ from access.subscribers.schemas import (
 from access.subscribers.values import Subscriber
 from api.authz import BASELINE, LAKE, AccessDep, access_for, known
 from api.deps import LakeDep, PrincipalDep
-from api.schemas import ErrorResponse
+from api.schemas import error_responses
 from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], dependencies=[BASELINE])
 
 _LOCK = threading.Lock()
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 def get_subscribers(request: Request, lake: LakeDep) -> Subscribers:
@@ -81,7 +77,7 @@ def _acting_for(subs: Subscribers, principal: PrincipalDep, name: str, what: str
     return subject, sub
 
 
-@router.post("", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post("", status_code=201, responses=error_responses(403, 404, 409, 422))
 def create_subscriber(body: SubscriberCreate, subs: SubscribersDep, access: AccessDep,
                       principal: PrincipalDep) -> SubscriberPublic:
     """Register an engine subscriber bound to roles (admin)."""
@@ -102,12 +98,12 @@ def list_subscribers(subs: SubscribersDep, principal: PrincipalDep,
     return [SubscriberPublic.of(s) for s in found if subs.registry.may_act_for(subject, s)]
 
 
-@router.get("/{name}", responses=_errors(403, 404))
+@router.get("/{name}", responses=error_responses(403, 404))
 def get_subscriber(name: str, subs: SubscribersDep, principal: PrincipalDep) -> SubscriberPublic:
     return SubscriberPublic.of(_acting_for(subs, principal, name, "read")[1])
 
 
-@router.delete("/{name}", responses=_errors(403, 404))
+@router.delete("/{name}", responses=error_responses(403, 404))
 def delete_subscriber(name: str, subs: SubscribersDep, access: AccessDep, principal: PrincipalDep,
                       target: Annotated[str, Query(description="dialect of the Redshift teardown")] = "redshift",
                       ) -> SubscriberDeleted:
@@ -118,21 +114,21 @@ def delete_subscriber(name: str, subs: SubscribersDep, access: AccessDep, princi
                              redshift_teardown=list(teardown.statements) if teardown else [])
 
 
-@router.post("/{name}/suspend", responses=_errors(403, 404))
+@router.post("/{name}/suspend", responses=error_responses(403, 404))
 def suspend_subscriber(name: str, subs: SubscribersDep, principal: PrincipalDep) -> SubscriberPublic:
     """Suspend: its role policy is removed at once and its tokens stop working (owner or admin)."""
     actor, _ = _acting_for(subs, principal, name, "suspend")
     return SubscriberPublic.of(subs.suspend(name, actor=actor))
 
 
-@router.post("/{name}/resume", responses=_errors(403, 404))
+@router.post("/{name}/resume", responses=error_responses(403, 404))
 def resume_subscriber(name: str, subs: SubscribersDep, access: AccessDep, principal: PrincipalDep
                       ) -> SubscriberPublic:
     """Resume a suspended subscriber (admin)."""
     return SubscriberPublic.of(subs.resume(name, actor=_admin(access, principal)))
 
 
-@router.put("/{name}/roles/{role}", responses=_errors(403, 404, 409))
+@router.put("/{name}/roles/{role}", responses=error_responses(403, 404, 409))
 def bind_role(name: str, role: str, subs: SubscribersDep, access: AccessDep, principal: PrincipalDep,
               body: RoleBind | None = None) -> SubscriberPublic:
     """Bind the subscriber to a role or group (admin)."""
@@ -140,21 +136,21 @@ def bind_role(name: str, role: str, subs: SubscribersDep, access: AccessDep, pri
     return SubscriberPublic.of(subs.bind(name, role, expires_at=body.expires_at if body else None, actor=actor))
 
 
-@router.delete("/{name}/roles/{role}", responses=_errors(403, 404))
+@router.delete("/{name}/roles/{role}", responses=error_responses(403, 404))
 def unbind_role(name: str, role: str, subs: SubscribersDep, access: AccessDep,
                 principal: PrincipalDep) -> SubscriberPublic:
     actor = _admin(access, principal)
     return SubscriberPublic.of(subs.unbind(name, role, actor=actor))
 
 
-@router.get("/{name}/policy", responses=_errors(403, 404))
+@router.get("/{name}/policy", responses=error_responses(403, 404))
 def get_policy(name: str, subs: SubscribersDep, principal: PrincipalDep) -> PolicyPublic:
     """What its role policy must allow now: the raw tables, and the governed ones with the reasons."""
     _acting_for(subs, principal, name, "read the policy of")
     return PolicyPublic.of(subs.plan_policy(name))
 
 
-@router.post("/{name}/policy/sync", responses=_errors(403, 404))
+@router.post("/{name}/policy/sync", responses=error_responses(403, 404))
 def sync_policy(name: str, subs: SubscribersDep, access: AccessDep, principal: PrincipalDep) -> SubscriberPublic:
     """Write its IAM role policy again from the access layer's decisions (admin)."""
     _admin(access, principal)
@@ -162,7 +158,7 @@ def sync_policy(name: str, subs: SubscribersDep, access: AccessDep, principal: P
     return SubscriberPublic.of(subs.get(name))
 
 
-@router.post("/{name}/credentials", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post("/{name}/credentials", status_code=201, responses=error_responses(403, 404, 409, 422))
 def vend_credentials(name: str, body: VendRequest, subs: SubscribersDep, principal: PrincipalDep) -> VendedPublic:
     """Short-lived credentials to read the tables raw (emr, sagemaker). A table with a row filter,
     a mask or a hidden column for the subscriber is refused (403 ``raw_access_refused``)."""
@@ -170,7 +166,7 @@ def vend_credentials(name: str, body: VendRequest, subs: SubscribersDep, princip
     return VendedPublic.of(subs.vend(name, body.tables, duration_seconds=body.duration_seconds, actor=actor))
 
 
-@router.get("/{name}/credentials", responses=_errors(403, 404))
+@router.get("/{name}/credentials", responses=error_responses(403, 404))
 def list_credentials(name: str, subs: SubscribersDep, principal: PrincipalDep,
                      include_inactive: Annotated[bool, Query(description="Also expired and revoked ones")] = False,
                      ) -> list[CredentialPublic]:
@@ -179,7 +175,7 @@ def list_credentials(name: str, subs: SubscribersDep, principal: PrincipalDep,
     return [CredentialPublic.of(c) for c in subs.credentials(name, include_inactive=include_inactive)]
 
 
-@router.post("/{name}/redshift/sync", responses=_errors(403, 404, 422))
+@router.post("/{name}/redshift/sync", responses=error_responses(403, 404, 422))
 def redshift_sync(name: str, body: RedshiftSyncRequest, subs: SubscribersDep, access: AccessDep,
                   principal: PrincipalDep) -> RedshiftPlanPublic:
     """The statements that bring its cluster in line; recorded as applied unless ``dry_run`` (admin)."""
@@ -191,14 +187,14 @@ def redshift_sync(name: str, body: RedshiftSyncRequest, subs: SubscribersDep, ac
                                                     commit=not body.dry_run))
 
 
-@router.post("/{name}/exports", status_code=201, responses=_errors(403, 404, 409, 413, 422))
+@router.post("/{name}/exports", status_code=201, responses=error_responses(403, 404, 409, 413, 422))
 def create_export(name: str, body: ExportCreate, subs: SubscribersDep, principal: PrincipalDep) -> ExportPublic:
     """A governed Parquet snapshot of a table as the subscriber (or one of its roles) sees it."""
     actor, _ = _acting_for(subs, principal, name, "export for")
     return ExportPublic.of(subs.export(name, body.table, role=body.role, url_seconds=body.url_seconds, actor=actor))
 
 
-@router.get("/{name}/exports", responses=_errors(403, 404))
+@router.get("/{name}/exports", responses=error_responses(403, 404))
 def list_exports(name: str, subs: SubscribersDep, principal: PrincipalDep) -> list[ExportPublic]:
     _acting_for(subs, principal, name, "list the exports of")
     return [ExportPublic.of(e) for e in subs.exports.list(name)]

@@ -9,13 +9,13 @@ from access.audit import AuditKind, Decision
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
 from api.params import Id
-from api.schemas import ErrorResponse, TokenCreate, TokenCreated
+from api.schemas import TokenCreate, TokenCreated, error_responses
 from lake.errors import NotFound
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-@router.post("", status_code=201, responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+@router.post("", status_code=201, responses=error_responses(403, 404))
 def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> TokenCreated:
     """Create a bearer token for yourself (admins: for any user). The plaintext is
     in this answer only; Lakegate keeps just its digest."""
@@ -27,7 +27,7 @@ def create_token(body: TokenCreate, lake: LakeDep, principal: PrincipalDep, acce
 
 
 @router.delete("/{token_id}", status_code=204, response_class=Response,
-               responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+               responses=error_responses(403, 404))
 def revoke_token(token_id: Id, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> None:
     """Revoke a token: your own, or anyone's if you are an admin.
 

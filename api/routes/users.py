@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import LakeDep, PrincipalDep
-from api.schemas import ErrorResponse, UserCreate, UserPublic
+from api.schemas import UserCreate, UserPublic, error_responses
 from access import Action
 from api.authz import LAKE, AccessDep, require
 
 router = APIRouter(tags=["users"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}}
+_ERRORS = error_responses(403, 409)
 
 
 @router.get("/me")

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from access import AccessControl, Action, Resource
+from access import AccessControl, Action, Resource, registration
 from api.authz import LAKE, AccessDep, known
 from api.deps import LakeDep, PrincipalDep
-from api.guards import read_body
+from api.guards import read_text
 from api.params import Number, NumberQuery, OptionalNumberQuery
+from api.schemas import error_responses
 from lake.auth import Principal
-from lake.errors import InvalidInput, NotFound
+from lake.errors import InvalidInput
 from lake.service import Lake
 from views import catalog, inspect, registry
 from views.definition import ViewDefinition
@@ -63,26 +64,13 @@ _VERSION_BODY: dict[str, Any] = {
 }
 
 
-def _exists(lake: Lake, name: str) -> bool:
-    try:
-        catalog.get_view(lake, name, allow_retired=True)
-    except NotFound:
-        return False
-    return True
-
-
 def _view(name: str) -> Resource:
     return Resource.view(parse_ref(name).qualified)
 
 
-def _may_write(lake: Lake, access: AccessControl, principal: Principal, name: str) -> None:
-    """A new view needs ``propose`` on its domain; a new version, ``write`` on the view."""
-    subject = known(access, principal)
-    target = _view(name)
-    if _exists(lake, target.qualified):
-        access.require(subject, Action.WRITE, target)
-    else:
-        access.require(subject, Action.PROPOSE, Resource.domain_(target.domain))
+def _may_write(access: AccessControl, principal: Principal, names: list[str]) -> str:
+    """A new view needs ``propose`` on its domain; a new version, ``write`` on the view (``access.registration``)."""
+    return registration.may_write_views(access, names, by=known(access, principal))
 
 
 def _existing_owner(lake: Lake, access: AccessControl, principal: Principal, name: str) -> None:
@@ -90,22 +78,12 @@ def _existing_owner(lake: Lake, access: AccessControl, principal: Principal, nam
     access.require(known(access, principal), Action.WRITE, Resource.view(info.name))
 
 
-def _grant_owner(lake: Lake, access: AccessControl, name: str) -> None:
-    """The view's owner (a user or a team role) administers it."""
-    info = catalog.get_view(lake, parse_ref(name).qualified, allow_retired=True)
-    access.grant_owner(info, resource=Resource.view(info.name))
-
-
 def _discover(access: AccessControl, principal: Principal, name: str) -> None:
     access.require(known(access, principal), Action.DISCOVER, _view(name))
 
 
 async def _body_text(request: Request) -> str:
-    body = await read_body(request, MAX_DEFINITION_BYTES)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the body is not UTF-8 text") from exc
+    return await read_text(request, MAX_DEFINITION_BYTES, what="the view definition")
 
 
 def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
@@ -117,7 +95,7 @@ def _definitions(body: DefinitionsBody) -> list[ViewDefinition]:
 
 
 @router.post("", status_code=201, openapi_extra=_VERSION_BODY,
-             responses={200: {"description": "Unchanged: no version was created."}})
+             responses={200: {"description": "Unchanged: no version was created."}, **error_responses(400, 413)})
 async def create_version(
     request: Request, response: Response, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
     dry_run: Annotated[bool, Query(description="Only plan: analyze, compile, diff, list impact.")] = False,
@@ -143,17 +121,16 @@ async def create_version(
         definition, is_major, msg = body.definition(), body.major, body.message
     is_major = major if major is not None else is_major
     msg = message if message is not None else msg
-    await run_in_threadpool(_may_write, lake, access, principal, definition.name)
     if dry_run:
+        await run_in_threadpool(_may_write, access, principal, [definition.name])
         plan = await run_in_threadpool(registry.plan, lake, [definition])
         response.status_code = 200
         return PlanPublic.of(plan, applied=False)
-    item = await run_in_threadpool(lambda: registry.create_version(
-        lake, definition, actor=principal.name, major=is_major, message=msg))
+    item = await run_in_threadpool(lambda: registration.create_view_version(
+        access, definition, by=known(access, principal), major=is_major, message=msg))
     if item.action is registry.PlanAction.UNCHANGED:
         response.status_code = 200
     info = await run_in_threadpool(catalog.get_view, lake, item.name, item.record.version)
-    await run_in_threadpool(_grant_owner, lake, access, info.name)
     return ViewPublic.of(info)
 
 
@@ -171,20 +148,15 @@ def list_views(lake: LakeDep, principal: PrincipalDep, access: AccessDep,
 def plan_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> PlanPublic:
     """Plan a set of view files: versions each would get, diffs, breaking changes, impact."""
     definitions = _definitions(body)
-    for d in definitions:
-        _may_write(lake, access, principal, d.name)
+    _may_write(access, principal, [d.name for d in definitions])
     return PlanPublic.of(registry.plan(lake, definitions), applied=False)
 
 
 @router.post("/apply")
 def apply_views(body: DefinitionsBody, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> PlanPublic:
     """Apply a set of view files in one transaction, or nothing."""
-    definitions = _definitions(body)
-    for d in definitions:
-        _may_write(lake, access, principal, d.name)
-    plan = registry.apply(lake, definitions, actor=principal.name, major=set(body.major), message=body.message)
-    for d in definitions:
-        _grant_owner(lake, access, d.name)
+    plan = registration.apply_views(access, _definitions(body), by=known(access, principal), major=set(body.major),
+                                    message=body.message)
     return PlanPublic.of(plan, applied=True)
 
 

@@ -6,7 +6,7 @@
   lake key for the bucket default (``alias/lakegate/lake``);
 * the lake bucket: SSE-KMS by default with bucket keys, public access blocked,
   owner-enforced object ownership, and a policy denying non-TLS requests and
-  PUTs that are not SSE-KMS — the same rules ``lake.s3.S3Store.setup`` applies
+  PUTs that are not SSE-KMS — the same rules ``lake.s3.provision.provision_bucket`` applies
   and checks;
 * one IAM role per subscriber, allowed ``s3:GetObject`` on exactly its granted
   table prefixes, ``s3:ListBucket`` on exactly those prefixes, and

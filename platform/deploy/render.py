@@ -8,10 +8,9 @@ from deploy.cloudformation import render_template, template_yaml
 
 
 def main() -> None:
-    from lake.demo import DEMO_CONTRACTS
+    from demo.definitions import demo_domains
 
-    domains = sorted({d["dataset"].split(".")[0] for d in DEMO_CONTRACTS})
-    sys.stdout.write(template_yaml(render_template(domains)))
+    sys.stdout.write(template_yaml(render_template(demo_domains())))
 
 
 if __name__ == "__main__":

@@ -86,12 +86,6 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), key)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 _DUMMY: list[str] = []
 
 
@@ -203,7 +197,7 @@ class Users:
             if tok is None:
                 raise NotFound(f"token {token_id} does not exist")
             return TokenInfo(tok.id, tok.user.name, tok.name, tok.prefix, tok.created_at,
-                             _aware(tok.expires_at), tok.revoked_at is not None)
+                             tok.expires_at, tok.revoked_at is not None)
 
     def revoke_token(self, token_id: int) -> None:
         with self.catalog.session() as s:
@@ -224,14 +218,14 @@ class Users:
             tok = s.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
             if tok is None or tok.revoked_at is not None:
                 raise AuthenticationError("invalid or revoked token")
-            expires = _aware(tok.expires_at)
+            expires = tok.expires_at
             if expires is not None and expires <= utcnow():
                 raise AuthenticationError("token expired")
             user = tok.user
             if not user.is_active:
                 raise AuthenticationError("user is deactivated")
             now = utcnow()
-            last = _aware(tok.last_used_at)
+            last = tok.last_used_at
             if last is None or now - last >= LAST_USED_RESOLUTION:
                 # Written at most once a minute: a busy client does not make every request a write.
                 tok.last_used_at = now

@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +32,7 @@ import yaml
 
 from lake.errors import InvalidContract, SchemaChange
 from lake.nesting import load_yaml
+from lake.schemadiff import ColumnRules, diff_columns
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
@@ -346,6 +347,43 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
     )
 
 
+def _column_added(col: Column) -> SchemaChange:
+    if col.nullable:
+        return SchemaChange("added", col.name, f"nullable column {col.name!r} added", False)
+    return SchemaChange("added", col.name, f"required column {col.name!r} added (existing rows have no value)", True)
+
+
+def _column_changed(oc: Column, nc: Column) -> Iterator[SchemaChange]:
+    name = oc.name
+    if oc.type != nc.type:
+        widening = (type_name(oc.type), type_name(nc.type)) in _WIDENINGS
+        kind = "widened" if widening else "narrowed or changed"
+        yield SchemaChange(
+            "retyped", name, f"column {name!r} type {kind} from {type_name(oc.type)} to {type_name(nc.type)}", True)
+    if oc.nullable and not nc.nullable:
+        yield SchemaChange("required", name, f"column {name!r} made required", True)
+    elif not oc.nullable and nc.nullable:
+        yield SchemaChange("relaxed", name, f"column {name!r} made nullable", False)
+    if oc.pii != nc.pii:
+        yield SchemaChange("pii", name, f"column {name!r} PII tag changed (storage format changes)", True)
+    if (oc.allowed, oc.min, oc.max) != (nc.allowed, nc.min, nc.max):
+        yield SchemaChange("constraint", name, f"column {name!r} allowed values or range changed", False)
+    if (oc.description, oc.tags) != (nc.description, nc.tags):
+        yield SchemaChange("docs", name, f"column {name!r} description or tags changed", False)
+
+
+#: A contract's rules for the shared diff: a dropped and an added column of the
+#: same type at the same position read as a rename.
+_CONTRACT_COLUMNS: ColumnRules[Column] = ColumnRules(
+    name=lambda c: c.name,
+    is_rename=lambda old, i, new, j: old.type == new.type and i == j,
+    removed=lambda c: SchemaChange("dropped", c.name, f"column {c.name!r} dropped", True),
+    renamed=lambda old, new: SchemaChange("renamed", old.name, f"column {old.name!r} renamed to {new.name!r}", True),
+    added=_column_added,
+    changed=_column_changed,
+)
+
+
 def diff_contracts(old: Contract, new: Contract) -> list[SchemaChange]:
     """Differences between two contracts, each marked breaking or not.
 
@@ -355,52 +393,7 @@ def diff_contracts(old: Contract, new: Contract) -> list[SchemaChange]:
     type per column), making a column required, adding a required column,
     changing the PII tag, the primary key or the partitioning are breaking.
     """
-    changes: list[SchemaChange] = []
-    old_cols = {c.name: c for c in old.columns}
-    new_cols = {c.name: c for c in new.columns}
-    dropped = [n for n in old_cols if n not in new_cols]
-    added = [n for n in new_cols if n not in old_cols]
-    # A dropped and an added column of the same type at the same position reads as a rename.
-    renames: dict[str, str] = {}
-    for d in dropped:
-        for a in added:
-            if a in renames.values():
-                continue
-            if old_cols[d].type == new_cols[a].type and old.column_names.index(d) == new.column_names.index(a):
-                renames[d] = a
-                break
-    for d in dropped:
-        if d in renames:
-            changes.append(SchemaChange("renamed", d, f"column {d!r} renamed to {renames[d]!r}", True))
-        else:
-            changes.append(SchemaChange("dropped", d, f"column {d!r} dropped", True))
-    for a in added:
-        if a in renames.values():
-            continue
-        col = new_cols[a]
-        if col.nullable:
-            changes.append(SchemaChange("added", a, f"nullable column {a!r} added", False))
-        else:
-            changes.append(SchemaChange("added", a, f"required column {a!r} added (existing rows have no value)", True))
-    for name, oc in old_cols.items():
-        nc = new_cols.get(name)
-        if nc is None:
-            continue
-        if oc.type != nc.type:
-            widening = (type_name(oc.type), type_name(nc.type)) in _WIDENINGS
-            kind = "widened" if widening else "narrowed or changed"
-            changes.append(SchemaChange(
-                "retyped", name, f"column {name!r} type {kind} from {type_name(oc.type)} to {type_name(nc.type)}", True))
-        if oc.nullable and not nc.nullable:
-            changes.append(SchemaChange("required", name, f"column {name!r} made required", True))
-        elif not oc.nullable and nc.nullable:
-            changes.append(SchemaChange("relaxed", name, f"column {name!r} made nullable", False))
-        if oc.pii != nc.pii:
-            changes.append(SchemaChange("pii", name, f"column {name!r} PII tag changed (storage format changes)", True))
-        if (oc.allowed, oc.min, oc.max) != (nc.allowed, nc.min, nc.max):
-            changes.append(SchemaChange("constraint", name, f"column {name!r} allowed values or range changed", False))
-        if (oc.description, oc.tags) != (nc.description, nc.tags):
-            changes.append(SchemaChange("docs", name, f"column {name!r} description or tags changed", False))
+    changes = diff_columns(old.columns, new.columns, _CONTRACT_COLUMNS)
     if old.primary_key != new.primary_key:
         changes.append(SchemaChange(
             "primary_key", None, f"primary key changed from {list(old.primary_key)} to {list(new.primary_key)}", True))

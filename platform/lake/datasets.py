@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,8 +240,20 @@ class DatasetRegistry:
             description=contract.description or None,
         )
 
-    def register(self, doc: Contract | Mapping[str, Any] | str, *, actor: str) -> DatasetInfo:
+    def register(self, doc: Contract | Mapping[str, Any] | str, *, actor: str,
+                 within: Callable[[Session, DatasetInfo], None] | None = None) -> DatasetInfo:
         """Register a new dataset with its first contract and create its table.
+
+        The catalog rows, the data key and the search documents commit in one
+        transaction, and only once the table exists.
+
+        Args:
+            doc: The contract.
+            actor: Who registers it.
+            within: Called with the transaction's session and the new dataset
+                before the table is created, to write more in the same
+                transaction (the access layer's owner grant); if it raises,
+                nothing is registered.
 
         Raises:
             InvalidContract: the contract is malformed.
@@ -270,21 +282,23 @@ class DatasetRegistry:
                                       created_by=actor))
                 self._new_data_key(s, row, contract.dataset, domain.kms_key_id)
                 s.flush()
+                registered = self._info(s, row)
+                self._index(registered, session=s)
+                if within is not None:
+                    within(s, registered)
                 self._create_table(contract, row, contract.domain, actor, "register dataset")
                 info_id = row.id
         except IntegrityError as exc:
             raise AlreadyExists(f"dataset {contract.dataset} is already registered") from exc
         with self.catalog.session() as s:
-            info = self._info(s, s.get_one(Dataset, info_id))
-        self._index(info)
-        return info
+            return self._info(s, s.get_one(Dataset, info_id))
 
-    def _index(self, info: DatasetInfo) -> None:
+    def _index(self, info: DatasetInfo, *, session: Session | None = None) -> None:
         from lake.search import SearchIndex, dataset_documents
 
         index = SearchIndex(self.catalog)
-        index.remove("column", info.name)
-        index.upsert(dataset_documents(info))
+        index.remove("column", info.name, session=session)
+        index.upsert(dataset_documents(info), session=session)
 
     def plan_change(self, name: str, doc: Contract | Mapping[str, Any] | str) -> builtins.list[SchemaChange]:
         """The changes a new contract would make, without making them."""

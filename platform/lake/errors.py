@@ -13,6 +13,7 @@ with. The API maps the whole tree in one exception handler.
     │   └── CommitConflict          a Delta commit lost to a concurrent one (nothing committed)
     ├── InvalidInput                a request or file is malformed
     │   ├── InvalidContract         a contract (YAML or JSON) is malformed
+    │   ├── InvalidEncoding         a text body is not UTF-8 (400, with the byte offset)
     │   └── MalformedBatch          a batch cannot be read (bad CSV line, truncated Parquet)
     ├── ContractViolation           a batch breaks its contract (column, rows, samples)
     ├── BreakingChange              a contract change needs a new major version
@@ -109,6 +110,20 @@ class InvalidContract(InvalidInput):
         return {"where": self.where}
 
 
+class InvalidEncoding(InvalidInput):
+    """A text body is not UTF-8; ``offset`` is the first bad byte's, counted from 0."""
+
+    code = "invalid_encoding"
+    http_status = 400
+
+    def __init__(self, what: str, offset: int, byte: int) -> None:
+        super().__init__(f"{what} is not UTF-8 text: invalid byte 0x{byte:02x} at byte offset {offset}")
+        self.offset = offset
+
+    def details(self) -> dict[str, Any]:
+        return {"offset": self.offset}
+
+
 class MalformedBatch(InvalidInput):
     """A batch could not be parsed as the format it claims to be."""
 
@@ -183,9 +198,9 @@ class ContractViolation(LakegateError):
 
 @dataclass(frozen=True)
 class SchemaChange:
-    """One difference between two contract versions."""
+    """One difference between two versions of a schema: a contract's, or a view's (``views.diff``)."""
 
-    kind: str  # added, dropped, renamed, retyped, required, relaxed, pii, primary_key, partition
+    kind: str  # added, dropped (views: removed), renamed, retyped, required, relaxed, pii, primary_key, partition...
     column: str | None
     detail: str
     breaking: bool

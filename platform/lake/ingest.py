@@ -40,7 +40,6 @@ from lake.enums import ParsableEnum
 from lake.errors import Conflict, ContractViolation, InvalidInput, LakegateError, TableBusy, Violation
 from lake.formats import BatchFormat, Source, read_batch
 from lake.tables import CommitInfo, DeltaTableIO
-from lake.timestamps import as_utc
 from lake.validation import ValidationResult, mark_existing_keys, validate
 
 log = logging.getLogger(__name__)
@@ -252,7 +251,7 @@ class Ingestor:
         if not pending:
             return
         table = self.registry.table(info)
-        oldest = min(as_utc(created) for _, created in pending)
+        oldest = min(created for _, created in pending)
         found = table.find_commits("commit_id", [str(i) for i, _ in pending], since=oldest - CLOCK_SKEW)
         for commit_id, created in pending:
             entry = found.get(str(commit_id))
@@ -266,7 +265,7 @@ class Ingestor:
                 log.info("recorded commit %d of %s from the Delta log (version %s)",
                          commit_id, info.name, entry["version"])
             else:
-                self._undo(info, commit_id, as_utc(created))
+                self._undo(info, commit_id, created)
 
     def _undo(self, info: DatasetInfo, commit_id: int, created: dt.datetime) -> None:
         """Remove every trace of a commit that never reached the Delta log."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from lake.errors import LakegateError
 from lake.formats import BatchFormat
 from lake.service import Lake
+from lake.storage import LocalStore, ObjectStore
 
 PROCESSED = "_processed"
 FAILED = "_failed"
@@ -61,26 +61,32 @@ def process_landing(
     Returns:
         One outcome per file, in path order.
     """
+    store: ObjectStore
     if lake.settings.is_s3 and root is None:
-        return _process_s3(lake, actor=actor, on_error=on_error, progress=progress)
-    base = Path(root) if root is not None else lake.settings.landing_dir
-    base.mkdir(parents=True, exist_ok=True)
+        store, prefix = lake.store, "_landing/"
+    else:
+        base = Path(root) if root is not None else lake.settings.landing_dir
+        base.mkdir(parents=True, exist_ok=True)
+        store, prefix = LocalStore(base), ""
     outcomes = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-            rel = f"{folder.name}/{path.name}"
-            data = path.read_bytes()
-            outcome = _land_one(lake, folder.name, rel, path.name, data, actor, on_error)
-            dest = base / (PROCESSED if outcome.ok else FAILED) / folder.name
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), dest / path.name)
-            if not outcome.ok:
-                (dest / f"{path.name}.error.json").write_text(
-                    json.dumps({"error": outcome.code, "message": outcome.error}, indent=2)
-                )
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome)
+    for key in store.list_objects(prefix):
+        rel = key[len(prefix):]
+        if rel.count("/") != 1:
+            continue
+        dataset, filename = rel.split("/")
+        if dataset.startswith("_") or filename.startswith("."):
+            continue
+        data = store.get_object(key)
+        outcome = _land_one(lake, dataset, rel, filename, data, actor, on_error)
+        domain = dataset.split(".")[0]
+        dest = f"{prefix}{PROCESSED if outcome.ok else FAILED}/{rel}"
+        store.move_object(key, dest, domain)
+        if not outcome.ok:
+            error = {"error": outcome.code, "message": outcome.error}
+            store.put_object(dest + ".error.json", json.dumps(error, indent=2).encode(), domain)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
     return outcomes
 
 
@@ -94,27 +100,3 @@ def _land_one(lake: Lake, dataset: str, rel: str, filename: str, data: bytes, ac
         return LandingOutcome(rel, dataset, False, error=exc.message, code=exc.code)
     return LandingOutcome(rel, dataset, True, rows=result.rows, rejected_rows=result.rejected_rows,
                           replayed=result.replayed)
-
-
-def _process_s3(lake: Lake, *, actor: str, on_error: str,
-                progress: Callable[[LandingOutcome], None] | None) -> list[LandingOutcome]:
-    store = lake.store
-    prefix = "_landing/"
-    outcomes = []
-    for key in sorted(store.list_objects(prefix)):  # type: ignore[attr-defined]
-        rel = key[len(prefix):]
-        if rel.startswith("_") or rel.count("/") != 1:
-            continue
-        dataset, filename = rel.split("/")
-        data = store.get_object(key)  # type: ignore[attr-defined]
-        outcome = _land_one(lake, dataset, rel, filename, data, actor, on_error)
-        domain = dataset.split(".")[0]
-        dest = f"{prefix}{PROCESSED if outcome.ok else FAILED}/{rel}"
-        store.move_object(key, dest, domain)  # type: ignore[attr-defined]
-        if not outcome.ok:
-            store.put_object(dest + ".error.json", json.dumps(  # type: ignore[attr-defined]
-                {"error": outcome.code, "message": outcome.error}).encode(), domain)
-        outcomes.append(outcome)
-        if progress:
-            progress(outcome)
-    return outcomes

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from lake.catalog import Catalog
-from lake.catalog.models import utcnow
+from lake.catalog.models import AwareDateTime, utcnow
 
 _TOKEN = re.compile(r"[\w]+", re.UNICODE)
 # Columns are many and their owners' objects matter more: halve their rank.
@@ -88,29 +88,34 @@ class SearchIndex:
 
     def _upsert(self, s: Session, docs: list[SearchDocument]) -> None:
         now = utcnow()
+        stamped = bindparam("updated_at", type_=AwareDateTime())  # stored as every catalog datetime is
         for d in docs:
             row = {"kind": d.kind, "key": d.key, "domain": d.domain, "title": d.title, "body": d.body,
                    "tags": " ".join(d.tags), "owner": d.owner, "certified": d.certified, "updated_at": now}
             updated = s.execute(
                 text("UPDATE search_documents SET domain=:domain, title=:title, body=:body, tags=:tags, "
-                     "owner=:owner, certified=:certified, updated_at=:updated_at WHERE kind=:kind AND key=:key"),
+                     "owner=:owner, certified=:certified, updated_at=:updated_at WHERE kind=:kind AND key=:key")
+                .bindparams(stamped),
                 row,
             )
             if updated.rowcount == 0:  # type: ignore[attr-defined]
                 s.execute(
                     text("INSERT INTO search_documents (kind, key, domain, title, body, tags, owner, certified, "
                          "updated_at) VALUES (:kind, :key, :domain, :title, :body, :tags, :owner, :certified, "
-                         ":updated_at)"),
+                         ":updated_at)").bindparams(stamped),
                     row,
                 )
 
-    def remove(self, kind: str, key_prefix: str) -> None:
+    def remove(self, kind: str, key_prefix: str, *, session: Session | None = None) -> None:
         """Drop documents of a kind whose key is ``key_prefix`` or starts with ``key_prefix.``."""
-        with self.catalog.session() as s:
-            s.execute(
-                text("DELETE FROM search_documents WHERE kind = :kind AND (key = :key OR key LIKE :like)"),
-                {"kind": kind, "key": key_prefix, "like": key_prefix + ".%"},
-            )
+        if session is None:
+            with self.catalog.session() as s:
+                self.remove(kind, key_prefix, session=s)
+            return
+        session.execute(
+            text("DELETE FROM search_documents WHERE kind = :kind AND (key = :key OR key LIKE :like)"),
+            {"kind": kind, "key": key_prefix, "like": key_prefix + ".%"},
+        )
 
     def count(self) -> int:
         with self.catalog.session() as s:

@@ -21,6 +21,7 @@ from lake.datasets import DatasetInfo, DatasetRegistry
 from lake.errors import ConfigError, InvalidInput
 from lake.formats import BatchFormat, Source
 from lake.ingest import IngestResult, Ingestor, OnError, WriteMode, decrypt_pii
+from lake.s3 import S3Store
 from lake.settings import Settings, get_settings
 from lake.throttle import SignInThrottle, ThrottlePolicy
 from lake.storage import ObjectStore, open_store
@@ -62,8 +63,8 @@ class Lake:
         self.store: ObjectStore = open_store(self.settings)
         self.store.setup()
         self.keys: KeyProvider
-        if self.settings.is_s3:
-            self.keys = KmsKeyProvider(self.store.kms_client())  # type: ignore[attr-defined]
+        if isinstance(self.store, S3Store):
+            self.keys = KmsKeyProvider(self.store.kms_client())
         else:
             if self.settings.production:
                 raise ConfigError("production mode needs KMS (S3 storage) for data keys")

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-import lake.demo
+import demo
 from api.cli import app
 from lake.service import Lake
 
@@ -205,7 +205,7 @@ def test_demo_lands_the_demo_data(runner: CliRunner, cli_home: Path, cli_lake: L
         datasets = {d.name: lk.read(d.name).num_rows for d in lk.datasets.list()}
         assert set(lk.users.get("admin").roles) == {"admin", "producer"}  # init ran
         assert lk.commits("playback.events")[0]["actor"] == "admin"
-    assert set(datasets) == {doc["dataset"] for doc in lake.demo.DEMO_CONTRACTS}
+    assert set(datasets) == {doc["dataset"] for doc in demo.DEMO_CONTRACTS}
     for name, rows in datasets.items():
         assert rows > 0
         assert name in result.stdout and f"{rows:,}" in result.stdout  # the summary table

@@ -59,15 +59,15 @@ def test_register_ingest_read_on_s3_with_kms(s3_settings: Settings) -> None:
 def test_landing_prefix_on_s3(s3_settings: Settings) -> None:
     lake = Lake(s3_settings)
     lake.register(contract_doc(), actor="alice")
-    lake.store.put_object("_landing/ads.conversions/a.csv",  # type: ignore[attr-defined]
+    lake.store.put_object("_landing/ads.conversions/a.csv",
                           b"conversion_id,country\n1,US\n", "ads")
-    lake.store.put_object("_landing/ads.conversions/b.csv",  # type: ignore[attr-defined]
+    lake.store.put_object("_landing/ads.conversions/b.csv",
                           b"conversion_id,country\n2,XX\n", "ads")
     outcomes = process_landing(lake)
     assert [(o.path, o.ok) for o in outcomes] == [("ads.conversions/a.csv", True), ("ads.conversions/b.csv", False)]
     assert lake.read("ads.conversions").column("conversion_id").to_pylist() == [1]
-    keys = lake.store.list_objects("_landing/")  # type: ignore[attr-defined]
+    keys = lake.store.list_objects("_landing/")
     assert "_landing/_processed/ads.conversions/a.csv" in keys
-    err = json.loads(lake.store.get_object("_landing/_failed/ads.conversions/b.csv.error.json"))  # type: ignore[attr-defined]
+    err = json.loads(lake.store.get_object("_landing/_failed/ads.conversions/b.csv.error.json"))
     assert err["error"] == "contract_violation" and "country" in err["message"]
     lake.close()

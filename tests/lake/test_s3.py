@@ -243,7 +243,7 @@ def test_storage_options(store: S3Store, moto_server: str) -> None:
 
     explicit = S3Store(store.bucket, "lake", endpoint_url="https://s3.example.test",
                        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s3cr3t-value")
-    explicit._domain_keys["ads"] = "k-1"  # no KMS call needed for this check
+    explicit.keys._cache["ads"] = "k-1"  # no KMS call needed for this check
     opts = explicit.storage_options("ads")
     assert opts["AWS_ACCESS_KEY_ID"] == "AKIDEXAMPLE" and opts["AWS_SECRET_ACCESS_KEY"] == "s3cr3t-value"
     assert "AWS_ALLOW_HTTP" not in opts and "AWS_SESSION_TOKEN" not in opts

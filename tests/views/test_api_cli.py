@@ -22,7 +22,7 @@ from api.app import API_PREFIX, create_app
 from api.commands.views import app as views_cli
 from api.deps import current_principal
 from api.routes import views as views_routes
-from views.demo import DEMO_DIR
+from demo.definitions import VIEWS_DIR as DEMO_DIR
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
@@ -55,7 +55,7 @@ def client(home: Path) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def auth(client: TestClient) -> dict[str, dict[str, str]]:
-    from lake.demo import land_demo
+    from demo.load import land_demo
 
     lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
     land_demo(lake, scale=0.01, seed=3)
@@ -183,3 +183,47 @@ def test_cli_apply_show_diff_transpile(home: Path, client: TestClient, tmp_path:
     assert r.exit_code == 1 and "bad.sql (analytics.bad v1) at line 4, column 8" in r.output
     get_settings.cache_clear()
     assert pa.Table  # pyarrow is imported for the lake
+
+
+def _owned_view(name: str) -> str:
+    return (f"/*\nview: {name}\nowner: growth\n*/\n"
+            "SELECT e.country, COUNT(*) AS plays FROM playback.events AS e GROUP BY e.country\n")
+
+
+def test_views_applied_over_the_api_or_the_cli_get_the_same_owner_grant_and_refusal(
+        home: Path, client: TestClient, auth: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from access import AccessControl, Resource
+
+    monkeypatch.setenv("LAKEGATE_HOME", str(home))
+    monkeypatch.setenv("LAKEGATE_SPARK_MASTER", "local[2]")
+    get_settings.cache_clear()
+    folder = tmp_path / "owned"
+    folder.mkdir()
+    (folder / "by_country.sql").write_text(_owned_view("analytics.by_country_cli"))
+    runner = CliRunner()
+    api_body = {"files": [{"path": "by_country.sql", "content": _owned_view("analytics.by_country_api")}]}
+
+    refused = client.post(f"{V}/apply", json=api_body, headers=auth["victor"])
+    assert refused.status_code == 403, refused.text
+    no = runner.invoke(views_cli, ["apply", str(folder), "--as", "victor"])
+    assert no.exit_code == 1, no.output
+    message = refused.json()["error"]["message"]
+    assert message.startswith("victor may not propose") and no.output == f"error: {message}\n"
+
+    assert client.post(f"{V}/apply", json=api_body, headers=auth["alice"]).status_code == 200
+    done = runner.invoke(views_cli, ["apply", str(folder), "--as", "alice"])
+    assert done.exit_code == 0, done.output
+    get_settings.cache_clear()
+
+    lake: Lake = client.app.state.lake  # type: ignore[attr-defined]
+    grants = AccessControl(lake, sync_users=False).policies.grants(subject="growth")
+    assert sorted((g.action.value, g.resource.key, g.reason) for g in grants) == [
+        ("admin", Resource.view(f"analytics.by_country_{via}").key, "dataset owner") for via in ("api", "cli")]
+    from views.events import read_events
+
+    registered = {e["dataset"]["facets"]["symlinks"]["identifiers"][0]["name"]: e["dataset"]["facets"]
+                  for e in read_events(home / "openlineage" / "events.jsonl") if "dataset" in e}
+    for via in ("api", "cli"):  # one lineage event per new version, whichever interface made it
+        facets = registered[f"analytics.by_country_{via}"]
+        assert facets["version"]["datasetVersion"] == "1"
+        assert [f["name"] for f in facets["schema"]["fields"]] == ["country", "plays"]

@@ -255,17 +255,39 @@ def test_pii_follows_through_views(make_view: Callable[..., Any], demo_lake: Lak
 
 def test_only_owner_or_admin_changes_a_view_through_the_api_rules(demo_lake: Lake) -> None:
     from access import AccessControl
-    from api.routes.views import _grant_owner, _may_write
-    from lake.auth import Principal
+    from access.registration import apply_views, may_write_views
 
     for name, roles in (("ann", ["analysts"]), ("bob", ["producer"]), ("victor", [])):
         demo_lake.users.ensure(name, roles=roles)
     access = AccessControl(demo_lake)
-    apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts")], actor="alice", spark_check=False)
-    _grant_owner(demo_lake, access, "analytics.daily")
-    _may_write(demo_lake, access, Principal("ann", ("analysts",)), "analytics.daily")
+    apply_views(access, [defn("analytics.daily", DAILY, owner="analysts")], by="bob", spark_check=False)
+    may_write_views(access, ["analytics.daily"], by="ann")  # the owner's grant came with the version
     with pytest.raises(AccessDenied):
-        _may_write(demo_lake, access, Principal("bob", ("producer",)), "analytics.daily")
-    _may_write(demo_lake, access, Principal("bob", ("producer",)), "analytics.new_one")  # producers propose
+        may_write_views(access, ["analytics.daily"], by="bob")
+    may_write_views(access, ["analytics.new_one"], by="bob")  # producers propose
     with pytest.raises(AccessDenied):
-        _may_write(demo_lake, access, Principal("victor", ()), "analytics.new_one")
+        may_write_views(access, ["analytics.new_one"], by="victor")
+    with pytest.raises(AccessDenied):
+        apply_views(access, [defn("analytics.other", DAILY)], by="victor", spark_check=False)
+    assert [v.name for v in catalog.list_views(demo_lake)] == ["analytics.daily"]
+
+
+def _view_documents(lake: Lake) -> list[tuple[str, str, str]]:
+    from sqlalchemy import text
+
+    with lake.catalog.session() as s:
+        return [tuple(r) for r in s.execute(text(  # type: ignore[misc]
+            "SELECT key, owner, tags FROM search_documents WHERE kind = 'view' ORDER BY key"))]
+
+
+def test_a_new_version_is_searchable_with_its_commit_and_not_without_it(demo_lake: Lake) -> None:
+    def failing(session: Any, items: Any) -> None:
+        raise RuntimeError("the owner's grant could not be written")
+
+    with pytest.raises(RuntimeError):
+        apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts")], actor="alice", spark_check=False,
+              within=failing)
+    assert catalog.list_views(demo_lake) == [] and _view_documents(demo_lake) == []
+    apply(demo_lake, [defn("analytics.daily", DAILY, owner="analysts", tags=["kpi"])], actor="alice",
+          spark_check=False)
+    assert _view_documents(demo_lake) == [("analytics.daily", "analysts", "kpi")]

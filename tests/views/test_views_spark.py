@@ -18,8 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from demo.generator import generate
+from demo.load import land_demo, land_demo_views
 from lake.crypto import decrypt_array
-from lake.demo import generate, land_demo
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import spark_session, stop_spark
@@ -29,7 +30,6 @@ from views import catalog
 from views.analysis import analyze
 from views.compile import spark_check
 from views.definition import ViewDefinition
-from views.demo import land_demo_views
 from views.errors import MaterializationFailed, NotMaterialized, ViewCompileError
 from views.events import read_events
 from views.materialize import materialize, read_view, refresh, runs

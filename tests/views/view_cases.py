@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lake.demo import DEMO_CONTRACTS
+from demo.definitions import DEMO_CONTRACTS
 from lake.service import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures"

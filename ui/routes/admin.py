@@ -1,13 +1,18 @@
 """Admin and audit: roles, members, grants, masks and row filters; the audit
-log with its verification status. Both need ``admin`` on the lake."""
+log with its verification status. Both pages need ``admin`` on the lake.
+
+The forms change policy through ``AccessControl.changes`` (:mod:`access.changes`)
+as the signed-in person, so they follow the same rule as the API and the CLI:
+whether a change is allowed is decided there, not by the page.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from starlette.responses import RedirectResponse
 
 from access import (
     AccessControl,
@@ -19,11 +24,12 @@ from access import (
     Resource,
     RoleKind,
 )
+from access.changes import PolicyChanges
 from api.params import MAX_INT, Id
 from lake.catalog.models import utcnow
-from lake.errors import LakegateError
+from lake.errors import AccessDenied
 from ui import services
-from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.routing import Me, Posted, UiRoute, form_outcome
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
 
@@ -63,15 +69,13 @@ def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length
     return admin_page(request, me, flash=DONE.get(done or "", ""))
 
 
-async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str, change: object) -> Response:
-    try:
-        await in_thread(lambda: change(_admin(request, me)))  # type: ignore[operator]
-    except LakegateError as exc:
-        if exc.http_status >= 500 or exc.http_status == 403:
-            raise
-        message, status = exc.message, exc.http_status
-        return await in_thread(lambda: admin_page(request, me, flash=message, flash_tone="bad", status_code=status))
-    return RedirectResponse(f"{UI_PREFIX}/admin?done={done}#{anchor}", status_code=303)
+async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str,
+                  change: Callable[[PolicyChanges], object]) -> Response:
+    return await form_outcome(lambda: change(services.access(request).changes),
+                              done=f"{UI_PREFIX}/admin?done={done}#{anchor}",
+                              refused=lambda message, status: admin_page(request, me, flash=message, flash_tone="bad",
+                                                                         status_code=status),
+                              error_pages=(AccessDenied,))
 
 
 @router.post("/admin/roles")
@@ -79,20 +83,20 @@ async def create_role(request: Request, me: Posted, name: Annotated[str, Form(ma
                       kind: Annotated[str, Form(max_length=10)] = "role",
                       description: Annotated[str, Form(max_length=2000)] = "") -> Response:
     return await _change(request, me, "role", "roles", lambda c: c.create_role(
-        name.strip(), kind=RoleKind.parse(kind), description=description, actor=me.user))
+        name.strip(), kind=RoleKind.parse(kind), description=description, by=me.user))
 
 
 @router.post("/admin/members")
 async def add_member(request: Request, me: Posted, role: Annotated[str, Form(max_length=255)],
                      member: Annotated[str, Form(max_length=255)]) -> Response:
     return await _change(request, me, "member", "roles",
-                         lambda c: c.add_member(role.strip(), member.strip(), actor=me.user))
+                         lambda c: c.add_member(role.strip(), member.strip(), by=me.user))
 
 
 @router.post("/admin/members/remove")
 async def remove_member(request: Request, me: Posted, role: Annotated[str, Form(max_length=255)],
                         member: Annotated[str, Form(max_length=255)]) -> Response:
-    return await _change(request, me, "unmember", "roles", lambda c: c.remove_member(role, member, actor=me.user))
+    return await _change(request, me, "unmember", "roles", lambda c: c.remove_member(role, member, by=me.user))
 
 
 @router.post("/admin/grants")
@@ -104,12 +108,12 @@ async def add_grant(request: Request, me: Posted, subject: Annotated[str, Form(m
     expires = utcnow() + dt.timedelta(days=days) if days else None
     return await _change(request, me, "grant", "grants", lambda c: c.grant(
         subject.strip(), Action.parse(action), Resource.parse(resource), effect=Effect.parse(effect),
-        expires_at=expires, reason=reason, actor=me.user))
+        expires_at=expires, reason=reason, by=me.user))
 
 
 @router.post("/admin/grants/{grant_id}/revoke")
 async def revoke_grant(request: Request, me: Posted, grant_id: Id) -> Response:
-    return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, actor=me.user))
+    return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, by=me.user))
 
 
 @router.post("/admin/masks")
@@ -117,14 +121,14 @@ async def set_mask(request: Request, me: Posted, subject: Annotated[str, Form(ma
                    resource: Annotated[str, Form(max_length=400)], mask: Annotated[str, Form(max_length=20)]
                    ) -> Response:
     return await _change(request, me, "mask", "masks", lambda c: c.set_mask(
-        subject.strip(), Resource.parse(resource), Mask.parse(mask), actor=me.user))
+        subject.strip(), Resource.parse(resource), Mask.parse(mask), by=me.user))
 
 
 @router.post("/admin/masks/remove")
 async def remove_mask(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
                       resource: Annotated[str, Form(max_length=400)]) -> Response:
     return await _change(request, me, "unmask", "masks",
-                         lambda c: c.remove_mask(subject, Resource.parse(resource), actor=me.user))
+                         lambda c: c.remove_mask(subject, Resource.parse(resource), by=me.user))
 
 
 @router.post("/admin/filters")
@@ -132,14 +136,14 @@ async def set_filter(request: Request, me: Posted, subject: Annotated[str, Form(
                      resource: Annotated[str, Form(max_length=400)],
                      predicate: Annotated[str, Form(max_length=4000)]) -> Response:
     return await _change(request, me, "filter", "filters", lambda c: c.set_row_filter(
-        subject.strip(), Resource.parse(resource), predicate, actor=me.user))
+        subject.strip(), Resource.parse(resource), predicate, by=me.user))
 
 
 @router.post("/admin/filters/remove")
 async def remove_filter(request: Request, me: Posted, subject: Annotated[str, Form(max_length=255)],
                         resource: Annotated[str, Form(max_length=400)]) -> Response:
     return await _change(request, me, "unfilter", "filters",
-                         lambda c: c.remove_row_filter(subject, Resource.parse(resource), actor=me.user))
+                         lambda c: c.remove_row_filter(subject, Resource.parse(resource), by=me.user))
 
 
 @router.get("/audit")

@@ -4,17 +4,16 @@ waiting for me (approve, reject), my own requests, and my notifications."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from starlette.responses import RedirectResponse
 
 from access import Action
 from api.params import Id
-from lake.errors import LakegateError
 from ui import decisions, services
 from ui.inbox import waiting_for
-from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.routing import Me, Posted, UiRoute, form_outcome
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
 
@@ -52,15 +51,9 @@ def inbox(request: Request, me: Me, done: Annotated[str | None, Query(max_length
     return inbox_page(request, me, flash=DONE.get(done or "", ""))
 
 
-async def _act(request: Request, me: UiSessionInfo, done: str, call: object, anchor: str) -> Response:
-    try:
-        await in_thread(call)  # type: ignore[arg-type]
-    except LakegateError as exc:
-        if exc.http_status >= 500:
-            raise
-        message, status = exc.message, exc.http_status
-        return await in_thread(lambda: inbox_page(request, me, flash=message, flash_tone="bad", status_code=status))
-    return RedirectResponse(f"{UI_PREFIX}/inbox?done={done}#{anchor}", status_code=303)
+async def _act(request: Request, me: UiSessionInfo, done: str, call: Callable[[], object], anchor: str) -> Response:
+    return await form_outcome(call, done=f"{UI_PREFIX}/inbox?done={done}#{anchor}", refused=lambda message, status:
+                              inbox_page(request, me, flash=message, flash_tone="bad", status_code=status))
 
 
 @router.post("/requests/{request_id}/approve")

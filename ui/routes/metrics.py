@@ -7,14 +7,13 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from starlette.responses import RedirectResponse
 
 from access import Resource
 from lake.errors import InvalidInput, LakegateError, NotFound
 from ui import chart, services
 from ui.highlight import highlight_sql
 from ui.inbox import may_review
-from ui.routing import Me, Posted, UiRoute, in_thread
+from ui.routing import Me, Posted, UiRoute, form_outcome, in_thread
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
 from ui.visibility import not_found_message, require_discover
@@ -110,22 +109,16 @@ async def _act(request: Request, me: UiSessionInfo, name: str, action: str, call
     from ui.routes.inbox import inbox_page
 
     await in_thread(_resource, request, me.user, name)
-    to_inbox = back == "inbox"
-    try:
-        await in_thread(call)
-    except LakegateError as exc:
-        if isinstance(exc, NotFound) or exc.http_status >= 500:
-            raise
-        message, status = exc.message, exc.http_status
-        if to_inbox:
-            return await in_thread(lambda: inbox_page(request, me, flash=f"{name}: {message}", flash_tone="bad",
-                                                      status_code=status))
-        return await in_thread(lambda: metric_page(request, me, name, flash=message, flash_tone="bad",
-                                                   status_code=status))
-    if to_inbox:
-        return RedirectResponse(f"{UI_PREFIX}/inbox?done={action}#proposals", status_code=303)
+    if back == "inbox":
+        return await form_outcome(call, done=f"{UI_PREFIX}/inbox?done={action}#proposals",
+                                  refused=lambda message, status: inbox_page(
+                                      request, me, flash=f"{name}: {message}", flash_tone="bad", status_code=status),
+                                  error_pages=(NotFound,))
     anchor = "#comments" if action == "comment" else "#chain"
-    return RedirectResponse(f"{UI_PREFIX}/metrics/{name}?done={action}{anchor}", status_code=303)
+    return await form_outcome(call, done=f"{UI_PREFIX}/metrics/{name}?done={action}{anchor}",
+                              refused=lambda message, status: metric_page(
+                                  request, me, name, flash=message, flash_tone="bad", status_code=status),
+                              error_pages=(NotFound,))
 
 
 @router.post("/{name}/decision")

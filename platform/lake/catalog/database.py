@@ -49,6 +49,7 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["upgrade_only"] = True  # no autogenerate: env.py need not import every package's models
     with _migrate_lock, engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

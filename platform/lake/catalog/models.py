@@ -8,8 +8,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from lake.catalog.types import AwareDateTime as AwareDateTime  # re-exported for the models of every package
 
 
 def utcnow() -> dt.datetime:
@@ -17,7 +30,7 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, bytes: LargeBinary}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, bytes: LargeBinary, dt.datetime: AwareDateTime}
 
 
 class Domain(Base):
@@ -27,7 +40,7 @@ class Domain(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     owner: Mapped[str] = mapped_column(String(255), default="")
     kms_key_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     datasets: Mapped[list[Dataset]] = relationship(back_populates="domain")
 
@@ -47,7 +60,7 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     table_uri: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     domain: Mapped[Domain] = relationship(back_populates="datasets")
     contracts: Mapped[list[ContractVersion]] = relationship(
@@ -65,7 +78,7 @@ class ContractVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(back_populates="contracts")
 
@@ -80,7 +93,7 @@ class DataKey(Base):
     provider: Mapped[str] = mapped_column(String(31))  # "local" or "kms"
     key_ref: Mapped[str] = mapped_column(String(255), default="")  # KMS key id, or master key fingerprint
     wrapped_key: Mapped[bytes] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class Commit(Base):
@@ -105,7 +118,7 @@ class Commit(Base):
     actor: Mapped[str] = mapped_column(String(255), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class User(Base):
@@ -118,7 +131,7 @@ class User(Base):
     roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
 class ApiToken(Base):
@@ -131,9 +144,33 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
     user: Mapped[User] = relationship()
+
+
+class SearchDocumentRow(Base):
+    """The stored form of one ``lake.search.SearchDocument``.
+
+    The full-text structures beside it are the database's own (an FTS5 table
+    on SQLite, generated ``tsvector`` columns on PostgreSQL): migrations make
+    them, the models leave them out.
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_search_kind_key"),
+                      Index("ix_search_domain_kind", "domain", "kind"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(31))
+    key: Mapped[str] = mapped_column(String(255))
+    domain: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(255))
+    certified: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime())

@@ -1,6 +1,6 @@
-"""A deterministic, Prime-Video-like demo domain.
+"""The generator of the demo datasets: deterministic, Prime-Video-like.
 
-Five datasets with their data contracts and a vectorised generator:
+Five datasets, whose contracts are the YAML files of ``demo/contracts/``:
 
 * ``catalog.titles``: the content catalog (movies, series, documentaries).
 * ``subscriptions.subscribers``: who pays for what, with PII (email, name).
@@ -18,12 +18,12 @@ seeded by ``seed``, so :func:`generate` returns identical tables for the same
 
 Example::
 
-    from lake.demo import DEMO_CONTRACTS, generate
+    from demo.generator import generate
 
     tables = generate(scale=1.0, seed=7)
     tables["playback.events"].num_rows  # 50000
 
-``python -m lake.demo --scale 100 --out /tmp/demo`` prints row counts and the
+``python -m demo.generator --scale 100 --out /tmp/demo`` prints row counts and the
 time taken and, with ``--out``, writes one Parquet file per dataset.
 """
 
@@ -42,10 +42,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from demo.definitions import DATASETS, DEMO_CONTRACTS
 from lake.contracts import parse_contract
 
 # ---------------------------------------------------------------------------
-# Vocabulary shared by the contracts and the generator
+# Vocabulary of the generator: the contracts' allowed values (test_demo checks they agree)
 # ---------------------------------------------------------------------------
 
 #: Last day (UTC, inclusive) of the generated activity window.
@@ -71,191 +72,6 @@ PLACEMENTS: tuple[str, ...] = ("preroll", "midroll", "banner")
 
 OLDEST_RELEASE_YEAR = 1950
 OLDEST_SIGNUP: dt.date = dt.date(2018, 1, 1)
-
-# ---------------------------------------------------------------------------
-# Contracts
-# ---------------------------------------------------------------------------
-
-_COUNTRY_DOC = "ISO 3166-1 alpha-2 country code"
-
-DEMO_CONTRACTS: list[dict[str, Any]] = [
-    {
-        "dataset": "catalog.titles",
-        "owner": "content-team",
-        "description": (
-            "The video catalog: one row per title (movie, series or documentary) that can be "
-            "streamed. Series are one row each; runtime is the typical episode length."
-        ),
-        "primary_key": ["title_id"],
-        "tags": ["demo", "content", "dimension"],
-        "columns": [
-            {"name": "title_id", "type": "string", "nullable": False,
-             "description": "Stable catalog identifier of the title, e.g. 'tt0000042'.",
-             "tags": ["identifier"]},
-            {"name": "name", "type": "string", "nullable": False,
-             "description": "Display name of the title as shown in the storefront."},
-            {"name": "kind", "type": "string", "nullable": False, "allowed": list(KINDS),
-             "description": "Whether the title is a movie, a series or a documentary.",
-             "tags": ["dimension"]},
-            {"name": "genre", "type": "string", "nullable": False, "allowed": list(GENRES),
-             "description": "Primary genre used for browse rows and recommendations.",
-             "tags": ["dimension"]},
-            {"name": "release_year", "type": "int32", "nullable": False,
-             "min": OLDEST_RELEASE_YEAR, "max": END_DATE.year,
-             "description": "Year of first release (theatrical, broadcast or streaming)."},
-            {"name": "runtime_minutes", "type": "int32", "nullable": False, "min": 1, "max": 300,
-             "description": "Runtime in minutes; for series the typical episode length."},
-            {"name": "maturity_rating", "type": "string", "nullable": False,
-             "allowed": list(MATURITY_RATINGS),
-             "description": "Age rating: ALL, 7+, 13+, 16+ or 18+.",
-             "tags": ["dimension"]},
-        ],
-    },
-    {
-        "dataset": "subscriptions.subscribers",
-        "owner": "subs-team",
-        "description": (
-            "One row per subscriber account with its current plan, price and status. "
-            "Email and full name are personal data and are stored encrypted."
-        ),
-        "primary_key": ["subscriber_id"],
-        "tags": ["demo", "subscriptions", "dimension"],
-        "columns": [
-            {"name": "subscriber_id", "type": "string", "nullable": False,
-             "description": "Stable pseudonymous account identifier, e.g. 'sub-000000042'.",
-             "tags": ["identifier"]},
-            {"name": "email", "type": "string", "nullable": False, "pii": True,
-             "description": "Sign-in email address of the account holder; unique per subscriber.",
-             "tags": ["contact"]},
-            {"name": "full_name", "type": "string", "nullable": True, "pii": True,
-             "description": "Account holder's name as entered at signup; null when not given.",
-             "tags": ["contact"]},
-            {"name": "country", "type": "string", "nullable": False, "allowed": list(COUNTRIES),
-             "description": f"Home marketplace of the account ({_COUNTRY_DOC}).",
-             "tags": ["dimension", "geo"]},
-            {"name": "plan", "type": "string", "nullable": False, "allowed": list(PLANS),
-             "description": "Current subscription plan; ad_supported accounts are shown ads.",
-             "tags": ["dimension"]},
-            {"name": "signup_date", "type": "date", "nullable": False,
-             "description": "UTC date the account first subscribed."},
-            {"name": "status", "type": "string", "nullable": False, "allowed": list(STATUSES),
-             "description": "Current state of the subscription.",
-             "tags": ["dimension"]},
-            {"name": "monthly_price", "type": "decimal(8,2)", "nullable": False, "min": 0, "max": 100,
-             "description": "Current monthly price of the plan in USD, taxes excluded.",
-             "tags": ["money"]},
-        ],
-    },
-    {
-        "dataset": "playback.events",
-        "owner": "playback-team",
-        "description": (
-            "One row per playback session: who watched which title, when, on what device, "
-            "for how long, and whether they reached the end. Partitioned by UTC day."
-        ),
-        "primary_key": ["event_id"],
-        "partition_by": ["event_date"],
-        "tags": ["demo", "playback", "fact"],
-        "columns": [
-            {"name": "event_id", "type": "string", "nullable": False,
-             "description": "Unique identifier of the playback session, increasing with event time.",
-             "tags": ["identifier"]},
-            {"name": "subscriber_id", "type": "string", "nullable": False,
-             "description": "Account that watched; references subscriptions.subscribers.subscriber_id.",
-             "tags": ["join_key"]},
-            {"name": "title_id", "type": "string", "nullable": False,
-             "description": "Title that was played; references catalog.titles.title_id.",
-             "tags": ["join_key"]},
-            {"name": "event_date", "type": "date", "nullable": False,
-             "description": "UTC date of event_ts; the partition column."},
-            {"name": "event_ts", "type": "timestamp", "nullable": False,
-             "description": "UTC time playback started, microsecond precision.",
-             "tags": ["event_time"]},
-            {"name": "device", "type": "string", "nullable": False, "allowed": list(DEVICES),
-             "description": "Device class the session was played on.",
-             "tags": ["dimension"]},
-            {"name": "country", "type": "string", "nullable": False, "allowed": list(COUNTRIES),
-             "description": f"Country the session was played from ({_COUNTRY_DOC}); usually the home country.",
-             "tags": ["dimension", "geo"]},
-            {"name": "watch_seconds", "type": "int64", "nullable": False, "min": 0, "max": 86400,
-             "description": "Seconds of content watched in the session.",
-             "tags": ["measure"]},
-            {"name": "completed", "type": "bool", "nullable": False,
-             "description": "True when at least 90% of the runtime was watched.",
-             "tags": ["measure"]},
-        ],
-    },
-    {
-        "dataset": "ads.impressions",
-        "owner": "ads-team",
-        "description": (
-            "One row per ad shown to an ad-supported subscriber while watching a title, "
-            "with the campaign and the placement in the stream or page."
-        ),
-        "primary_key": ["impression_id"],
-        "tags": ["demo", "ads", "fact"],
-        "columns": [
-            {"name": "impression_id", "type": "string", "nullable": False,
-             "description": "Unique identifier of the impression, increasing with impression time.",
-             "tags": ["identifier"]},
-            {"name": "subscriber_id", "type": "string", "nullable": False,
-             "description": "Account the ad was shown to; references subscriptions.subscribers.subscriber_id.",
-             "tags": ["join_key"]},
-            {"name": "title_id", "type": "string", "nullable": False,
-             "description": "Title being watched when the ad was shown; references catalog.titles.title_id.",
-             "tags": ["join_key"]},
-            {"name": "campaign_id", "type": "string", "nullable": False,
-             "description": "Advertiser campaign the ad belongs to, e.g. 'cmp-0007'.",
-             "tags": ["join_key"]},
-            {"name": "country", "type": "string", "nullable": False, "allowed": list(COUNTRIES),
-             "description": f"Country the ad was served in ({_COUNTRY_DOC}).",
-             "tags": ["dimension", "geo"]},
-            {"name": "impression_ts", "type": "timestamp", "nullable": False,
-             "description": "UTC time the ad was rendered, microsecond precision.",
-             "tags": ["event_time"]},
-            {"name": "placement", "type": "string", "nullable": False, "allowed": list(PLACEMENTS),
-             "description": "Where the ad ran: before (preroll) or during (midroll) playback, or as a banner.",
-             "tags": ["dimension"]},
-        ],
-    },
-    {
-        "dataset": "ads.conversions",
-        "owner": "ads-team",
-        "description": (
-            "Purchases attributed to an ad impression within a 7-day attribution window. "
-            "Subscriber, campaign and country are those of the impression."
-        ),
-        "primary_key": ["conversion_id"],
-        "partition_by": ["country"],
-        "tags": ["demo", "ads", "fact", "revenue"],
-        "columns": [
-            {"name": "conversion_id", "type": "string", "nullable": False,
-             "description": "Unique identifier of the conversion, increasing with conversion time.",
-             "tags": ["identifier"]},
-            {"name": "impression_id", "type": "string", "nullable": False,
-             "description": "Impression the purchase is attributed to; references ads.impressions.impression_id.",
-             "tags": ["join_key"]},
-            {"name": "subscriber_id", "type": "string", "nullable": False,
-             "description": "Account that converted; same as on the impression.",
-             "tags": ["join_key"]},
-            {"name": "campaign_id", "type": "string", "nullable": False,
-             "description": "Campaign credited with the conversion; same as on the impression.",
-             "tags": ["join_key"]},
-            {"name": "country", "type": "string", "nullable": False, "allowed": list(COUNTRIES),
-             "description": f"Country of the impression ({_COUNTRY_DOC}); the partition column.",
-             "tags": ["dimension", "geo"]},
-            {"name": "conversion_ts", "type": "timestamp", "nullable": False,
-             "description": "UTC time of the purchase; always after the impression.",
-             "tags": ["event_time"]},
-            {"name": "revenue", "type": "decimal(12,2)", "nullable": False, "min": 0,
-             "description": "Attributed purchase value in USD.",
-             "tags": ["money", "measure"]},
-        ],
-    },
-]
-
-#: Dataset names in dependency order (dimensions before facts).
-DATASETS: tuple[str, ...] = tuple(doc["dataset"] for doc in DEMO_CONTRACTS)
 
 # ---------------------------------------------------------------------------
 # Generator parameters
@@ -803,50 +619,6 @@ def _conversions(rng: np.random.Generator, imps: dict[str, Any]) -> pa.Table:
 # ---------------------------------------------------------------------------
 
 
-def land_demo(
-    lake: Any,
-    *,
-    scale: float = 1.0,
-    seed: int = 7,
-    actor: str = "admin",
-    progress: Any = None,
-) -> list[tuple[str, int]]:
-    """Register the demo datasets (if missing) and land their data.
-
-    Landing is idempotent: each dataset is overwritten under the idempotency
-    key ``demo:<dataset>:<scale>:<seed>``, so running the demo again with the
-    same parameters commits nothing new, and other parameters replace the rows.
-
-    Args:
-        lake: A :class:`lake.service.Lake`.
-        scale: Size multiplier (see :func:`generate`).
-        seed: Random seed.
-        actor: Recorded as the committer.
-        progress: Called as ``progress(dataset, rows)`` after each dataset lands.
-
-    Returns:
-        ``(dataset, rows)`` per dataset, in landing order.
-    """
-    from lake.errors import NotFound
-
-    tables = generate(scale=scale, seed=seed)
-    landed = []
-    for doc in DEMO_CONTRACTS:
-        name = doc["dataset"]
-        try:
-            lake.dataset(name)
-        except NotFound:
-            lake.register(doc, actor=actor)
-        result = lake.ingest_table(
-            name, tables[name], actor=actor, mode="overwrite",
-            idempotency_key=f"demo:{name}:{scale:g}:{seed}", reason="demo data",
-        )
-        landed.append((name, tables[name].num_rows))
-        if progress is not None:
-            progress(name, result.rows if not result.replayed else tables[name].num_rows)
-    return landed
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate the demo domain, print row counts and timing, optionally write Parquet.
 
@@ -856,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    parser = argparse.ArgumentParser(prog="python -m lake.demo", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo.generator", description=main.__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="size multiplier (default 1)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--out", type=Path, help="directory to write <dataset>.parquet files into")

@@ -1,4 +1,4 @@
-"""Tests for the Prime-Video-like demo domain generator (lake.demo)."""
+"""The demo's generator and contract files: the rows match the contracts, the same seed gives the same rows."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from lake import demo
+import demo.generator as demo
+from demo.definitions import CONTRACTS_DIR, load_contracts
 from lake.contracts import Contract, parse_contract
 
 Tables = dict[str, pa.Table]
@@ -76,6 +78,52 @@ def test_contract_details(contracts: dict[str, Contract]) -> None:
     for contract in contracts.values():
         for name in contract.primary_key:
             assert not contract.column(name).nullable
+
+
+def test_contract_files_agree_with_the_generator_vocabulary(contracts: dict[str, Contract]) -> None:
+    """The generator draws from exactly the values the contract files allow, in the same order."""
+    vocabulary = {
+        ("catalog.titles", "kind"): demo.KINDS,
+        ("catalog.titles", "genre"): demo.GENRES,
+        ("catalog.titles", "maturity_rating"): demo.MATURITY_RATINGS,
+        ("subscriptions.subscribers", "country"): demo.COUNTRIES,
+        ("subscriptions.subscribers", "plan"): demo.PLANS,
+        ("subscriptions.subscribers", "status"): demo.STATUSES,
+        ("playback.events", "device"): demo.DEVICES,
+        ("playback.events", "country"): demo.COUNTRIES,
+        ("ads.impressions", "country"): demo.COUNTRIES,
+        ("ads.impressions", "placement"): demo.PLACEMENTS,
+        ("ads.conversions", "country"): demo.COUNTRIES,
+    }
+    allowed = {(name, c.name): c.allowed for name, ct in contracts.items() for c in ct.columns if c.allowed}
+    assert allowed == vocabulary
+    release_year = contracts["catalog.titles"].column("release_year")
+    assert (release_year.min, release_year.max) == (demo.OLDEST_RELEASE_YEAR, demo.END_DATE.year)
+
+
+def test_contracts_are_read_from_the_yaml_files() -> None:
+    """Each contract is the YAML file of its dataset, and every file is a demo dataset."""
+    files = sorted(p.name for p in CONTRACTS_DIR.iterdir())
+    assert files == sorted(f"{name}.yaml" for name in demo.DATASETS)
+    for doc in load_contracts():
+        on_disk = yaml.safe_load((CONTRACTS_DIR / f"{doc['dataset']}.yaml").read_text())
+        assert doc == on_disk
+
+
+def test_a_stray_contract_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import demo.definitions as definitions
+
+    for name in demo.DATASETS:
+        (tmp_path / f"{name}.yaml").write_text((CONTRACTS_DIR / f"{name}.yaml").read_text())
+    monkeypatch.setattr(definitions, "CONTRACTS_DIR", tmp_path)
+    assert load_contracts() == demo.DEMO_CONTRACTS
+    (tmp_path / "ads.clicks.yaml").write_text("dataset: ads.clicks\n")
+    with pytest.raises(ValueError, match="one file per dataset"):
+        load_contracts()
+    (tmp_path / "ads.clicks.yaml").unlink()
+    (tmp_path / "ads.conversions.yaml").write_text("dataset: ads.other\n")
+    with pytest.raises(ValueError, match="defines 'ads.other'"):
+        load_contracts()
 
 
 # --- shape -------------------------------------------------------------------
@@ -314,7 +362,8 @@ def test_cli_prints_counts_and_writes_parquet(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_land_demo_registers_lands_and_is_idempotent(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from lake.demo import DATASETS, land_demo
+    from demo.definitions import DATASETS
+    from demo.load import land_demo
     from lake.service import Lake
     from lake.settings import Settings
 

@@ -14,18 +14,13 @@ from lake.settings import Settings
 from lake.spark import stop_spark
 
 from metrics_catalog import MetricCatalog, Status
-from metrics_catalog.demo import land_demo_metrics
+from demo.load import land_demo, land_demo_access, land_demo_metrics, land_demo_views
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
-    from lake.demo import land_demo
-
-    from access.demo import land_demo_access
-    from views.demo import land_demo_views
-
     stop_spark()
     lake = Lake(Settings(home=tmp_path_factory.mktemp("demo"), spark_master="local[2]"))
     lake.users.ensure("admin", roles=["admin"])

@@ -1,10 +1,11 @@
-"""The demo roles decide as access/demo.py says."""
+"""The demo roles decide as demo/personas.py says."""
 
 from __future__ import annotations
 
 from access import AccessControl, Action, Resource
-from access.demo import USERS, land_demo_access
-from lake.demo import DEMO_CONTRACTS
+from demo.definitions import DEMO_CONTRACTS
+from demo.load import land_demo_access
+from demo.personas import USERS
 from lake.service import Lake
 
 
