@@ -36,6 +36,7 @@ from access.state import PolicyState
 from access.store import PolicyStore
 from access.values import EVERYONE, SUBJECT_RE, Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
+import contextlib
 
 if TYPE_CHECKING:
     from access.changes import PolicyChanges
@@ -215,10 +216,8 @@ class AccessControl:
                 if not SUBJECT_RE.fullmatch(role) or role == name:
                     continue
                 if role not in self._state.roles:
-                    try:
+                    with contextlib.suppress(AlreadyExists):
                         self.policies.create_role(tx, role, RoleKind.GROUP, "from user records")
-                    except AlreadyExists:
-                        pass
                 try:
                     self.policies.add_member(tx, role, name)
                 except Conflict:
@@ -435,10 +434,8 @@ class AccessControl:
         if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
         if not self._is_user(owner) and owner not in self._state.roles:
-            try:
+            with contextlib.suppress(AlreadyExists):
                 self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {name}")
-            except AlreadyExists:
-                pass
         try:
             return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
         except AlreadyExists:

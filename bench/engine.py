@@ -42,9 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-from demo.load import land_demo
-from lake.service import Lake
-from lake.settings import Settings
+from demo.load import land_demo  # noqa: E402
+from lake.service import Lake  # noqa: E402
+from lake.settings import Settings  # noqa: E402
 
 MATERIALIZE_TARGET = 1.10
 RSS_GROWTH_TARGET = 0.10

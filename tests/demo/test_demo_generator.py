@@ -122,7 +122,7 @@ def test_a_stray_contract_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         load_contracts()
     (tmp_path / "ads.clicks.yaml").unlink()
     (tmp_path / "ads.conversions.yaml").write_text("dataset: ads.other\n")
-    with pytest.raises(ValueError, match="defines 'ads.other'"):
+    with pytest.raises(ValueError, match=r"defines 'ads\.other'"):
         load_contracts()
 
 
