@@ -15,6 +15,7 @@ CLI, other API replicas) are picked up within ``refresh_seconds``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import logging
@@ -36,7 +37,6 @@ from access.state import PolicyState
 from access.store import PolicyStore
 from access.values import EVERYONE, SUBJECT_RE, Effect, Grant, MaskRule, Membership, Role, RoleKind, RowFilterRule
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
-import contextlib
 
 if TYPE_CHECKING:
     from access.changes import PolicyChanges

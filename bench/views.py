@@ -38,11 +38,12 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
 import sqlglot  # noqa: E402
 
-from _report import ratio_line  # noqa: E402
 from demo.definitions import DEMO_CONTRACTS  # noqa: E402
 from demo.load import land_demo  # noqa: E402
 from lake.service import Lake  # noqa: E402
 from lake.settings import Settings  # noqa: E402
+
+from _report import ratio_line  # noqa: E402
 
 OVERHEAD_TARGET = 1.15
 PLAN_TARGET = 2.5  # plan CPU time / sqlglot parse CPU time of the same bodies

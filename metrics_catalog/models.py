@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lake.catalog.models import AwareDateTime, Base, utcnow
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class ApprovalChainRow(Base):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from lake.service import Lake
-
 from metrics_catalog.authz import (
     AccessPermissions,
     CorePermissions,

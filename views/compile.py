@@ -21,8 +21,9 @@ from views.errors import ViewCompileError
 from views.sources import Snapshot
 
 if TYPE_CHECKING:
-    from lake.service import Lake
     from pyspark.sql import SparkSession
+
+    from lake.service import Lake
 
 _SPARK_NOISE = re.compile(r"\s*(JVM stacktrace:|SQLSTATE:).*", re.DOTALL)
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import select
+
 from lake.errors import InvalidInput, LakegateError
 from lake.service import Lake
 from lake.tables import CommitInfo, DeltaTableIO
-from sqlalchemy import select
-
 from views import types
 from views.binding import Binder, latest_materialization
 from views.columns import Dependency, SourceKind

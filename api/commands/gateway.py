@@ -19,7 +19,6 @@ from rich.table import Table
 
 from api.console import domain_errors, note, out
 
-
 app = typer.Typer(
     help="Run one governed SQL query as a user.",
     pretty_exceptions_show_locals=False,
@@ -61,12 +60,10 @@ def query(
                                                 help="Write the result to this file instead of stdout.")] = None,
 ) -> None:
     """Run SQL through the governed gateway with the access of --as USER."""
+    from access.gateway import Gateway
+    from api.console import engine_note
     from lake.service import Lake
     from lake.settings import get_settings
-
-    from access.gateway import Gateway
-
-    from api.console import engine_note
 
     lake = Lake(get_settings())
     try:

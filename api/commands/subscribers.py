@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from access.policy import AccessControl
-from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
+from access.subscribers import SubscriberKind, Subscribers, SubscriberStatus, Target
 from access.subscribers.schemas import (
     CredentialPublic,
     ExportPublic,

@@ -18,10 +18,10 @@ import uuid
 from typing import Any, Protocol
 
 import pyarrow as pa
-from lake.errors import InvalidInput
-from lake.service import Lake
 from sqlglot import exp
 
+from lake.errors import InvalidInput
+from lake.service import Lake
 from metrics_catalog.sources import Source
 from metrics_catalog.validate import DIALECT
 

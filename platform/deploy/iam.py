@@ -11,6 +11,7 @@ tables asked for.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -20,7 +21,6 @@ from typing import Any
 
 from deploy.policies import TableGrant, read_statements
 from lake.errors import InvalidInput, NotFound
-import contextlib
 
 POLICY_NAME = "lakegate-grants"
 KINDS = ("redshift", "emr", "sagemaker")

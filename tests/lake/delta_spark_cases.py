@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass

@@ -6,6 +6,7 @@ error at once, not a wait."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +22,6 @@ import pytest
 
 from lake.engine import CONNECT_SERVER_CLASS, connect_server_command, status
 from lake.settings import Settings
-import contextlib
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -151,9 +151,8 @@ def test_overlapping_upserts_all_land_and_leave_no_file_behind(shared_lake: Lake
 def test_a_busy_table_is_refused_with_advice(tmp_path: Path) -> None:
     lake = Lake(Settings(home=tmp_path / "home", commit_lock_timeout=0.2))
     info = lake.register(contract_doc(), actor="alice")
-    with lake.catalog.table_lock(info.id, timeout=1):
-        with pytest.raises(TableBusy, match="retry") as caught:
-            lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k")
+    with lake.catalog.table_lock(info.id, timeout=1), pytest.raises(TableBusy, match="retry") as caught:
+        lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k")
     assert caught.value.http_status == 409 and str(tmp_path) not in str(caught.value)
     assert lake.read(DS).num_rows == 0
     assert lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k").rows == 1  # the retry lands
@@ -179,9 +178,8 @@ def test_the_table_lock_is_shared_by_processes_and_freed_when_its_holder_dies(ca
     holder.start()
     assert held.wait(60)
     cat = Catalog(catalog_url)
-    with pytest.raises(TableBusy):
-        with cat.table_lock(7, timeout=0.1, what="ads.conversions"):
-            pass
+    with pytest.raises(TableBusy), cat.table_lock(7, timeout=0.1, what="ads.conversions"):
+        pass
     with cat.table_lock(8, timeout=0):  # another table is free
         pass
     holder.kill()  # kill -9: the database or the kernel frees the lock

@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from lake.service import Lake
-from metric_factories import metric_doc, open_catalog, setup_playback
 
+from lake.service import Lake
 from metrics_catalog import MetricCatalog
+
+from metric_factories import metric_doc, open_catalog, setup_playback
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pyarrow as pa
-from lake.service import Lake
 
+from lake.service import Lake
 from metrics_catalog import MetricCatalog
 from metrics_catalog.authz import CorePermissions
 from metrics_catalog.values.engine import SparkRunner

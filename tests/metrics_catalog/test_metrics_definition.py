@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_factories import metric_doc
 
 from metrics_catalog import InvalidMetric, MetricCatalog, parse_definition
 from metrics_catalog.definition import Grain, ValueFormat
 from metrics_catalog.normalize import canonical_sql, fingerprint
+
+from metric_factories import metric_doc
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "invalid_definitions.yaml").read_text())
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import icalendar
 import pytest
-from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput
 
+from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput
 from metrics_catalog import ApprovalRefused, MetricCatalog, Status
 from metrics_catalog.ical import MAX_OCTETS, escape_text, fold
 

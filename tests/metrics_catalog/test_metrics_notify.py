@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lake.errors import AlreadyExists, InvalidInput, NotFound
 
+from lake.errors import AlreadyExists, InvalidInput, NotFound
 from metrics_catalog import MetricCatalog
 from metrics_catalog.notify import sign
 from metrics_catalog.notify.delivery import MAX_ATTEMPTS

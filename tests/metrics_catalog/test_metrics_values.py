@@ -11,16 +11,17 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
+from access import AccessControl, Action, Resource
 from lake.errors import AccessDenied, Conflict, InvalidInput
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import stop_spark
-from metric_factories import events_table, metric_doc, open_catalog, setup_playback
-
-from access import AccessControl, Action, Resource
 from metrics_catalog import MetricCatalog
 from metrics_catalog.authz import AccessPermissions
 from metrics_catalog.values.engine import GatewayRunner, SparkRunner
+
+from metric_factories import events_table, metric_doc, open_catalog, setup_playback
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

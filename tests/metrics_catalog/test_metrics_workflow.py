@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from lake.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from lake.service import Lake
-from metric_factories import CHAIN, metric_doc
-
 from metrics_catalog import (
     ApprovalRefused,
     IllegalTransition,
@@ -19,6 +18,8 @@ from metrics_catalog import (
     Status,
 )
 from metrics_catalog.lifecycle import TRANSITIONS, MetricAction
+
+from metric_factories import CHAIN, metric_doc
 
 NAME = "playback.watch_per_viewer"
 

@@ -149,7 +149,7 @@ def make_views(lake: Lake) -> None:
 
 def make_metrics(lake: Lake, access: AccessControl) -> None:
     from metrics_catalog import MetricCatalog
-    
+
     catalog = MetricCatalog(lake, access=access, deliver=False)
     catalog.chains.set("sales", CHAIN, actor="root")
     catalog.workflow.create(REVENUE, actor="alice")

@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from lake.errors import AccessDenied, Conflict
 from lake.service import Lake
-from view_cases import register_demo
-
 from views import catalog
 from views.catalog import VersionStatus
 from views.columns import SourceKind
@@ -27,6 +26,8 @@ from views.graph import Relation
 from views.inspect import diff, impact_of, lineage
 from views.registry import PlanAction, apply, create_version, deprecate, plan
 from views.sources import Snapshot
+
+from view_cases import register_demo
 
 DAILY = ("SELECT e.event_date, e.country, COUNT(DISTINCT e.subscriber_id) AS viewers "
          "FROM playback.events e GROUP BY e.event_date, e.country")

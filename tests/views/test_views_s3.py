@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import lake_bucket_settings, spark_session, stop_spark
-
-from factories import contract_doc
-from s3_fixtures import bucket_objects
 from views.definition import ViewDefinition
 from views.materialize import materialize, read_view
 from views.registry import create_version
+
+from factories import contract_doc
+from s3_fixtures import bucket_objects
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3, pytest.mark.slow]
 

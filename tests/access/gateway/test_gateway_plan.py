@@ -28,11 +28,11 @@ from access.gateway import (
     UnknownColumn,
     gateway_limits,
     plan_query,
+    rewrite,
 )
 from access.gateway.bind import bind_tables
 from access.gateway.masks_sql import ColumnSpec, Params, TableKeys, hmac_pads, masked_value, stored_column
 from access.gateway.parse import MAX_SQL_CHARS, parse_query
-from access.gateway import rewrite
 from access.gateway.rewrite import check_rendered, verify_rewritten
 from access.masks import Mask, MaskKind
 from access.policy import AccessControl, ColumnAccess, TableAccess
