@@ -15,6 +15,7 @@ CLI, other API replicas) are picked up within ``refresh_seconds``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -205,10 +206,8 @@ class AccessControl:
                 if not SUBJECT_RE.fullmatch(role) or role == name:
                     continue
                 if role not in self._state.roles:
-                    try:
+                    with contextlib.suppress(AlreadyExists):
                         self.policies.create_role(tx, role, RoleKind.GROUP, "from user records")
-                    except AlreadyExists:
-                        pass
                 try:
                     self.policies.add_member(tx, role, name)
                 except Conflict:
@@ -425,10 +424,8 @@ class AccessControl:
         if not owner or not SUBJECT_RE.fullmatch(owner):
             return None
         if not self._is_user(owner) and owner not in self._state.roles:
-            try:
+            with contextlib.suppress(AlreadyExists):
                 self.policies.create_role(tx, owner, RoleKind.GROUP, f"owners of {name}")
-            except AlreadyExists:
-                pass
         try:
             return self.policies.add_grant(tx, owner, Action.ADMIN, resource, reason="dataset owner")
         except AlreadyExists:

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lake.timestamps import UtcDateTime
 from access.audit import AuditEntry, VerifyResult
 from access.index import Explanation
 from access.policy import TableAccess
 from access.requests import AccessRequestInfo
 from access.values import Grant, MaskRule, Membership, Role, RowFilterRule
+from lake.timestamps import UtcDateTime
 
 RESOURCE_DOC = ("A resource key: 'lake', 'domain:ads', 'dataset:ads.conversions', 'view:ads.daily', "
                 "'metric:ads.revenue' or a column 'dataset:ads.conversions.email'.")

@@ -185,7 +185,7 @@ class PolicyStore:
         s.execute(update(AccessPolicyHead).where(AccessPolicyHead.id == 1)
                   .values(version=AccessPolicyHead.version + n))
         last = s.scalars(select(AccessPolicyHead.version).where(AccessPolicyHead.id == 1)).one()
-        for i, (op, entity, payload, resource) in enumerate(tx.changes):
+        for i, (op, entity, payload, _resource) in enumerate(tx.changes):
             s.add(AccessPolicyChange(version=last - n + 1 + i, op=op, entity=entity, payload=payload, actor=actor))
         s.flush()
         for op, entity, payload, resource in tx.changes:

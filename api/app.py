@@ -24,8 +24,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import current_principal
+from access.gateway.admission import Admission, AdmissionLimits
+from api import openapi
 from api.authz import BASELINE, audit_failure, audit_shed, audit_token_use
+from api.deps import current_principal
+from api.guards import BodyLimit, ShedWhenFull, error_response
 from api.routes import (
     access,
     audit,
@@ -41,9 +44,6 @@ from api.routes import (
     users,
     views,
 )
-from api import openapi
-from api.guards import BodyLimit, ShedWhenFull, error_response
-from access.gateway.admission import Admission, AdmissionLimits
 from api.services import Services, build_services
 from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake

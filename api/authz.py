@@ -118,7 +118,7 @@ def _record(request: Request, kind: AuditKind, principal: Principal | None, deta
         services.access.audit.record(
             kind, actor=principal.name if principal else "", action=request.method,
             resource=request.url.path, detail=detail)
-    except Exception:  # noqa: BLE001 - the request's outcome is logged either way
+    except Exception:  # the request's outcome is logged either way
         log.exception("could not audit the %s of %s %s", kind.value, request.method, request.url.path)
 
 

@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from lake.timestamps import UtcDateTime
 from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
 from lake.ingest import IngestResult
 from lake.service import VacuumResult
+from lake.timestamps import UtcDateTime
 
 
 class ErrorBody(BaseModel):

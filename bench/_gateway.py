@@ -36,13 +36,14 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
 import sqlglot  # noqa: E402
 
-from _report import ratio_line  # noqa: E402
 from access.gateway import Gateway, GatewayLimits  # noqa: E402
 from access.masks import Mask, MaskKind  # noqa: E402
 from access.policy import AccessControl  # noqa: E402
 from access.resources import Action, Resource  # noqa: E402
 from lake.service import Lake  # noqa: E402
 from lake.settings import Settings  # noqa: E402
+
+from _report import ratio_line  # noqa: E402
 
 TARGET_RATIO = 3.0  # plan p50 / sqlglot parse p50
 
@@ -110,7 +111,7 @@ JOIN_10 = (
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _build(home: Path) -> Gateway:

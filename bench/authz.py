@@ -38,13 +38,14 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
 from sqlalchemy import insert  # noqa: E402
 
-from _report import ratio_line  # noqa: E402
 from access.enforcer import casbin_enforcer  # noqa: E402
 from access.models import AccessGrant, AccessMembership, AccessRole  # noqa: E402
 from access.policy import AccessControl  # noqa: E402
 from access.resources import Action, Resource  # noqa: E402
 from lake.service import Lake  # noqa: E402
 from lake.settings import Settings  # noqa: E402
+
+from _report import ratio_line  # noqa: E402
 
 P50_TARGET = 10.0  # index p50 / floor p50
 P99_TARGET = 3.0  # index p99 / index p50

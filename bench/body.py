@@ -28,10 +28,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-from _report import ratio_line
-from starlette.requests import Request
+from starlette.requests import Request  # noqa: E402
 
-from api.guards import read_text
+from api.guards import read_text  # noqa: E402
+
+from _report import ratio_line  # noqa: E402
 
 CHUNK = 4096
 MIB = 1 << 20

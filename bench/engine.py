@@ -42,9 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-from demo.load import land_demo
-from lake.service import Lake
-from lake.settings import Settings
+from demo.load import land_demo  # noqa: E402
+from lake.service import Lake  # noqa: E402
+from lake.settings import Settings  # noqa: E402
 
 MATERIALIZE_TARGET = 1.10
 RSS_GROWTH_TARGET = 0.10
@@ -74,7 +74,7 @@ class PeakRss:
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
-        self.peak = {name: 0 for name in pids}
+        self.peak = dict.fromkeys(pids, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -180,10 +180,9 @@ def bench_materialize(scales: list[float], runs: int) -> tuple[list[float], dict
 
 
 def bench_api(queries: int) -> float:
-    from lake.spark import spark_session, stop_spark
-
     from access import AccessControl, Action, Resource
     from api.app import create_app
+    from lake.spark import spark_session, stop_spark
 
     stop_spark()
     home = Path(tempfile.mkdtemp(prefix="lakegate-bench-api-"))
@@ -281,13 +280,13 @@ def bench_cli(runs: int) -> float:
 
 def bench_s3_group_by(rows: int) -> None:
     import pyarrow as pa
-    from lake.spark import stop_spark
 
     from access import AccessControl, Action, Resource
     from access.gateway import Gateway
+    from lake.spark import stop_spark
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from s3_fixtures import FAKE_AWS_ENV, _SERVER_SCRIPT  # the moto server of the tests, on loopback
+    from s3_fixtures import _SERVER_SCRIPT, FAKE_AWS_ENV  # the moto server of the tests, on loopback
 
     os.environ.update(FAKE_AWS_ENV)
     server = subprocess.Popen([sys.executable, "-c", _SERVER_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)

@@ -46,9 +46,10 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from _report import ratio_line  # noqa: E402
-from lake.service import Lake  # noqa: E402
-from lake.settings import Settings  # noqa: E402
+from lake.service import Lake
+from lake.settings import Settings
+
+from _report import ratio_line
 
 THROUGHPUT_TARGET = 0.8  # Lakegate rows/s over raw rows/s
 MEMORY_TARGET = 2.0  # peak RSS above the start, over the batch's Arrow size

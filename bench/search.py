@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from lake.catalog import Catalog  # noqa: E402
-from lake.search import SearchDocument, SearchIndex  # noqa: E402
+from lake.catalog import Catalog
+from lake.search import SearchDocument, SearchIndex
 
 WORDS = ("viewer playback title episode season subscriber email country device revenue conversion impression "
          "campaign ad click watch minutes daily weekly monthly churn retention plan price region genre rating "

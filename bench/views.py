@@ -36,13 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-import sqlglot
+import sqlglot  # noqa: E402
 
-from _report import ratio_line
-from demo.definitions import DEMO_CONTRACTS
-from demo.load import land_demo
-from lake.service import Lake
-from lake.settings import Settings
+from demo.definitions import DEMO_CONTRACTS  # noqa: E402
+from demo.load import land_demo  # noqa: E402
+from lake.service import Lake  # noqa: E402
+from lake.settings import Settings  # noqa: E402
+
+from _report import ratio_line  # noqa: E402
 
 OVERHEAD_TARGET = 1.15
 PLAN_TARGET = 2.5  # plan CPU time / sqlglot parse CPU time of the same bodies

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lake.auth import Principal
-from lake.catalog.models import User
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lake.auth import Principal
+from lake.catalog.models import User
 from metrics_catalog.authz import Permissions
 from metrics_catalog.chains import ApprovalChain, Stage
 from metrics_catalog.errors import ApprovalRefused

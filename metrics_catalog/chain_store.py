@@ -6,12 +6,12 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from lake.catalog import Catalog
-from lake.catalog.models import utcnow
-from lake.errors import NotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lake.catalog import Catalog
+from lake.catalog.models import utcnow
+from lake.errors import NotFound
 from metrics_catalog.chains import ApprovalChain, parse_chain
 from metrics_catalog.models import ApprovalChainRow
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
 from lake.contracts import NAME_RE
 from lake.nesting import load_yaml
-
 from metrics_catalog.definition import ALL_FIELDS, BUSINESS_FIELDS, TECHNICAL_FIELDS
 from metrics_catalog.errors import InvalidChain
 

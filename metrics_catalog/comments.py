@@ -6,10 +6,10 @@ import builtins
 import datetime as dt
 from dataclasses import dataclass
 
-from lake.catalog.models import User
-from lake.errors import InvalidInput, NotFound
 from sqlalchemy import select
 
+from lake.catalog.models import User
+from lake.errors import InvalidInput, NotFound
 from metrics_catalog import approvals as rules
 from metrics_catalog.models import ApprovalRow, CommentRow
 from metrics_catalog.notify.inbox import NoticeKind, post

@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from lake.contracts import NAME_RE
 from lake.enums import ParsableEnum
 from lake.errors import InvalidInput
 from lake.nesting import load_yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from metrics_catalog.errors import InvalidMetric
 
 #: Output column names of metric values; no dimension may take them.

@@ -16,7 +16,6 @@ being served) and ``rejected`` into ``draft``. ``retired`` is final.
 from __future__ import annotations
 
 from lake.enums import ParsableEnum
-
 from metrics_catalog.errors import IllegalTransition
 
 

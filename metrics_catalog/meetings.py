@@ -17,6 +17,10 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from lake.auth import Principal
 from lake.catalog.models import utcnow
 from lake.enums import ParsableEnum
@@ -29,10 +33,6 @@ from lake.errors import (
     NotFound,
 )
 from lake.timestamps import as_utc
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from metrics_catalog import approvals as rules
 from metrics_catalog.chain_store import chain_of
 from metrics_catalog.ical import Event, calendar

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lake.catalog.models import AwareDateTime, Base, utcnow
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class ApprovalChainRow(Base):
@@ -62,7 +63,7 @@ class MetricRow(Base):
 
     # Every UPDATE says "WHERE lock_version = <the version read>" and bumps it;
     # finding another version raises StaleDataError and the action is retried.
-    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - read once by the mapper
+    __mapper_args__ = {"version_id_col": lock_version}  # read once by the mapper
 
 
 class RevisionRow(Base):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lake.errors import NotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lake.errors import NotFound
 from metrics_catalog.approvals import authors, progress, round_approvals
 from metrics_catalog.chains import parse_chain
 from metrics_catalog.definition import MetricDefinition

@@ -15,7 +15,6 @@ from metrics_catalog.meetings import AgendaItem, MeetingInfo, SessionInfo
 from metrics_catalog.notify import ChannelInfo, Notice
 from metrics_catalog.values import MetricValues
 
-
 #: Largest id or number the catalog stores (signed 64 bits).
 _MAX_INT = 2**63 - 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lake.service import Lake
-
 from metrics_catalog.authz import AccessPermissions, NoAccessWired, Permissions
 from metrics_catalog.chain_store import ChainStore
 from metrics_catalog.comments import Comments

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
+
 from lake.errors import NotFound
 from lake.service import Lake
 

@@ -118,7 +118,7 @@ def check_expression(metric: str, text: str, source: Source) -> exp.Expr:
     field = "expression"
     tree = parse_sql(metric, field, text)
     _check_no_window(metric, field, text, tree)
-    aggregates = [a for a in tree.find_all(exp.AggFunc)]
+    aggregates = list(tree.find_all(exp.AggFunc))
     if not aggregates:
         raise InvalidMetric(metric, field, "must aggregate the view's rows (e.g. SUM(x), COUNT(DISTINCT id), "
                             "AVG(x)); it has no aggregate function", text=text, line=1, column=1)

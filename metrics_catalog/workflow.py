@@ -18,15 +18,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from lake.auth import Principal
-from lake.catalog.models import utcnow
-from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
-from lake.service import Lake
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from lake.auth import Principal
+from lake.catalog.models import utcnow
+from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
+from lake.service import Lake
 from metrics_catalog import approvals as rules
 from metrics_catalog.authz import Permissions
 from metrics_catalog.chain_store import chain_of

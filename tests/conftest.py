@@ -1,5 +1,9 @@
 """Shared fixtures: settings on a temporary home, a Lake, catalogs on SQLite
-and PostgreSQL, and factories for contracts and datasets."""
+and PostgreSQL, and factories for contracts and datasets.
+
+Every new SQLite catalog a test opens is a copy of one catalog migrated once
+per session (``catalog_fixtures.py``).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,24 @@ from sqlalchemy.engine import make_url
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 
+from catalog_fixtures import _catalog_from_template, catalog_template  # noqa: F401  (fixtures)
 from factories import contract_doc
 from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
 
 # The server and role scripts/ensure-postgres.sh starts and creates.
 PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://lakegate:lakegate@127.0.0.1:5432/postgres")
+
+
+#: Markers of tests that start something heavy; each of them is also ``slow``.
+SLOW_KINDS = ("spark", "s3")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spark and S3 (moto server) tests are slow, so ``-m "not slow"`` leaves them out."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from lake.settings import Settings
 from lake.spark import spark_session, stop_spark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "metrics_catalog"))
-from metric_factories import events_table, metric_doc, open_catalog, setup_playback  # noqa: E402
+from metric_factories import events_table, metric_doc, open_catalog, setup_playback
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3, pytest.mark.slow]
 

@@ -106,7 +106,7 @@ def render(series: Sequence[Series], *, title: str, unit: str = "", chart_id: st
                    f'{escape(_label(t))}</text>')
     last = len(periods) - 1
     step = max(1, math.ceil(len(periods) / size.x_labels))
-    shown = [i for i in range(0, len(periods), step)]
+    shown = list(range(0, len(periods), step))
     if shown[-1] != last:  # the last period is always labelled; it replaces a label too close to it
         shown = [i for i in shown if last - i >= step] + [last]
     for i in shown:

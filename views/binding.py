@@ -22,10 +22,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import sqlglot
-from lake.service import Lake
 from sqlalchemy import select
 from sqlglot import exp
 
+from lake.service import Lake
 from views.columns import Dependency, SourceKind
 from views.definition import Materialization
 from views.errors import NotMaterialized, ViewCompileError

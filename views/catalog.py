@@ -20,9 +20,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from lake.service import Lake
 from sqlalchemy import select
 
+from lake.service import Lake
 from views.columns import Dependency, Grain, ViewColumn
 from views.definition import Materialization
 from views.errors import ViewSunset

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from lake.contracts import parse_type
 
+from lake.contracts import parse_type
 from views import types
 
 

@@ -21,8 +21,9 @@ from views.errors import ViewCompileError
 from views.sources import Snapshot
 
 if TYPE_CHECKING:
-    from lake.service import Lake
     from pyspark.sql import SparkSession
+
+    from lake.service import Lake
 
 _SPARK_NOISE = re.compile(r"\s*(JVM stacktrace:|SQLSTATE:).*", re.DOTALL)
 
@@ -65,7 +66,7 @@ def spark_check(lake: Lake, spark: SparkSession, snapshot: Snapshot, analysis: A
             analysis.view, f"Spark outputs {len(fields)} columns, sqlglot {len(analysis.columns)}",
             kind="schema_mismatch", version=version)
     columns = []
-    for field, column in zip(fields, analysis.columns):
+    for field, column in zip(fields, analysis.columns, strict=False):
         if field.name.lower() != column.name:
             raise ViewCompileError(analysis.view, f"Spark names column {column.name!r} {field.name!r}",
                                    kind="schema_mismatch", version=version)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lake.contracts import NAME_RE
-
 from views.errors import InvalidViewDefinition
 from views.names import parse_view_name
 

@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from lake.settings import Settings
-
 from views.columns import ColumnSource, ViewColumn
 
 log = logging.getLogger(__name__)

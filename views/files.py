@@ -25,7 +25,6 @@ from pathlib import Path
 import yaml
 
 from lake.nesting import load_yaml
-
 from views.definition import ViewDefinition
 from views.errors import InvalidViewDefinition
 

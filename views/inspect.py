@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from lake.service import Lake
-
 from views.analysis import analyze
 from views.columns import ViewColumn
 from views.definition import ViewDefinition
@@ -72,7 +71,6 @@ def compile_definition(lake: Lake, definition: ViewDefinition, *, spark_check: b
     sqlglot_types = {c.name: c.sql_type for c in analysis.columns}
     if spark_check:
         from lake.spark import spark_session
-
         from views.compile import spark_check as check
 
         analysis = check(lake, spark_session(lake.settings), snapshot, analysis, version=version)

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import select
+
 from lake.errors import InvalidInput, LakegateError
 from lake.service import Lake
 from lake.tables import CommitInfo, DeltaTableIO
-from sqlalchemy import select
-
 from views import types
 from views.binding import Binder, latest_materialization
 from views.columns import Dependency, SourceKind
@@ -107,7 +107,7 @@ def _check_result_schema(record: VersionRecord, fields: Sequence[Any]) -> None:
     problems = []
     if len(fields) != len(record.columns):
         problems.append(f"{len(fields)} columns instead of {len(record.columns)}")
-    for field, col in zip(fields, record.columns):
+    for field, col in zip(fields, record.columns, strict=False):
         got = types.from_spark(field.dataType)
         if field.name.lower() != col.name:
             problems.append(f"column {col.name!r} is named {field.name!r}")

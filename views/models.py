@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lake.catalog.models import AwareDateTime, Base, utcnow
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+
+from lake.catalog.models import AwareDateTime, Base, utcnow
 
 
 class View(Base):

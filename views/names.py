@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lake.contracts import NAME_RE
 from sqlglot import exp
 
+from lake.contracts import NAME_RE
 from views.errors import InvalidViewDefinition
 
 #: ``name@vN``, matched whole; the name part is :data:`lake.contracts.NAME_RE`.

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
-from lake.errors import Conflict, InvalidInput
-from lake.search import SearchIndex
-from lake.service import Lake
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
+from lake.errors import Conflict, InvalidInput
+from lake.search import SearchIndex
+from lake.service import Lake
 from views.analysis import Parsed, analyze
 from views.analysis.context import Context
 from views.columns import SourceKind
@@ -192,7 +192,6 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
             continue
         if spark_check:
             from lake.spark import spark_session
-
             from views.compile import spark_check as check
 
             spark = spark or spark_session(lake.settings)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from lake.search import SearchDocument
-
 from views.columns import Dependency, ViewColumn
 
 VIEW_KIND = "view"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from lake.catalog.models import Domain
 from lake.contracts import type_name
 from lake.datasets import DatasetInfo
 from lake.service import Lake
-from sqlalchemy import select
-
 from views import types
 from views.columns import ColumnSource, Dependency, EncryptedWith, SourceKind
 from views.errors import ViewNotFound, ViewSunset

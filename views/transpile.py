@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlglot
-from lake.enums import ParsableEnum
-from lake.service import Lake
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
+from lake.enums import ParsableEnum
+from lake.service import Lake
 from views.catalog import get_view
 from views.errors import TranspileError
 

@@ -87,7 +87,7 @@ def _schema(refs: list[RefColumns]) -> MappingSchema:
     if kept is not None and kept.uses < SCHEMA_USES:
         kept.uses += 1
         return kept.schema
-    schema = MappingSchema({_schema_name(i): {name: "string" for name in visible} for i, visible in enumerate(key)},
+    schema = MappingSchema({_schema_name(i): dict.fromkeys(visible, "string") for i, visible in enumerate(key)},
                            dialect=DIALECT)
     with _schemas_lock:
         if len(_schemas) >= SCHEMAS_MAX:

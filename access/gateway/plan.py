@@ -39,7 +39,6 @@ from access.policy import TableAccess
 from access.resources import Action, Resource
 from lake.errors import AccessDenied
 
-
 #: The reason given for a table that is unknown or not readable (one message for both).
 TABLE_DENIED = "it does not exist or you have no read access to it"
 

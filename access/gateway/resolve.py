@@ -31,7 +31,6 @@ from access.resources import Resource
 from lake.errors import Conflict, LakegateError, NotFound
 from lake.service import Lake
 
-
 _NAME = re.compile(r"([a-z][a-z0-9_]{0,62})\.([a-z][a-z0-9_]{0,62})(?:@v([1-9][0-9]{0,8}))?")
 
 

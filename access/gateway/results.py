@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from lake.contracts import type_name
 
-
 #: Schema metadata keys of an Arrow IPC answer.
 META_QUERY_ID = b"lakegate.query_id"
 META_TRUNCATED = b"lakegate.truncated"

@@ -45,7 +45,6 @@ from lake.errors import InvalidInput, LakegateError, NotFound
 from lake.settings import Settings
 from lake.spark import EngineError, engine_lost, register_delta, spark_session, sql_with_args
 
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 

@@ -33,11 +33,9 @@ from access.gateway.run import execute
 from access.resources import Action, Resource
 from lake.errors import AccessDenied, LakegateError
 
-
 if TYPE_CHECKING:
-    from lake.service import Lake
-
     from access.policy import AccessControl
+    from lake.service import Lake
 
 log = logging.getLogger(__name__)
 

@@ -197,7 +197,7 @@ class PolicySync:
                     arn = self.roles.ensure_role(sub.name, sub.kind.value)
                     document = self.roles.sync_grants(sub.name, sub.kind.value, plan.grants)
                     written = True
-                except Exception as exc:  # recorded on the row; raised once the row is saved
+                except Exception as exc:  # noqa: BLE001 - recorded on the row; raised once the row is saved
                     row.policy_error = f"writing the role policy failed: {exc}"[:2000]
                     failure = exc
             if failure is None:

@@ -403,7 +403,7 @@ class RedshiftSync:
         with conn:
             index = 0
             try:
-                for index, statement in enumerate(plan.statements, start=1):
+                for index, statement in enumerate(plan.statements, start=1):  # noqa: B007 - names the failing one
                     conn.execute(statement)
                 if in_transaction:
                     conn.commit()

@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lake.timestamps import UtcDateTime
 from access.subscribers.exports import Export
 from access.subscribers.policy_sync import PolicyPlan
 from access.subscribers.redshift import RedshiftPlan
 from access.subscribers.values import IssuedCredential, Subscriber
 from access.subscribers.vending import Vended
+from lake.timestamps import UtcDateTime
 
 TABLE_DOC = "'domain.name' (a dataset, else a view), or 'dataset:domain.name' / 'view:domain.name'."
 

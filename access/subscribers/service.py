@@ -50,7 +50,7 @@ class Subscribers:
         vended = subs.vend("etl", ["ads.conversions"], actor="admin")   # S3 mode
     """
 
-    def __init__(self, access: AccessControl, *, roles: RoleBackend | None | object = _UNSET,
+    def __init__(self, access: AccessControl, *, roles: RoleBackend | object | None = _UNSET,
                  settings: SubscriberSettings | None = None, gateway: Gateway | None = None) -> None:
         self.access = access
         self.lake = access.lake

@@ -19,7 +19,6 @@ from rich.table import Table
 
 from api.console import domain_errors, note, out
 
-
 app = typer.Typer(
     help="Run one governed SQL query as a user.",
     pretty_exceptions_show_locals=False,

@@ -19,13 +19,13 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from lake.errors import InvalidInput
-from lake.nesting import load_yaml
-from lake.timestamps import as_utc
 from rich.table import Table
 
 from api.console import domain_errors, fail, note, out, read_text
 from api.services import open_services
+from lake.errors import InvalidInput
+from lake.nesting import load_yaml
+from lake.timestamps import as_utc
 from metrics_catalog import MetricCatalog, MetricInfo, parse_definition
 
 app = typer.Typer(help="Governed metrics: definitions, approval chains, review meetings, values.",

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
+from access.subscribers import SubscriberKind, Subscribers, SubscriberStatus, Target
 from access.subscribers.schemas import (
     CredentialPublic,
     ExportPublic,

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from lake.service import Lake
 from rich.table import Table
 from rich.text import Text
 
 from api.console import domain_errors, note, open_lake, out
+from lake.service import Lake
 from views import catalog, inspect, registry
 from views.files import load_directory
 from views.materialize import materialize as materialize_view_version

@@ -16,8 +16,7 @@ from typing import Annotated, Any, BinaryIO, cast
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from access import Action, Resource
-from access import registration
+from access import Action, Resource, registration
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.guards import bounded_stream, read_text

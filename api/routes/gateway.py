@@ -22,7 +22,6 @@ import threading
 from typing import Annotated, Any
 
 import anyio
-
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool

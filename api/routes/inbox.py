@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from api.params import Id
-from lake.errors import AccessDenied
 
 from api.authz import BASELINE
 from api.deps import PrincipalDep
+from api.params import Id
 from api.routes.metrics import MetricsDep
 from api.schemas import error_responses
+from lake.errors import AccessDenied
 from metrics_catalog.schemas import (
     ChannelCreate,
     ChannelPublic,

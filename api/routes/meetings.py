@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import Response
-from api.params import Id
-from lake.catalog.models import utcnow
 
 from api.authz import BASELINE
 from api.deps import PrincipalDep
+from api.params import Id
 from api.routes.metrics import MetricsDep, deliver_later
 from api.schemas import error_responses
+from lake.catalog.models import utcnow
 from metrics_catalog.schemas import (
     AgendaItemPublic,
     MeetingCreate,

@@ -13,15 +13,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from api.params import Number, OptionalNumberQuery
-from lake.errors import AccessDenied, InvalidInput
-from lake.nesting import load_json
 
 from access import Action, Resource
 from api.authz import BASELINE, metric_from_path, require
 from api.deps import PrincipalDep, ServicesDep
 from api.guards import read_text
+from api.params import Number, OptionalNumberQuery
 from api.schemas import error_responses
+from lake.errors import AccessDenied, InvalidInput
+from lake.nesting import load_json
 from metrics_catalog import MetricCatalog, parse_definition
 from metrics_catalog.lifecycle import MetricAction
 from metrics_catalog.schemas import (

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from access.resources import Action
-from access.subscribers import Subscribers, SubscriberKind, SubscriberStatus, Target
+from access.subscribers import SubscriberKind, Subscribers, SubscriberStatus, Target
 from access.subscribers.schemas import (
     CredentialPublic,
     ExportCreate,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import LakeDep, PrincipalDep
-from api.schemas import UserCreate, UserPublic, error_responses
 from access import Action
 from api.authz import LAKE, AccessDep, require
+from api.deps import LakeDep, PrincipalDep
+from api.schemas import UserCreate, UserPublic, error_responses
 
 router = APIRouter(tags=["users"])
 

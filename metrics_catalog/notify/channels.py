@@ -9,12 +9,12 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from lake.catalog import Catalog
-from lake.enums import ParsableEnum
-from lake.errors import AlreadyExists, InvalidInput, NotFound
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from lake.catalog import Catalog
+from lake.enums import ParsableEnum
+from lake.errors import AlreadyExists, InvalidInput, NotFound
 from metrics_catalog.models import ChannelRow, OutboxRow
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

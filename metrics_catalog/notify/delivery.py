@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from sqlalchemy import select, update
+
 from lake.catalog import Catalog
 from lake.catalog.models import utcnow
 from lake.errors import ConfigError
 from lake.settings import MailSettings
-from sqlalchemy import select, update
-
 from metrics_catalog.models import ChannelRow, OutboxRow
 
 MAX_ATTEMPTS = 5

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from lake.catalog import Catalog
 from lake.catalog.models import utcnow
 from lake.enums import ParsableEnum
 from lake.errors import NotFound
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from metrics_catalog.models import ChannelRow, InboxRow, OutboxRow
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from lake.auth import Principal
-from lake.errors import AccessDenied, Conflict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lake.auth import Principal
+from lake.errors import AccessDenied, Conflict
 from metrics_catalog import approvals as rules
 from metrics_catalog.definition import Grain, MetricDefinition
 from metrics_catalog.lifecycle import Status

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lake.errors import InvalidInput
 from sqlglot import exp
 
+from lake.errors import InvalidInput
 from metrics_catalog.definition import Grain, MetricDefinition
 from metrics_catalog.sources import Source
 from metrics_catalog.validate import DIALECT, parse_sql

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
-from lake.errors import AccessDenied, InvalidInput
 from sqlglot import exp
 
+from lake.errors import AccessDenied, InvalidInput
 from metrics_catalog.sources import Source
 from metrics_catalog.validate import DIALECT
 

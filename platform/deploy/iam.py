@@ -11,6 +11,7 @@ tables asked for.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -123,10 +124,8 @@ class SubscriberRoles:
         if doc["Statement"]:
             self._iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(doc))
         else:
-            try:
+            with contextlib.suppress(self._iam.exceptions.NoSuchEntityException):
                 self._iam.delete_role_policy(RoleName=role, PolicyName=POLICY_NAME)
-            except self._iam.exceptions.NoSuchEntityException:
-                pass
         return doc
 
     def vend(self, name: str, kind: str, tables: Sequence[TableGrant], *, duration_seconds: int = 900,
@@ -155,11 +154,7 @@ class SubscriberRoles:
 
     def delete_role(self, name: str, kind: str) -> None:
         role = self.role_name(name, kind)
-        try:
+        with contextlib.suppress(self._iam.exceptions.NoSuchEntityException):
             self._iam.delete_role_policy(RoleName=role, PolicyName=POLICY_NAME)
-        except self._iam.exceptions.NoSuchEntityException:
-            pass
-        try:
+        with contextlib.suppress(self._iam.exceptions.NoSuchEntityException):
             self._iam.delete_role(RoleName=role)
-        except self._iam.exceptions.NoSuchEntityException:
-            pass

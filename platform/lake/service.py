@@ -20,13 +20,12 @@ from lake.crypto import KeyProvider, KmsKeyProvider, LocalKeyProvider
 from lake.datasets import DatasetInfo, DatasetRegistry
 from lake.errors import ConfigError, InvalidInput
 from lake.formats import BatchFormat, Source
-from lake.ingest import IngestResult, Ingestor, OnError, WriteMode, decrypt_pii
+from lake.ingest import Ingestor, IngestResult, OnError, WriteMode, decrypt_pii
 from lake.s3 import S3Store
 from lake.settings import Settings, get_settings
-from lake.throttle import SignInThrottle, ThrottlePolicy
 from lake.storage import ObjectStore, open_store
 from lake.tables import CommitInfo
-
+from lake.throttle import SignInThrottle, ThrottlePolicy
 
 #: Delta's default: a week of time travel survives a vacuum.
 DEFAULT_RETENTION_HOURS = 168

@@ -70,9 +70,9 @@ __all__ = [
     "engine_conf",
     "engine_jars",
     "engine_lost",
+    "lake_bucket_settings",
     "read_delta",
     "register_delta",
-    "lake_bucket_settings",
     "s3a_settings",
     "spark_path",
     "spark_session",
@@ -341,9 +341,9 @@ def _wait_until_answering(session: Any, url: str) -> None:
     delay = 0.1
     while True:
         try:
-            session.version  # one round trip
+            _ = session.version  # one round trip
             return
-        except Exception as exc:  # noqa: BLE001 - any failure before the deadline is retried
+        except Exception as exc:  # any failure before the deadline is retried
             if time.monotonic() + delay > deadline:
                 raise EngineError(
                     f"the Spark Connect server at {url} did not answer within "
@@ -527,7 +527,7 @@ def stop_spark() -> None:
             return
         try:
             session.stop()
-        except Exception as exc:  # a session that is already gone cannot be stopped twice
+        except Exception as exc:  # noqa: BLE001 - a session that is already gone cannot be stopped twice
             log.warning("stopping Spark failed: %s", exc)
 
 

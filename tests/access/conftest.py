@@ -50,7 +50,7 @@ def ac(lake: Lake, clock: Clock) -> AccessControl:
 @pytest.fixture
 def any_ac(any_lake: Lake, clock: Clock) -> Iterator[AccessControl]:
     """An AccessControl on SQLite and on PostgreSQL (parametrized)."""
-    yield AccessControl(any_lake, clock=clock)
+    return AccessControl(any_lake, clock=clock)
 
 
 def access_app(settings: Settings) -> FastAPI:

@@ -16,7 +16,6 @@ from api.commands import audit as audit_cli
 from lake.service import Lake
 from lake.settings import get_settings
 
-
 CONTRACT = {
     "dataset": "ads.conversions", "owner": "ads-team", "primary_key": ["conversion_id"],
     "columns": [{"name": "conversion_id", "type": "int64", "nullable": False},

@@ -119,6 +119,7 @@ def test_a_queued_query_leaves_the_queue_when_its_client_goes_away(tmp_path: Any
     from api.app import create_app
     from lake.service import Lake
     from lake.settings import Settings
+
     from live_server import free_port
 
     lake = Lake(Settings(home=tmp_path / "home", **{**BOUNDS, "query_queue_timeout_seconds": 60}))

@@ -133,7 +133,7 @@ def test_core_routes_are_mounted(client: TestClient) -> None:
 def test_every_route_but_health_needs_a_token(client: TestClient, auth: dict[str, Headers],
                                               headers: Headers) -> None:
     routes = app_routes(client.app) - {("GET", "/health")}  # type: ignore[arg-type]
-    assert EXPECTED_ROUTES <= routes
+    assert routes >= EXPECTED_ROUTES
     answers = {}
     for method, path in sorted(routes):
         r = client.request(method, concrete(path), headers=headers)

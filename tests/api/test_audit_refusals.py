@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from access import AccessControl, AuditKind
 from access.audit import AuditEntry
+from api.app import API_PREFIX as API
 from api.authz import access_for
 from api.deps import current_principal
-from api.app import API_PREFIX as API
 from lake.service import Lake
 
 Headers = dict[str, str]

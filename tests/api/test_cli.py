@@ -198,6 +198,7 @@ def test_dataset_evolve(runner: CliRunner, orders: None, tmp_path: Path, contrac
         assert lake.dataset("sales.orders").major == 2
 
 
+@pytest.mark.slow  # lands the demo twice: over three minutes on a busy machine
 def test_demo_lands_the_demo_data(runner: CliRunner, cli_home: Path, cli_lake: LakeOpener) -> None:
     result = ok(runner, "demo", "--scale", "0.1", "--seed", "3", "--no-serve")
     with cli_lake() as lk:

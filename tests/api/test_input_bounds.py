@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import API_PREFIX as API
-from live_server import live_server
 from lake.nesting import MAX_NESTING_DEPTH
+
+from live_server import live_server
 
 Headers = dict[str, str]
 

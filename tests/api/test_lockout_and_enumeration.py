@@ -8,8 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from access import AuditKind
-from api.authz import access_for
 from api.app import API_PREFIX as API
+from api.authz import access_for
 from lake.service import Lake
 
 Headers = dict[str, str]

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import API_PREFIX, create_app
 from lake.settings import Settings
+
 from live_server import LiveServer, live_server
 
 pytestmark = [pytest.mark.slow]

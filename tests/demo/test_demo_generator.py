@@ -36,7 +36,7 @@ def _is_true(value: pa.Scalar) -> bool:
 
 
 def _utc(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 # --- contracts ---------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_every_contract_parses_and_round_trips(contracts: dict[str, Contract]) -
         "ads.impressions",
         "ads.conversions",
     ]
-    assert demo.DATASETS == tuple(contracts)
+    assert tuple(contracts) == demo.DATASETS
     for contract in contracts.values():
         assert contract.owner.endswith("-team")
         assert len(contract.description) > 40
@@ -122,7 +122,7 @@ def test_a_stray_contract_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         load_contracts()
     (tmp_path / "ads.clicks.yaml").unlink()
     (tmp_path / "ads.conversions.yaml").write_text("dataset: ads.other\n")
-    with pytest.raises(ValueError, match="defines 'ads.other'"):
+    with pytest.raises(ValueError, match=r"defines 'ads\.other'"):
         load_contracts()
 
 
@@ -229,7 +229,7 @@ def test_conversions_match_their_impression(tables: Tables) -> None:
 
 def test_activity_in_window_and_after_signup(tables: Tables) -> None:
     start, end = _utc(demo.START_DATE), _utc(demo.END_DATE + dt.timedelta(days=1))
-    assert demo.END_DATE - demo.START_DATE == dt.timedelta(days=demo.WINDOW_DAYS - 1)
+    assert dt.timedelta(days=demo.WINDOW_DAYS - 1) == demo.END_DATE - demo.START_DATE
     signups = tables["subscriptions.subscribers"].select(["subscriber_id", "signup_date"])
     for name, ts_col in (("playback.events", "event_ts"), ("ads.impressions", "impression_ts"),
                          ("ads.conversions", "conversion_ts")):

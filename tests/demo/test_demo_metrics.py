@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lake.service import Lake
-from lake.settings import Settings
-from lake.spark import stop_spark
 
 from api.services import build_services
 from demo.load import land_demo, land_demo_access, land_demo_metrics, land_demo_views
+from lake.service import Lake
+from lake.settings import Settings
+from lake.spark import stop_spark
 from metrics_catalog import Status
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

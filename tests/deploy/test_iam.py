@@ -20,7 +20,7 @@ pytestmark = pytest.mark.s3
 def _denied(uri: str, options: dict[str, str]) -> bool:
     try:
         DeltaTable(uri, storage_options=options).to_pyarrow_table()
-    except Exception as exc:  # delta-rs raises its own error types for 403
+    except Exception as exc:  # noqa: BLE001 - delta-rs raises its own error types for 403
         text = str(exc)
         assert "403" in text or "Forbidden" in text or "AccessDenied" in text or "denied" in text.lower(), text
         return True
@@ -97,5 +97,5 @@ def test_moto_authorizes_s3_by_iam_action(moto_iam_server) -> None:  # type: ign
     assert [o["Key"] for o in listed["Contents"]] == ["lake/t/_delta_log/00000000000000000000.json"]
     head = reader.head_object(Bucket=bucket, Key="lake/t/_delta_log/00000000000000000000.json")  # s3:GetObject
     assert head["ContentLength"] == 2
-    with pytest.raises(Exception, match="AccessDenied|403"):  # and the policy still binds
+    with pytest.raises(Exception, match=r"AccessDenied|403"):  # and the policy still binds
         reader.put_object(Bucket=bucket, Key="lake/t/x", Body=b"")

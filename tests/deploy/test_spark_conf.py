@@ -26,8 +26,8 @@ def _locked() -> dict[str, str]:
 
 def test_vended_packages_are_the_locked_jars() -> None:
     locked = _locked()
-    assert DELTA_PACKAGE == locked["io.delta:delta-spark_4.2_2.13"]
-    assert HADOOP_AWS_PACKAGE == locked["org.apache.hadoop:hadoop-aws"]
+    assert locked["io.delta:delta-spark_4.2_2.13"] == DELTA_PACKAGE
+    assert locked["org.apache.hadoop:hadoop-aws"] == HADOOP_AWS_PACKAGE
     conf = cluster_spark_conf()
     assert conf["spark.jars.packages"] == f"{DELTA_PACKAGE},{HADOOP_AWS_PACKAGE}"
     assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"

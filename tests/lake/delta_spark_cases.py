@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass
@@ -358,7 +358,7 @@ def sorted_rows(rows: list[tuple[Any, ...]]) -> list[str]:
 
 def table_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return list(zip(*columns)) if columns else []
+    return list(zip(*columns, strict=True)) if columns else []
 
 
 def spark_types(schema: Any) -> list[tuple[str, str]]:

@@ -3,21 +3,29 @@ users and hashed tokens."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, select, text
 
-from lake.catalog import Catalog
+from lake.catalog import Catalog, database
+from lake.catalog.database import make_engine
 from lake.catalog.models import ApiToken, Commit
 from lake.errors import AlreadyExists, AuthenticationError, BreakingChange, NotFound
 from lake.service import Lake
+from lake.settings import Settings
 
+from catalog_fixtures import MIGRATE, CatalogTemplate
 from factories import contract_doc
 
 
+@pytest.mark.fresh_catalog
 def test_migrations_create_every_table(catalog_url: str) -> None:
     cat = Catalog(catalog_url)
     Catalog(catalog_url)  # applying again is a no-op
@@ -25,6 +33,44 @@ def test_migrations_create_every_table(catalog_url: str) -> None:
     assert {"domains", "datasets", "contract_versions", "commits", "users", "api_tokens", "data_keys",
             "alembic_version"} <= names
     cat.dispose()
+
+
+def _schema(engine: Engine) -> list[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                                 "ORDER BY type, name")).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _users(path: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM users ORDER BY name")]
+
+
+def test_a_catalog_copied_from_the_session_template_is_at_head_and_independent(
+        tmp_path: Path, catalog_template: CatalogTemplate) -> None:
+    first = Lake(Settings(home=tmp_path / "first"))
+    second = Lake(Settings(home=tmp_path / "second"))
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    MIGRATE(fresh)  # the migrations themselves, on a new file
+    try:
+        assert catalog_template.path.exists()  # the two lakes' catalogs were copied from it
+        head = ScriptDirectory(str(Path(database.__file__).parent / "migrations")).get_heads()
+        with first.catalog.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_heads() == tuple(head)
+        assert _schema(first.catalog.engine) == _schema(fresh)
+        with first.catalog.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+        first.users.create("ann", roles=[])
+        second.users.create("bob", roles=[])
+        assert _users(tmp_path / "first" / "catalog.db") == ["ann"]
+        assert _users(tmp_path / "second" / "catalog.db") == ["bob"]
+        assert _users(catalog_template.path) == []
+    finally:
+        first.close()
+        second.close()
+        fresh.dispose()
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

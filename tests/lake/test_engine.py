@@ -6,6 +6,7 @@ error at once, not a wait."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -99,10 +100,8 @@ class Client:
                 return dict(json.loads(line))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(AssertionError, BrokenPipeError):
             self.ask("quit")
-        except (AssertionError, BrokenPipeError):
-            pass
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -76,7 +76,7 @@ def test_racing_appends_of_the_same_keys_land_once(shared_lake: Lake) -> None:
     lake = shared_lake
     for round_ in range(3):
         keys = range(round_ * 1000, round_ * 1000 + 500)
-        outcomes = race(4, lambda i: lake.ingest(DS, csv(keys), "csv", actor=f"p{i}"))
+        outcomes = race(4, lambda i, keys=keys: lake.ingest(DS, csv(keys), "csv", actor=f"p{i}"))
         landed = [o for o in outcomes if isinstance(o, IngestResult)]
         refused = [o for o in outcomes if isinstance(o, ContractViolation)]
         assert len(landed) == 1 and len(refused) == 3, outcomes
@@ -136,8 +136,9 @@ def test_overlapping_upserts_all_land_and_leave_no_file_behind(shared_lake: Lake
     lake = shared_lake
     lake.ingest(DS, csv(range(100)), "csv", actor="seed")
     for round_ in range(2):
-        outcomes = race(4, lambda i: lake.ingest(DS, csv(range(i * 10, 100 + i * 10), revenue=f"{round_}.{i}0"),
-                                                 "csv", actor=f"p{i}", mode="upsert"))
+        outcomes = race(4, lambda i, round_=round_: lake.ingest(DS, csv(range(i * 10, 100 + i * 10),
+                                                                        revenue=f"{round_}.{i}0"),
+                                                                "csv", actor=f"p{i}", mode="upsert"))
         assert all(isinstance(o, IngestResult) for o in outcomes), outcomes
     rows = lake.read(DS, columns=["conversion_id"]).column("conversion_id").to_pylist()
     assert sorted(rows) == list(range(130))
@@ -150,9 +151,8 @@ def test_overlapping_upserts_all_land_and_leave_no_file_behind(shared_lake: Lake
 def test_a_busy_table_is_refused_with_advice(tmp_path: Path) -> None:
     lake = Lake(Settings(home=tmp_path / "home", commit_lock_timeout=0.2))
     info = lake.register(contract_doc(), actor="alice")
-    with lake.catalog.table_lock(info.id, timeout=1):
-        with pytest.raises(TableBusy, match="retry") as caught:
-            lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k")
+    with lake.catalog.table_lock(info.id, timeout=1), pytest.raises(TableBusy, match="retry") as caught:
+        lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k")
     assert caught.value.http_status == 409 and str(tmp_path) not in str(caught.value)
     assert lake.read(DS).num_rows == 0
     assert lake.ingest(DS, csv([1]), "csv", actor="a", idempotency_key="k").rows == 1  # the retry lands
@@ -178,9 +178,8 @@ def test_the_table_lock_is_shared_by_processes_and_freed_when_its_holder_dies(ca
     holder.start()
     assert held.wait(60)
     cat = Catalog(catalog_url)
-    with pytest.raises(TableBusy):
-        with cat.table_lock(7, timeout=0.1, what="ads.conversions"):
-            pass
+    with pytest.raises(TableBusy), cat.table_lock(7, timeout=0.1, what="ads.conversions"):
+        pass
     with cat.table_lock(8, timeout=0):  # another table is free
         pass
     holder.kill()  # kill -9: the database or the kernel frees the lock

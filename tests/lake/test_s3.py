@@ -77,7 +77,7 @@ def batch(start: int, n: int) -> pa.Table:
 
 def test_setup_creates_encrypted_bucket_with_deny_policy(s3_settings: Settings) -> None:
     store = S3Store.from_settings(s3_settings)
-    bucket, prefix = parse_s3_uri(s3_settings.storage_uri or "")
+    bucket, _prefix = parse_s3_uri(s3_settings.storage_uri or "")
     assert (store.bucket, store.prefix, store.root) == (bucket, "lake", f"s3://{bucket}/lake")
     s3 = store.s3_client()
     foreign = {"Sid": "OpsReadOnly", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
@@ -315,7 +315,7 @@ def test_concurrent_appends_lose_no_commit(store: S3Store) -> None:
             for i in range(rounds):
                 start.wait()
                 write_deltalake(uri, batch(1000 * w + i, 1), mode="append", storage_options=options)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
             start.abort()
 

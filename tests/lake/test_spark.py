@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable, TableFeatures, write_deltalake
 
-from delta_spark_cases import CASES, Case, assert_matches, case_partitioned_timestamp, check_case, snapshot
 from lake.crypto import encrypt_array
 from lake.errors import ConfigError, InvalidInput, NotFound, StorageError
 from lake.settings import Settings
@@ -39,6 +38,8 @@ from lake.spark import (
     stop_spark,
     write_delta,
 )
+
+from delta_spark_cases import CASES, Case, assert_matches, case_partitioned_timestamp, check_case, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,7 +111,7 @@ def test_missing_jars_name_the_bootstrap(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, spark_jars_dir=tmp_path / "jars")
     with pytest.raises(ConfigError, match=r"delta-storage, hadoop-aws, bundle.*scripts/bootstrap.sh"):
         engine_jars(settings)
-    with pytest.raises(ConfigError, match="scripts/bootstrap.sh"):
+    with pytest.raises(ConfigError, match=r"scripts/bootstrap\.sh"):
         engine_jars(Settings(home=tmp_path, spark_jars_dir=tmp_path / "nowhere"))
     assert any("delta-spark_" in j for j in engine_jars(Settings(home=tmp_path)))  # the project's jvm/jars
 
@@ -221,7 +222,7 @@ def test_older_versions_one_by_one(spark: Any, tmp_path: Path) -> None:
 @spark_mark
 def test_timestamp_after_last_commit_reads_latest(spark: Any, tmp_path: Path) -> None:
     case = CASES["appends"](tmp_path)
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     assert_matches(read_delta(spark, case.uri, timestamp=later), case)
     # A naive datetime is UTC.
     assert_matches(read_delta(spark, case.uri, timestamp=later.replace(tzinfo=None)), case)
@@ -242,7 +243,7 @@ def test_spark_parses_the_timestamp_as_of_text(spark: Any) -> None:
         got = spark.sql("SELECT cast('2024-05-01T10:30:00.000123+00:00' AS timestamp) AS t").toArrow()
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
-    want = dt.datetime(2024, 5, 1, 10, 30, 0, 123, tzinfo=dt.timezone.utc)
+    want = dt.datetime(2024, 5, 1, 10, 30, 0, 123, tzinfo=dt.UTC)
     assert got["t"].to_pylist() == [want]
 
 
@@ -427,9 +428,9 @@ def test_each_writer_reads_the_others_commits(spark: Any, tmp_path: Path) -> Non
     assert sorted(tuple(r) for r in read_delta(spark, uri).collect()) == want
     dt_ = DeltaTable(uri)
     assert dt_.version() == 2
-    assert sorted(zip(*dt_.to_pyarrow_table().to_pydict().values())) == want
+    assert sorted(zip(*dt_.to_pyarrow_table().to_pydict().values(), strict=True)) == want
     assert sorted(r["id"] for r in read_delta(spark, uri, version=1).collect()) == [1, 2, 3]
-    spark_commit = [h for h in dt_.history() if h["version"] == 1][0]
+    spark_commit = next(h for h in dt_.history() if h["version"] == 1)
     assert json.loads(spark_commit["userMetadata"])["actor"] == "test"
 
     # A Spark overwrite, read back by delta-rs.
@@ -507,7 +508,7 @@ def test_s3_table_reads_natively(spark: Any, s3_options: dict[str, str]) -> None
         {
             "id": pa.array([1, 2, 3], pa.int64()),
             "day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, 2), None], pa.date32()),
-            "at": pa.array([dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone.utc)] * 3, pa.timestamp("us", tz="UTC")),
+            "at": pa.array([dt.datetime(2024, 1, 1, 5, tzinfo=dt.UTC)] * 3, pa.timestamp("us", tz="UTC")),
         }
     )
     write_deltalake(uri, data, partition_by=["day"], storage_options=options)

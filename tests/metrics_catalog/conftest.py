@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from lake.service import Lake
-from metric_factories import metric_doc, open_catalog, setup_playback
 
+from lake.service import Lake
 from metrics_catalog import MetricCatalog
+
+from metric_factories import metric_doc, open_catalog, setup_playback
 
 
 @pytest.fixture
@@ -37,4 +38,4 @@ def make_metric(metrics: MetricCatalog) -> Callable[..., Any]:
 def any_metrics(any_lake: Lake) -> Iterator[MetricCatalog]:
     """The same catalog on SQLite and on PostgreSQL."""
     setup_playback(any_lake)
-    yield open_catalog(any_lake)
+    return open_catalog(any_lake)

@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Any
 
 import pyarrow as pa
-from lake.service import Lake
 
 from access import AccessControl, Action, Resource
 from access.gateway import Gateway
+from lake.service import Lake
 from metrics_catalog import MetricCatalog
 
 #: Users of every metric test: name -> roles.

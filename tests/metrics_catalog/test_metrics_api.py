@@ -16,12 +16,13 @@ import httpx
 import icalendar
 import pytest
 from fastapi import FastAPI
-from lake.service import Lake
-from lake.settings import Settings
-from metric_factories import CHAIN, EVENTS_CONTRACT, PEOPLE, metric_doc
 
 from api.app import API_PREFIX, create_app
 from api.services import build_services
+from lake.service import Lake
+from lake.settings import Settings
+
+from metric_factories import CHAIN, EVENTS_CONTRACT, PEOPLE, metric_doc
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")

@@ -8,12 +8,13 @@ from pathlib import Path
 import icalendar
 import pytest
 import yaml
-from lake.service import Lake
-from lake.settings import get_settings
-from metric_factories import CHAIN, metric_doc, setup_playback
 from typer.testing import CliRunner
 
 from api.commands.metrics import app
+from lake.service import Lake
+from lake.settings import get_settings
+
+from metric_factories import CHAIN, metric_doc, setup_playback
 
 NAME = "playback.watch_per_viewer"
 

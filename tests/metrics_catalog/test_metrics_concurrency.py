@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lake.errors import LakegateError
-from metric_factories import metric_doc
-
 from metrics_catalog import MetricCatalog, Status
+
+from metric_factories import metric_doc
 
 METRICS = 6
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_factories import metric_doc
 
 from metrics_catalog import InvalidMetric, MetricCatalog, parse_definition
 from metrics_catalog.definition import Grain, ValueFormat
 from metrics_catalog.normalize import canonical_sql, fingerprint
+
+from metric_factories import metric_doc
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "invalid_definitions.yaml").read_text())
 
@@ -48,7 +49,7 @@ def test_yaml_errors_name_the_line() -> None:
     assert caught.value.field == "document" and caught.value.line is not None
 
 
-@pytest.mark.parametrize("a, b", [
+@pytest.mark.parametrize(("a", "b"), [
     ("sum(b + a) / COUNT(*)", "SUM( (A+B) )/count(*)"),
     ("COUNT(DISTINCT `Subscriber_ID`)", "count(distinct subscriber_id)"),
     ("SUM(x * 2) FILTER (WHERE y = 1 AND z > 0)", "sum(2*x) filter (where z > 0 and 1 = y)"),
@@ -58,7 +59,7 @@ def test_canonical_sql_ignores_spelling(a: str, b: str) -> None:
     assert fingerprint("playback.events", a) == fingerprint("PLAYBACK.events", b)
 
 
-@pytest.mark.parametrize("a, b", [
+@pytest.mark.parametrize(("a", "b"), [
     ("SUM(a) - SUM(b)", "SUM(b) - SUM(a)"),
     ("SUM(a) / COUNT(*)", "COUNT(*) / SUM(a)"),
     ("COUNT(DISTINCT a)", "COUNT(a)"),

@@ -8,8 +8,8 @@ from typing import Any
 
 import icalendar
 import pytest
-from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput
 
+from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput
 from metrics_catalog import ApprovalRefused, MetricCatalog, Status
 from metrics_catalog.ical import MAX_OCTETS, escape_text, fold
 
@@ -29,7 +29,7 @@ def test_weekly_and_monthly_occurrences(metrics: MetricCatalog) -> None:
     monthly = metrics.meetings.create("playback", title="Biz", stage="business", starts_at=START, actor="admin",
                                       frequency="monthly")
     assert [o.month for o in monthly.occurrences(START, limit=3)] == [11, 12, 1]
-    with pytest.raises(InvalidInput, match="day 1..28"):
+    with pytest.raises(InvalidInput, match=r"day 1\.\.28"):
         metrics.meetings.create("playback", title="Biz", stage="business", actor="admin", frequency="monthly",
                                 starts_at=dt.datetime(2026, 1, 31, tzinfo=dt.UTC))
     with pytest.raises(InvalidInput, match="no stage 'legal'"):
@@ -92,7 +92,7 @@ def test_ical_export_parses_back(metrics: MetricCatalog, make_metric: Callable[.
     assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
 
     cal = icalendar.Calendar.from_ical(text)
-    events = [c for c in cal.walk("VEVENT")]
+    events = list(cal.walk("VEVENT"))
     assert len(events) == 2
     series, held = events
     assert str(series["SUMMARY"]) == long_title.strip() or str(series["SUMMARY"]) == long_title

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lake.errors import AlreadyExists, InvalidInput, NotFound
 
+from lake.errors import AlreadyExists, InvalidInput, NotFound
 from metrics_catalog import MetricCatalog
 from metrics_catalog.notify import sign
 from metrics_catalog.notify.delivery import MAX_ATTEMPTS
@@ -36,7 +36,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(({k: v for k, v in self.headers.items()}, body))
+                receiver.received.append((dict(self.headers.items()), body))
                 self.send_response(receiver.status)
                 self.end_headers()
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from lake.service import Lake
+
 from metric_factories import make_people, setup_playback
 
 README = (Path(__file__).resolve().parents[2] / "metrics_catalog" / "README.md").read_text()

@@ -11,15 +11,16 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
+from access import AccessControl, Action, Resource
+from access.gateway import Gateway
 from lake.errors import AccessDenied, Conflict, InvalidInput
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import stop_spark
-from metric_factories import events_table, metric_doc, open_catalog, setup_playback
-
-from access import AccessControl, Action, Resource
-from access.gateway import Gateway
 from metrics_catalog import MetricCatalog
+
+from metric_factories import events_table, metric_doc, open_catalog, setup_playback
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -153,7 +154,7 @@ def test_only_certified_metrics_are_served(setup: Any) -> None:
     assert served.revision == 1 and "watch_seconds` >= 60" in served.sql
 
 
-@pytest.mark.parametrize("kwargs, message", [
+@pytest.mark.parametrize(("kwargs", "message"), [
     ({"grain": "year"}, "unknown grain"),
     ({"grain": "day", "dimensions": ["email"]}, "may be grouped by"),
     ({"grain": "day", "start": "2026-11-01", "end": "2026-10-01"}, "after"),

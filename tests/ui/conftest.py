@@ -18,6 +18,7 @@ from lake.settings import Settings
 from ui_helpers import TestClient, app_request, sign_in
 from ui_world import make_data, make_policy, make_users
 
+
 @pytest.fixture
 def make_ui(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """Start the app with the UI on its own home; settings overrides and client options as keywords."""

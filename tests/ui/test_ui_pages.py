@@ -123,7 +123,7 @@ def test_rejecting_a_request_leaves_no_grant(world: TestClient) -> None:
     r = _post(alice, f"/ui/inbox/requests/{request.id}/reject", {"note": "not needed"}, "/ui/inbox")
     assert r.status_code == 303  # type: ignore[attr-defined]
     assert control.requests.get(request.id).status.value == "rejected"
-    assert not [g for g in control.policies.grants(subject="victor")]
+    assert not list(control.policies.grants(subject="victor"))
     again = _post(alice, f"/ui/inbox/requests/{request.id}/approve", {}, "/ui/inbox")
     assert again.status_code == 409 and "not pending" in again.text  # type: ignore[attr-defined]
 

@@ -117,7 +117,8 @@ def test_chart_draws_one_line_per_series_with_a_point_per_value() -> None:
 def test_narrow_chart_labels_fewer_periods_and_always_the_last() -> None:
     days = tuple((f"2026-10-{d:02d}", float(d)) for d in range(1, 31))
     both = chart.render_both([chart.Series("all", days)], title="t")
-    labels = lambda svg: re.findall(r">(2026-10-\d\d)</text>", str(svg))
+    def labels(svg):
+        return re.findall(r">(2026-10-\d\d)</text>", str(svg))
     assert len(labels(both["narrow"])) <= 4 < len(labels(both["wide"])) <= 9
     assert labels(both["narrow"])[-1] == labels(both["wide"])[-1] == "2026-10-30"
     assert 'viewBox="0 0 360 240"' in both["narrow"]

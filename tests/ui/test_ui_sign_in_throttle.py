@@ -9,6 +9,7 @@ from typing import Any
 
 from access import AuditKind
 from ui import services
+
 from ui_helpers import TestClient, app_request
 
 

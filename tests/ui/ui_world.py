@@ -95,7 +95,7 @@ def order_rows(days: int = 6) -> pa.Table:
     n = 0
     for d in range(days):
         for i, country in enumerate(("US", "DE", "FR")):
-            for k in range(1 + (d + i) % 3):
+            for _k in range(1 + (d + i) % 3):
                 n += 1
                 rows.append({"order_id": n, "order_date": start + dt.timedelta(days=d), "country": country,
                              "amount": decimal.Decimal(f"{10 + (n * 7) % 90}.{n % 100:02d}"),
@@ -149,7 +149,7 @@ def make_views(lake: Lake) -> None:
 
 def make_metrics(lake: Lake, access: AccessControl) -> None:
     from metrics_catalog import MetricCatalog
-    
+
     catalog = MetricCatalog(lake, access=access, deliver=False)
     catalog.chains.set("sales", CHAIN, actor="root")
     catalog.workflow.create(REVENUE, actor="alice")

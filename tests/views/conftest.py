@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from lake.service import Lake
 from lake.settings import Settings
-from view_cases import register_demo
-
 from views.definition import ViewDefinition
 from views.registry import PlanItem, create_version
+
+from view_cases import register_demo
 
 
 @pytest.fixture

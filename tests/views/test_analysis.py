@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from lake.service import Lake
 from sqlalchemy import func, select
-from view_cases import SqlCase, load_cases
 
+from lake.service import Lake
 from views.analysis import Parsed, analyze
 from views.analysis.references import Inputs
 from views.definition import Materialization, ViewDefinition
@@ -19,6 +18,8 @@ from views.models import View, ViewVersion
 from views.registry import create_version
 from views.sources import Snapshot
 from views.versions import VersionRecord
+
+from view_cases import SqlCase, load_cases
 
 OK = load_cases("analyze_ok.sql")
 ERRORS = load_cases("analyze_errors.sql")
@@ -144,8 +145,8 @@ def test_a_definition_parsed_once_analyzes_as_one_parsed_here(case: SqlCase, sna
 
 def test_views_reading_the_same_inputs_share_one_schema(snapshot: Snapshot) -> None:
     from views.analysis import _schema
-    from views.analysis.references import resolve_tables
     from views.analysis.context import Context
+    from views.analysis.references import resolve_tables
     from views.analysis.statement import parse_query
 
     def inputs(sql: str) -> Inputs:

@@ -12,17 +12,18 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from fastapi import APIRouter, Depends
-from lake.service import Lake
-from lake.settings import Settings, get_settings
-from lake.spark import stop_spark
 from typer.testing import CliRunner
-from view_cases import DEMO_SQL
 
 from api.app import API_PREFIX, create_app
 from api.commands.views import app as views_cli
 from api.deps import current_principal
 from api.routes import views as views_routes
 from demo.definitions import VIEWS_DIR as DEMO_DIR
+from lake.service import Lake
+from lake.settings import Settings, get_settings
+from lake.spark import stop_spark
+
+from view_cases import DEMO_SQL
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")

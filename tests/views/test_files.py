@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from views.definition import Materialization, ViewDefinition
 from demo.definitions import VIEWS_DIR as DEMO_DIR
+from views.definition import Materialization, ViewDefinition
 from views.errors import InvalidViewDefinition
 from views.files import load_directory, parse_view_file
 from views.names import parse_ref

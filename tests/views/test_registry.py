@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from lake.errors import AccessDenied, Conflict
 from lake.service import Lake
-from view_cases import register_demo
-
 from views import catalog
 from views.catalog import VersionStatus
 from views.columns import SourceKind
@@ -28,6 +27,8 @@ from views.inspect import diff, impact_of, lineage
 from views.registry import PlanAction, apply, create_version, deprecate, plan
 from views.sources import Snapshot
 
+from view_cases import register_demo
+
 DAILY = ("SELECT e.event_date, e.country, COUNT(DISTINCT e.subscriber_id) AS viewers "
          "FROM playback.events e GROUP BY e.event_date, e.country")
 
@@ -39,7 +40,7 @@ def defn(name: str, sql: str, **meta: Any) -> ViewDefinition:
 @pytest.fixture
 def any_demo_lake(any_lake: Lake) -> Iterator[Lake]:
     register_demo(any_lake)
-    yield any_lake
+    return any_lake
 
 
 def test_versions_on_sqlite_and_postgres(any_demo_lake: Lake) -> None:
@@ -146,7 +147,7 @@ def test_new_reader_of_removed_column_is_refused(make_view: Callable[..., Any]) 
     make_view("analytics.daily", DAILY)
     from views.errors import ViewCompileError
 
-    with pytest.raises(ViewCompileError, match="analytics.daily has no column 'sessions'"):
+    with pytest.raises(ViewCompileError, match=r"analytics\.daily has no column 'sessions'"):
         make_view("analytics.by_country", "SELECT d.country, d.sessions FROM analytics.daily d")
 
 
@@ -165,7 +166,7 @@ def test_cycles_are_refused_with_position(demo_lake: Lake) -> None:
 
 
 def test_cycle_inside_one_plan(demo_lake: Lake) -> None:
-    with pytest.raises(ViewCycle, match="analytics.x -> analytics.y -> analytics.x"):
+    with pytest.raises(ViewCycle, match=r"analytics\.x -> analytics\.y -> analytics\.x"):
         plan(demo_lake, [defn("analytics.x", "SELECT y.country FROM analytics.y y"),
                          defn("analytics.y", "SELECT x.country FROM analytics.x x")], spark_check=False)
 

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from lake.service import Lake
-
 from views.files import parse_view_file
 from views.registry import apply
 

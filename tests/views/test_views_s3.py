@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import lake_bucket_settings, spark_session, stop_spark
-
-from factories import contract_doc
-from s3_fixtures import bucket_objects
 from views.definition import ViewDefinition
 from views.materialize import materialize, read_view
 from views.registry import create_version
+
+from factories import contract_doc
+from s3_fixtures import bucket_objects
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3, pytest.mark.slow]
 
@@ -56,7 +57,7 @@ def test_every_object_spark_writes_has_its_domains_key(s3_lake: Lake) -> None:
     runs = [materialize(s3_lake, view, actor="alice") for view in ("ads.revenue_by_country",
                                                                     "subs.revenue_by_country")]
     kms = s3_lake.store.kms_client()  # type: ignore[attr-defined]
-    for run, domain in zip(runs, ("ads", "subs")):
+    for run, domain in zip(runs, ("ads", "subs"), strict=True):
         assert run.table_uri is not None and run.table_uri.startswith("s3://")
         domain_key = kms.describe_key(KeyId=s3_lake.store.ensure_domain(domain))["KeyMetadata"]["KeyId"]  # type: ignore[attr-defined]
         prefix = s3_lake.store.object_key(f"views/{run.view}/v{run.version}") + "/"  # type: ignore[attr-defined]

@@ -18,14 +18,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from demo.generator import generate
 from demo.load import land_demo, land_demo_views
 from lake.crypto import decrypt_array
 from lake.service import Lake
 from lake.settings import Settings
 from lake.spark import spark_session, stop_spark
-from view_cases import load_cases
-
 from views import catalog
 from views.analysis import analyze
 from views.compile import spark_check
@@ -35,6 +34,8 @@ from views.events import read_events
 from views.materialize import materialize, read_view, refresh, runs
 from views.registry import create_version
 from views.sources import Snapshot
+
+from view_cases import load_cases
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

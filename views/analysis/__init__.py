@@ -14,12 +14,12 @@ import re
 import threading
 from dataclasses import dataclass
 
-from lake.contracts import NAME_RE
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from lake.contracts import NAME_RE
 from views.analysis.context import Context
 from views.analysis.grain import grain as grain_of
 from views.analysis.lineage import column_facts

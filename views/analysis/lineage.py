@@ -191,7 +191,7 @@ class _Walker:
                                   kind="statement", node=scope.expression)
                 other = branch[i][1]
                 enc_a, enc_b = facts.encrypted_with, other.encrypted_with
-                if enc_a != enc_b and (enc_a and enc_b or (enc_a and other.sources) or (enc_b and facts.sources)):
+                if enc_a != enc_b and ((enc_a and enc_b) or (enc_a and other.sources) or (enc_b and facts.sources)):
                     self.ctx.fail(
                         f"column {name!r} would mix PII ciphertexts under different keys or with plain values "
                         f"({enc_a or 'plain'} and {enc_b or 'plain'}); a PII column may come from one dataset "

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from lake.errors import StorageError
 
 __all__ = [
+    "KMS_ALGORITHMS",
     "MISSING_BUCKET_CODES",
     "MISSING_KEY_CODES",
     "SSE_KMS",
-    "KMS_ALGORITHMS",
     "as_list",
     "call",
     "client_error",

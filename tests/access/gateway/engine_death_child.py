@@ -26,9 +26,10 @@ def _emit(step: str, **fields: Any) -> None:
 
 def main(home: str) -> int:
     os.environ["LAKEGATE_SPARK_DRIVER_MEMORY"] = "512m"
-    from gateway_world import build_world
     from lake.settings import get_settings
     from lake.spark import spark_session, stop_spark
+
+    from gateway_world import build_world
 
     get_settings.cache_clear()
     world = build_world(Path(home))

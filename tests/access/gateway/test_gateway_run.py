@@ -188,7 +188,7 @@ def test_time_travel_by_timestamp_keeps_the_policy(world: World) -> None:
     at = (dt.datetime.fromtimestamp(landed // 1000, tz=dt.UTC) + dt.timedelta(milliseconds=landed % 1000)).isoformat()
     result = world.gateway.query("analyst", f"SELECT count(*) AS n FROM ads.conversions TIMESTAMP AS OF '{at}'")
     assert result.table.to_pylist() == [{"n": 3}]
-    with pytest.raises(QueryFailed, match="ads.conversions") as caught:
+    with pytest.raises(QueryFailed, match=r"ads\.conversions") as caught:
         world.gateway.query("analyst", "SELECT * FROM ads.conversions TIMESTAMP AS OF '1999-01-01'")
     assert str(world.lake.settings.home) not in caught.value.message
 

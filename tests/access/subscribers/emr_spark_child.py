@@ -17,7 +17,8 @@ import warnings
 
 
 def main(path: str) -> int:
-    vended = json.loads(open(path).read())
+    with open(path) as f:
+        vended = json.load(f)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pyspark.sql import SparkSession

@@ -224,7 +224,7 @@ def test_refusals_name_the_reason(local: Subscribers) -> None:
     subs = local
     with pytest.raises(InvalidInput, match="not bound to role 'admin'; its roles: fr-team, ml"):
         subs.export("notebook", "ads.conversions", role="admin", actor="admin")
-    with pytest.raises(AccessDenied, match="may not read table hr.salaries: no grant allows reading"):
+    with pytest.raises(AccessDenied, match=r"may not read table hr\.salaries: no grant allows reading"):
         subs.export("notebook", "hr.salaries", actor="admin")
     with pytest.raises(AccessDenied, match="does not exist or you have no read access"):
         subs.export("notebook", "hr.bonuses", actor="admin")

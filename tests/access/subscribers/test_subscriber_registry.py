@@ -50,7 +50,7 @@ def test_create_list_and_refusals(subs: Subscribers) -> None:
         subs.create("etl", "emr", owner="data-eng", actor="admin")
     with pytest.raises(InvalidInput, match="kind 'spark'; expected one of: redshift, emr, sagemaker"):
         subs.create("x", "spark", owner="data-eng")
-    with pytest.raises(InvalidInput, match="invalid subscriber name 'Bad.Name'"):
+    with pytest.raises(InvalidInput, match=r"invalid subscriber name 'Bad\.Name'"):
         subs.create("Bad.Name", "emr", owner="data-eng")
     with pytest.raises(NotFound, match="nobody"):
         subs.create("x", "emr", owner="nobody")
@@ -58,7 +58,7 @@ def test_create_list_and_refusals(subs: Subscribers) -> None:
         subs.create("x", "emr", owner="data-eng", roles=["no-such-role"])
     assert [s.name for s in subs.list()] == ["etl"]  # the refused ones left nothing behind
     subs.lake.users.create("sub.taken")
-    with pytest.raises(AlreadyExists, match="principal sub.taken exists"):
+    with pytest.raises(AlreadyExists, match=r"principal sub\.taken exists"):
         subs.create("taken", "emr", owner="data-eng")
 
 
@@ -92,7 +92,7 @@ def test_policy_follows_grants_through_the_change_hook(subs: Subscribers) -> Non
         subs.vend("etl", ["ads.clicks"], actor="admin")
     access.revoke(grant.id)  # type: ignore[arg-type]
     assert subs.get("etl").policy_tables == ()
-    with pytest.raises(AccessDenied, match="may not read table ads.clicks"):
+    with pytest.raises(AccessDenied, match=r"may not read table ads\.clicks"):
         subs.vend("etl", ["ads.clicks"], actor="admin")
 
 

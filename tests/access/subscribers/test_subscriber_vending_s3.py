@@ -56,7 +56,7 @@ class S3World:
 def _denied(uri: str, options: dict[str, str]) -> bool:
     try:
         DeltaTable(uri, storage_options=options).to_pyarrow_table()
-    except Exception as exc:  # delta-rs raises its own error types for 403
+    except Exception as exc:  # noqa: BLE001 - delta-rs raises its own error types for 403
         text = str(exc)
         assert "403" in text or "Forbidden" in text or "AccessDenied" in text or "denied" in text.lower(), text
         return True
@@ -194,7 +194,7 @@ def test_suspension_cuts_off_credentials_at_once(world: S3World) -> None:
 
     subs.delete("etl", actor="admin")
     # moto answers 500 (not 403) for a session of a role that no longer exists.
-    with pytest.raises(Exception, match="403|500|Forbidden|AccessDenied"):
+    with pytest.raises(Exception, match=r"403|500|Forbidden|AccessDenied"):
         DeltaTable(uri, storage_options={**fresh.storage_options, "max_retries": "0"}).to_pyarrow_table()
     iam = world.server.client("iam")
     with pytest.raises(iam.exceptions.NoSuchEntityException):
@@ -207,7 +207,7 @@ def test_credentials_never_outlive_the_grants_they_rest_on(world: S3World) -> No
     short = access.grant("etl-readers", Action.READ, campaigns,
                          expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600))
     subs.create("etl", "emr", owner="admin", roles=["etl-readers"], actor="admin")
-    with pytest.raises(AccessDenied, match="expires at .* in less than the shortest credential lifetime"):
+    with pytest.raises(AccessDenied, match=r"expires at .* in less than the shortest credential lifetime"):
         subs.vend("etl", ["ads.campaigns"], actor="admin")
     access.revoke(short.id)  # type: ignore[arg-type]
     until = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1500)
