@@ -18,9 +18,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.services import Services
 from lake.auth import Principal
 from lake.errors import AuthenticationError, ConfigError
-from api.services import Services
 from lake.service import Lake
 from lake.settings import Settings
 

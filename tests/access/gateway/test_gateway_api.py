@@ -15,8 +15,8 @@ from access.gateway.schemas import ARROW_STREAM
 from access.resources import Action, Resource
 from api.app import API_PREFIX, create_app
 from api.deps import current_principal
-from api.services import build_services
 from api.routes import gateway as gateway_routes
+from api.services import build_services
 
 from gateway_world import World
 

@@ -14,8 +14,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-
-from lake.settings import Settings
 import sqlglot
 from sqlglot import exp
 
@@ -40,6 +38,7 @@ from access.policy import AccessControl, ColumnAccess, TableAccess
 from access.resources import Action, Resource
 from lake.errors import AccessDenied, InvalidInput
 from lake.service import Lake
+from lake.settings import Settings
 
 from factories import contract_doc
 
