@@ -391,6 +391,8 @@ def _retry_briefly(session: Any) -> None:
     """Give a remote engine's client :data:`REMOTE_RETRIES` quick retries instead of pyspark's ten-minute default."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
+    # The failure that follows says what happened; pyspark's warning would only repeat it on stderr.
+    warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
     first, longest = REMOTE_BACKOFF_MS
     session.client.set_retry_policies([DefaultPolicy(
         max_retries=REMOTE_RETRIES, initial_backoff=first, backoff_multiplier=2.0, max_backoff=longest)])
