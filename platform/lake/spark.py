@@ -578,7 +578,11 @@ def _chain_text(error: BaseException | None) -> str:
     """``Type: message`` of an error and of the errors it was raised from (a wrapped gRPC error says the most)."""
     parts: list[str] = []
     while error is not None and len(parts) < 8:
-        parts.append(f"{type(error).__name__}: {error}")
+        try:
+            parts.append(f"{type(error).__name__}: {error}")
+        except Exception as unreadable:  # noqa: BLE001 - str() of a Py4JJavaError asks the JVM, which may be dead
+            parts.append(f"{type(error).__name__}: the JVM did not answer ({type(unreadable).__name__}: "
+                         f"{unreadable})")
         error = error.__cause__ or error.__context__
     return "\n".join(parts)
 

@@ -183,6 +183,24 @@ def test_a_remote_engine_is_lost_when_nothing_listens_at_its_address() -> None:
     assert not _remote_answers(f"remote sc://127.0.0.1:{_free_port()}")
 
 
+def test_an_error_the_dead_jvm_cannot_describe_still_reads_as_a_lost_engine() -> None:
+    from lake.spark import _FATAL_MARKERS, _chain_text
+
+    class Unreadable(Exception):  # as Py4JJavaError: str() asks the JVM
+        def __str__(self) -> str:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    try:
+        try:
+            raise Unreadable()
+        except Unreadable as exc:
+            raise RuntimeError("the query failed") from exc
+    except RuntimeError as error:
+        text = _chain_text(error)
+    assert text.startswith("RuntimeError: the query failed\nUnreadable: ")
+    assert any(marker in text for marker in _FATAL_MARKERS)
+
+
 def _server_pid(supervisor: int) -> int:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor)], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
