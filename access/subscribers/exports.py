@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -254,18 +254,20 @@ class Exports:
                            urls_expire_at=r.urls_expire_at) for r in rows]
 
 
-class _Writer:
+class _Writer(Protocol):
+    """Where an export's files go: ``location`` names it; ``signs`` says whether ``url`` gives links."""
+
     location: str
-    signs: bool = False
+    signs: bool
 
-    def put(self, name: str, data: bytes) -> None:
-        raise NotImplementedError
+    def put(self, name: str, data: bytes) -> None: ...
 
-    def url(self, name: str, seconds: int) -> str | None:
-        return None
+    def url(self, name: str, seconds: int) -> str | None: ...
 
 
-class _LocalWriter(_Writer):
+class _LocalWriter:
+    signs = False
+
     def __init__(self, home: Path, subscriber: str, export_id: str) -> None:
         self.dir = home / "exports" / subscriber / export_id
         self.dir.mkdir(parents=True, mode=0o700)
@@ -279,8 +281,11 @@ class _LocalWriter(_Writer):
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
 
+    def url(self, name: str, seconds: int) -> str | None:
+        return None  # files on this machine: no link to sign
 
-class _S3Writer(_Writer):
+
+class _S3Writer:
     signs = True
 
     def __init__(self, access: AccessControl, domain: str, subscriber: str, export_id: str) -> None:
