@@ -43,7 +43,7 @@ from access.gateway.plan import GovernedQuery
 from access.gateway.rewrite import SourceView
 from lake.errors import InvalidInput, LakegateError, NotFound
 from lake.settings import Settings
-from lake.spark import EngineError, engine_lost, register_delta, spark_session, sql_with_args
+from lake.spark import EngineError, engine_lost, error_condition, register_delta, spark_session, sql_with_args
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -88,19 +88,6 @@ def _query_session(base: SparkSession) -> tuple[SparkSession, bool]:
     session = base.newSession()
     session.conf.set("spark.sql.variable.substitute", "false")
     return session, True
-
-
-def _error_class(exc: BaseException) -> str | None:
-    for getter in ("getCondition", "getErrorClass"):
-        fn = getattr(exc, getter, None)
-        if fn is not None:
-            try:
-                value = fn()
-            except Exception:  # noqa: BLE001 - foreign exception types
-                value = None
-            if value:
-                return str(value)
-    return None
 
 
 def clean_message(exc: BaseException) -> str:
@@ -190,7 +177,7 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
             if isinstance(error, LakegateError):
                 raise error
             if _is_spark_error(error):
-                raise QueryFailed(clean_message(error), error_class=_error_class(error)) from None
+                raise QueryFailed(clean_message(error), error_class=error_condition(error) or None) from None
             raise error
         table: pa.Table = outcome["table"]
     finally:

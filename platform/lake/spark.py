@@ -70,6 +70,7 @@ __all__ = [
     "engine_conf",
     "engine_jars",
     "engine_lost",
+    "error_condition",
     "lake_bucket_settings",
     "read_delta",
     "register_delta",
@@ -913,7 +914,8 @@ def _prepare(spark: Any, table_uri: str, storage_options: Mapping[str, str] | No
 # --------------------------------------------------------------------------- errors
 
 
-def _error_condition(exc: BaseException) -> str:
+def error_condition(exc: BaseException) -> str:
+    """Spark's error condition of ``exc`` (``TABLE_OR_VIEW_NOT_FOUND``...), or ``""`` for other errors."""
     for getter in ("getCondition", "getErrorClass"):
         fn = getattr(exc, getter, None)
         if fn is not None:
@@ -946,7 +948,7 @@ _NO_DELTA_SOURCE = ("DATA_SOURCE_NOT_FOUND", "Failed to find the data source: de
 
 def _raise_for(exc: BaseException, table_uri: str) -> None:
     """Raise the Lakegate error for a Spark failure to read ``table_uri``."""
-    condition = _error_condition(exc)
+    condition = error_condition(exc)
     text = str(exc)
     if any(c in condition or c in text for c in _MISSING_TABLE) or "is not a Delta table" in text:
         raise StorageError(f"no Delta table at {table_uri}: {_first_line(exc)}") from None
@@ -1105,7 +1107,7 @@ def read_delta(
         try:
             return _load(spark, path, version, as_of)
         except Exception as exc:
-            condition = _error_condition(exc) + " " + str(exc)
+            condition = error_condition(exc) + " " + str(exc)
             if version is not None and ("DELTA_VERSION_NOT_FOUND" in condition or "Cannot time travel" in condition):
                 latest, _ = _latest_commit(spark, path)
                 if version > latest:
