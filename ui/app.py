@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute
 
 from lake.errors import NotFound
 from ui.routes import admin, auth, datasets, inbox, metrics, search, views
@@ -26,12 +29,20 @@ def not_found(path: str, request: Request, me: Me) -> Response:
     raise NotFound(f"there is no page at {UI_PREFIX}/{path}")
 
 
+@functools.cache
+def page_routes() -> tuple[BaseRoute, ...]:
+    """The UI's page routes, built once per process and shared by every app (see ``api.app.api_routes``)."""
+    pages = APIRouter()
+    for module in (auth, search, datasets, views, metrics, inbox, admin):
+        pages.include_router(module.router)
+    pages.include_router(_fallback)
+    return tuple(pages.routes)
+
+
 def mount_ui(app: FastAPI) -> None:
     """Add the UI pages (under ``/ui``), their static files and a ``/`` → ``/ui`` redirect to ``app``."""
     app.mount(f"{UI_PREFIX}/static", StaticFiles(directory=STATIC), name="ui-static")
-    for module in (auth, search, datasets, views, metrics, inbox, admin):
-        app.include_router(module.router)
-    app.include_router(_fallback)
+    app.router.routes.extend(page_routes())  # after the static files: the 404 page takes any other path
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
