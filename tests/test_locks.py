@@ -104,6 +104,7 @@ def test_jars_pinned_to_the_locked_spark_release() -> None:
     assert bundled == {f"hadoop-client-api-{_pom_property('hadoop.version')}.jar"}
 
 
+@pytest.mark.slow  # reads the 670 MB of jars
 def test_fetched_jars_match_recorded_sums() -> None:
     sums = dict(reversed(line.split()) for line in (ROOT / "jvm" / "jars.sha256").read_text().splitlines())
     folder = ROOT / "jvm" / "jars"

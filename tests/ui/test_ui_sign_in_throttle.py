@@ -17,6 +17,8 @@ def test_repeated_wrong_passwords_back_off(make_ui: Callable[..., TestClient], l
     client = make_ui(sign_in_free_attempts=3)
     lake = client.app.state.services.lake
     lake.users.create("ann", password="ann-pass-1")
+    now = [time.monotonic()]
+    lake.users.throttle.clock = lambda: now[0]  # the throttle's clock, moved forward below
     for _ in range(3):
         r = login(client, "ann", "wrong")
         assert r.status_code == 401, r.text
@@ -26,10 +28,10 @@ def test_repeated_wrong_passwords_back_off(make_ui: Callable[..., TestClient], l
     assert "too many failed sign-ins for this account; try again in 1 second" in r.text
     [entry] = services.access(app_request(client)).audit.query(kind=AuditKind.REFUSAL)
     assert (entry.actor, entry.action, entry.detail["reason"]) == ("ann", "sign_in", "sign_in_backoff")
-    time.sleep(1.1)
+    now[0] += 1.1
     r = login(client, "ann", "wrong")  # waited: this attempt is checked, fails, and the wait doubles
     assert r.status_code == 401
     r = login(client, "ann", "ann-pass-1")
     assert r.status_code == 429 and r.headers["Retry-After"] == "2"
-    time.sleep(2.1)
+    now[0] += 2.1
     assert login(client, "ann", "ann-pass-1").status_code == 303
