@@ -17,7 +17,12 @@ domain package (no pyarrow, Spark or SQLAlchemy), so they answer at once.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
+import os
+import sys
+import threading
 from typing import TYPE_CHECKING
 
 import typer
@@ -132,5 +137,32 @@ def version() -> None:
         typer.echo(f"  {name} {installed(name)}")
 
 
+def main() -> None:
+    """The ``lakegate`` program: run one command, then end the process at once.
+
+    Tearing the interpreter down (freeing every module of a process that
+    imported pyspark's Connect client, gRPC, pyarrow and SQLAlchemy) takes
+    about as long as a small query does on a warm engine. Once the command
+    has finished and no other thread is still working, the exit handlers run,
+    the output is flushed and the process ends, skipping only that teardown.
+    """
+    try:
+        app()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if busy:  # a normal exit waits for them
+        sys.exit(code)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    status = code if isinstance(code, int) else int(code is not None)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a reader gone (`| head`), or a closed stream
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    app()
+    main()

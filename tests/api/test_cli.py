@@ -370,6 +370,28 @@ def test_help_and_version_load_no_domain_package() -> None:
     assert "HEAVY []" in result.stdout
 
 
+def test_the_program_exits_with_its_commands_status_and_all_of_its_output(tmp_path: Path) -> None:
+    """``lakegate`` (``api.cli:main``) ends the process without the interpreter's teardown: the
+    output must still arrive whole, and the status must be the command's."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "platform"), str(repo)]), "COLUMNS": "120",
+           "LAKEGATE_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+    listed = run("--help")
+    assert listed.returncode == 0 and listed.stdout.rstrip().endswith("╯"), listed.stdout[-300:]
+    assert run("nonsense").returncode == 2
+    init = run("init")
+    assert init.returncode == 0, init.stderr
+    missing = run("dataset", "show", "no.such")
+    assert missing.returncode == 1 and "no.such" in missing.stderr
+    shown = run("dataset", "list")
+    assert shown.returncode == 0, shown.stderr
+
+
 def test_listed_help_is_each_commands_own() -> None:
     from api.cli import COMMANDS, load_command
 
