@@ -347,6 +347,17 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
     )
 
 
+def _widens(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether every value of ``old`` is representable in ``new`` (a decimal keeps its integer digits and scale)."""
+    if pa.types.is_decimal(old) and pa.types.is_decimal(new):
+        return new.scale >= old.scale and new.precision - new.scale >= old.precision - old.scale
+    return (type_name(old), type_name(new)) in _WIDENINGS
+
+
+def _narrows(old: pa.DataType, new: pa.DataType) -> bool:
+    return old != new and _widens(new, old)
+
+
 def _column_added(col: Column) -> SchemaChange:
     if col.nullable:
         return SchemaChange("added", col.name, f"nullable column {col.name!r} added", False)
@@ -356,8 +367,7 @@ def _column_added(col: Column) -> SchemaChange:
 def _column_changed(oc: Column, nc: Column) -> Iterator[SchemaChange]:
     name = oc.name
     if oc.type != nc.type:
-        widening = (type_name(oc.type), type_name(nc.type)) in _WIDENINGS
-        kind = "widened" if widening else "narrowed or changed"
+        kind = "widened" if _widens(oc.type, nc.type) else "narrowed" if _narrows(oc.type, nc.type) else "changed"
         yield SchemaChange(
             "retyped", name, f"column {name!r} type {kind} from {type_name(oc.type)} to {type_name(nc.type)}", True)
     if oc.nullable and not nc.nullable:

@@ -72,6 +72,24 @@ def _with_columns(cols: list[dict]) -> dict:  # type: ignore[type-arg]
     return contract_doc(columns=cols, partition_by=["country"])
 
 
+@pytest.mark.parametrize(("before", "after", "word"), [
+    ("decimal(12,2)", "decimal(14,4)", "widened"),
+    ("decimal(14,4)", "decimal(12,2)", "narrowed"),
+    ("decimal(12,2)", "decimal(12,4)", "changed"),
+    ("int32", "int64", "widened"),
+    ("int64", "int32", "narrowed"),
+    ("int64", "string", "changed"),
+])
+def test_a_retyped_column_is_called_widened_only_when_every_old_value_still_fits(
+        before: str, after: str, word: str) -> None:
+    cols = contract_doc()["columns"]
+    old = parse_contract(_with_columns([*cols, {"name": "x", "type": before}]))
+    new = parse_contract(_with_columns([*cols, {"name": "x", "type": after}]))
+    (change,) = diff_contracts(old, new)
+    assert change.kind == "retyped" and change.breaking
+    assert f"type {word} from" in change.detail, change.detail
+
+
 def test_diff_compatible_and_breaking_changes() -> None:
     old = parse_contract(contract_doc())
     cols = contract_doc()["columns"]

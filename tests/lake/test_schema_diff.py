@@ -56,8 +56,12 @@ def contracts_oracle(old: Contract, new: Contract) -> list[SchemaChange]:
         if nc is None:
             continue
         if oc.type != nc.type:
-            widening = (type_name(oc.type), type_name(nc.type)) in _WIDENINGS
-            kind = "widened" if widening else "narrowed or changed"
+            def widens(a: pa.DataType, b: pa.DataType) -> bool:
+                if pa.types.is_decimal(a) and pa.types.is_decimal(b):
+                    return b.scale >= a.scale and b.precision - b.scale >= a.precision - a.scale
+                return (type_name(a), type_name(b)) in _WIDENINGS
+
+            kind = "widened" if widens(oc.type, nc.type) else "narrowed" if widens(nc.type, oc.type) else "changed"
             changes.append(SchemaChange(
                 "retyped", name, f"column {name!r} type {kind} from {type_name(oc.type)} to {type_name(nc.type)}", True))
         if oc.nullable and not nc.nullable:
