@@ -350,7 +350,9 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
 def _widens(old: pa.DataType, new: pa.DataType) -> bool:
     """Whether every value of ``old`` is representable in ``new`` (a decimal keeps its integer digits and scale)."""
     if pa.types.is_decimal(old) and pa.types.is_decimal(new):
-        return new.scale >= old.scale and new.precision - new.scale >= old.precision - old.scale
+        scale: int = new.scale - old.scale
+        digits: int = (new.precision - new.scale) - (old.precision - old.scale)
+        return scale >= 0 and digits >= 0
     return (type_name(old), type_name(new)) in _WIDENINGS
 
 
