@@ -39,6 +39,7 @@ from api.routes import (
     meta,
     metrics,
     requests,
+    search,
     subscribers,
     tokens,
     users,
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
     )
     for resource in (meta.router, datasets.router, tokens.router, users.router, views.router,
                      access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router,
-                     gateway.router, subscribers.router):
+                     gateway.router, subscribers.router, search.router):
         authenticated.include_router(resource)
     app.include_router(authenticated)
     openapi.install(app, API_PREFIX)

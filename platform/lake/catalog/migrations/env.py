@@ -17,7 +17,8 @@ from sqlalchemy import MetaData, create_engine
 from lake.catalog.models import Base
 
 #: Full-text structures of ``lake.search`` that only the database describes:
-#: SQLite's FTS5 table and its shadow tables (``search_fts*``), PostgreSQL's
+#: SQLite's FTS5 tables, their shadow tables and content view (``search_fts*``,
+#: ``search_names*``), PostgreSQL's
 #: generated tsvector columns and their GIN indexes. Autogenerate leaves them alone.
 SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_search_tsv_name"})
 
@@ -39,7 +40,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if name is None:
         return True
     if type_ == "table":
-        return not name.startswith("search_fts")
+        return not name.startswith(("search_fts", "search_names"))
     return name not in SEARCH_ENGINE_OBJECTS
 
 
