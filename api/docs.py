@@ -16,6 +16,7 @@ import importlib.util
 import re
 from functools import cache
 from pathlib import Path
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -45,20 +46,20 @@ def swagger_ui_files() -> Path:
 def _page(openapi_url: str) -> tuple[bytes, dict[str, str]]:
     from ui.routing import SECURITY_HEADERS  # the UI's strict policy, the one home of it
 
-    html = get_swagger_ui_html(
+    html = bytes(get_swagger_ui_html(
         openapi_url=openapi_url, title="Lakegate API",
         swagger_js_url=f"{STATIC_PATH}/swagger-ui-bundle.js", swagger_css_url=f"{STATIC_PATH}/swagger-ui.css",
         swagger_favicon_url=f"{STATIC_PATH}/favicon-32x32.png",
         # No badge from the public validator: the page asks nothing of another host.
         swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
-    ).body
+    ).body)
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(html.decode()))
     headers = dict(SECURITY_HEADERS)
     headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
         "script-src 'self'", f"script-src 'self' {hashes}")
-    return bytes(html), headers
+    return html, headers
 
 
 @router.get("/api/v1/openapi.json")
