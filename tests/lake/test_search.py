@@ -123,3 +123,14 @@ def test_edit_distance_and_vocabulary_words() -> None:
     assert document_terms("ads.conversion_id Total_Revenue v2 x") >= {"conversion_id", "conversion", "id",
                                                                        "total_revenue", "total", "revenue"}
     assert not document_terms("1234 v2") - {"v"}
+
+
+def test_corrections_name_only_words_of_what_is_shown(any_lake: Lake) -> None:
+    index = SearchIndex(any_lake.catalog)
+    index.upsert([SearchDocument("dataset", "hr.salaries", "hr", "hr.salaries", "Confidential pay."),
+                  SearchDocument("dataset", "ads.clicks", "ads", "ads.clicks", "Clicks on ads.")])
+    everyone = index.page("confidental")
+    assert [c.alternatives for c in everyone.corrections] == [("confidential",)]
+    outsider = index.page("confidental", visible=lambda h: h.domain != "hr")
+    assert outsider.hits == () and outsider.corrections == ()  # the hidden word is not told
+    assert index.grouped("confidental", visible=lambda h: h.domain != "hr").corrections == ()

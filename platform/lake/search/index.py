@@ -236,8 +236,8 @@ class SearchIndex:
             expanded = self.vocabulary.expand(s, terms)
             filters = _Filters(tuple(kinds), tuple(domains), certified)
             hits, _ = self._visible(s, expanded, filters, offset + limit + 1, visible)
-        return SearchPage(tuple(hits[offset:offset + limit]), offset, limit, len(hits) > offset + limit,
-                          _corrections(expanded))
+        shown = hits[offset:offset + limit]
+        return SearchPage(tuple(shown), offset, limit, len(hits) > offset + limit, _corrections(expanded, shown))
 
     def grouped(
         self,
@@ -271,7 +271,7 @@ class SearchIndex:
                                          visible)
                 groups = [KindGroup(k, tuple(found[k][:per_kind]), len(found[k]) > per_kind)
                           for k in kinds if found.get(k)]
-                return GroupedResults(tuple(groups), _corrections(expanded))
+                return GroupedResults(tuple(groups), _corrections(expanded, [h for g in groups for h in g.hits]))
             # One ranking of all the kinds usually fills every group; a kind
             # it leaves short while others have more gets a ranking of its own.
             # (Unfiltered by kind: a filter on most of the index costs more than it saves.)
@@ -286,7 +286,7 @@ class SearchIndex:
                     hits, _ = self._visible(s, expanded, replace(everything, kinds=(kind,)), wanted, visible)
                 if hits:
                     groups.append(KindGroup(kind, tuple(hits[:per_kind]), len(hits) > per_kind))
-        return GroupedResults(tuple(groups), _corrections(expanded))
+        return GroupedResults(tuple(groups), _corrections(expanded, [h for g in groups for h in g.hits]))
 
     # -- ranking ------------------------------------------------------------------------------
 
@@ -422,8 +422,19 @@ def _with_snippet(hit: SearchHit, body: str, words: list[str]) -> SearchHit:
     return replace(hit, snippet=snippet(body, words))
 
 
-def _corrections(expanded: list[tuple[str, ...]]) -> tuple[Correction, ...]:
-    return tuple(Correction(alts[0], alts[1:]) for alts in expanded if len(alts) > 1)
+def _corrections(expanded: list[tuple[str, ...]], shown: Sequence[SearchHit]) -> tuple[Correction, ...]:
+    """The corrections to report: only words the hits shown hold themselves.
+
+    The vocabulary has the words of every document, hidden ones included; a
+    correction to a word only a hidden object holds would say it exists.
+    """
+    text = " ".join(f"{h.title} {h.key} {h.owner} {' '.join(h.tags)} {h.snippet}" for h in shown).lower()
+    out = []
+    for word, *alternatives in expanded:
+        seen = tuple(a for a in alternatives if re.search(r"(?<!\w)" + re.escape(a), text))
+        if seen:
+            out.append(Correction(word, seen))
+    return tuple(out)
 
 
 def dataset_documents(info: object) -> list[SearchDocument]:
