@@ -29,7 +29,7 @@ MAX_TERM_LENGTH = 48
 #: Corrections kept per query word.
 MAX_CORRECTIONS = 4
 #: Candidates measured exactly per query word (those sharing the most trigrams).
-_MEASURED = 200
+_MEASURED = 100
 #: A process re-reads the whole vocabulary this often, in case an id committed
 #: out of order (PostgreSQL sequences) was skipped by an incremental read.
 FULL_RELOAD_SECONDS = 600.0
@@ -86,12 +86,12 @@ def osa_distance(a: str, b: str, limit: int) -> int:
 def _distance(query: str, term: str, limit: int) -> tuple[int, bool]:
     """How far ``query`` is from ``term``, or else from a beginning of it (query words match
     prefixes), and whether only a beginning was that close."""
-    whole = osa_distance(query, term, limit)
-    best = whole
-    for cut in range(max(1, len(query) - limit), len(query) + limit + 1):
-        if cut < len(term) and best:
-            best = min(best, osa_distance(query, term[:cut], limit))
-    return best, best < whole
+    whole = osa_distance(query, term, limit) if abs(len(term) - len(query)) <= limit else limit + 1
+    if whole == 0 or len(term) <= len(query):
+        return whole, False
+    begun = min(osa_distance(query, term[:cut], limit)
+                for cut in (len(query) - 1, len(query), len(query) + 1) if 0 < cut < len(term))
+    return min(whole, begun), begun < whole
 
 
 def add_terms(session: Session, terms: Iterable[str]) -> None:
@@ -115,6 +115,7 @@ class Vocabulary:
         self._grams: dict[str, list[int]] = {}
         self._last_id = 0
         self._loaded_at = float("-inf")
+        self._corrected: dict[str, tuple[str, ...]] = {}
 
     def refresh(self, session: Session) -> None:
         """Read the words added since the last look (all of them now and then)."""
@@ -131,8 +132,11 @@ class Vocabulary:
                 n = len(self._terms)
                 self._terms.append(term)
                 self._known.add(term)
-                for g in set(_grams(term)):
-                    self._grams.setdefault(g, []).append(n)
+                if "_" not in term:  # a snake_case word is corrected through its parts, which begin it
+                    for g in set(_grams(term)):
+                        self._grams.setdefault(g, []).append(n)
+            if fresh:
+                self._corrected.clear()
             if rows:
                 self._last_id = max(self._last_id if not full else 0, rows[-1].id)
             if full or len(fresh) > 64:
@@ -151,6 +155,8 @@ class Vocabulary:
         limit = max_distance(word)
         if not limit:
             return ()
+        if word in self._corrected:
+            return self._corrected[word]
         grams = _grams(word)
         shared: Counter[int] = Counter()
         for g in set(grams):
@@ -175,6 +181,9 @@ class Vocabulary:
                 break
             if not any(term.startswith(k) for k in kept):
                 kept.append(term)
+        if len(self._corrected) > 10_000:
+            self._corrected.clear()
+        self._corrected[word] = tuple(kept)
         return tuple(kept)
 
     def expand(self, session: Session, words: list[str]) -> list[tuple[str, ...]]:

@@ -36,6 +36,10 @@ _CONTENT = ("CREATE VIEW search_fts_content AS SELECT id, "
             + ", ".join(f"CASE WHEN kind = 'column' THEN '' ELSE {f} END AS {f}" for f in _TEXT) + ", "
             + ", ".join(f"CASE WHEN kind = 'column' THEN {f} ELSE '' END AS c{f}" for f in _TEXT)
             + ", kind, domain, certified FROM search_documents")
+#: Word beginnings indexed as such: a query word matches every word it begins, and without an
+#: index of its length FTS5 merges the lists of all those words on each query (3 times slower
+#: at 100k documents); with one it reads a single list. The index is about 2.4 times larger.
+_PREFIXES = " ".join(str(n) for n in range(2, 13))
 _TOKENIZE = "tokenize='unicode61 remove_diacritics 2 tokenchars ''_'''"
 # As lake.search.vocabulary.document_terms, frozen here as of this revision.
 _WORD = re.compile(r"[^\W\d_]+(?:_[^\W\d_]+)*", re.UNICODE)
@@ -74,7 +78,7 @@ def upgrade() -> None:
         adds, removes = [], []
         for table, fields in (("search_fts", _FIELDS), ("search_names", _NAME_FIELDS)):
             op.execute(f"CREATE VIRTUAL TABLE {table} USING fts5({fields}, content='search_fts_content', "
-                       f"content_rowid='id', prefix='2 3', {_TOKENIZE})")
+                       f"content_rowid='id', prefix='{_PREFIXES}', {_TOKENIZE})")
             op.execute(f"INSERT INTO {table}({table}, rank) VALUES ('rank', '{_WEIGHTS[table]}')")
             op.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
             # The index holds what the view shows: a row is read from it after
