@@ -19,8 +19,9 @@ from lake.catalog.models import Base
 #: Full-text structures of ``lake.search`` that only the database describes:
 #: SQLite's FTS5 tables, their shadow tables and content view (``search_fts*``,
 #: ``search_names*``), PostgreSQL's
-#: generated tsvector columns and their GIN indexes. Autogenerate leaves them alone.
-SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_search_tsv_name"})
+#: generated tsvector columns, their GIN indexes and the narrow copy of the name
+#: vectors (``search_names_pg``). Autogenerate leaves them alone.
+SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_search_tsv_name", "ix_search_names_pg_tsv"})
 
 
 def catalog_metadata() -> MetaData:

@@ -1,4 +1,4 @@
-"""search: a vocabulary for typo tolerance; on SQLite, an FTS5 index that ranks and filters without reading rows
+"""search: a vocabulary for typo tolerance; indexes that rank and filter without reading whole documents
 
 Revision ID: 0008
 Revises: 0007
@@ -7,7 +7,8 @@ The FTS5 table is made anew over a view of ``search_documents`` that puts a
 column's text in fields of their own (half the bm25 weight), with kind, domain
 and certification indexed (weight 0): ranking and filters then never read a
 matching row, which is what made FTS5 slow. It is rebuilt from the documents,
-and the vocabulary is filled from them.
+and the vocabulary is filled from them. On PostgreSQL, name matches are ranked
+in a narrow copy of the name vectors, kept by a trigger.
 """
 from __future__ import annotations
 
@@ -92,6 +93,24 @@ def upgrade() -> None:
         op.execute(f"CREATE TRIGGER search_bd BEFORE DELETE ON search_documents BEGIN {remove} END")
         op.execute(f"CREATE TRIGGER search_bu BEFORE UPDATE ON search_documents BEGIN {remove} END")
         op.execute(f"CREATE TRIGGER search_au AFTER UPDATE ON search_documents BEGIN {add} END")
+    elif bind.dialect.name == "postgresql":
+        # A narrow copy of the name vectors: ranking name matches then reads a
+        # few hundred small rows a page instead of whole documents (8 times fewer pages).
+        op.execute("CREATE TABLE search_names_pg (id integer PRIMARY KEY REFERENCES search_documents (id) "
+                   "ON DELETE CASCADE, kind varchar(31) NOT NULL, domain varchar(63) NOT NULL, "
+                   "certified boolean NOT NULL, key varchar(255) NOT NULL, tsv_name tsvector NOT NULL)")
+        op.execute("INSERT INTO search_names_pg SELECT id, kind, domain, certified, key, tsv_name FROM search_documents")
+        op.execute("CREATE INDEX ix_search_names_pg_tsv ON search_names_pg USING GIN (tsv_name)")
+        op.execute("DROP INDEX IF EXISTS ix_search_tsv_name")
+        op.execute(
+            "CREATE FUNCTION search_names_pg_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO search_names_pg (id, kind, domain, certified, key, tsv_name) "
+            "VALUES (NEW.id, NEW.kind, NEW.domain, NEW.certified, NEW.key, NEW.tsv_name) "
+            "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, domain = EXCLUDED.domain, "
+            "certified = EXCLUDED.certified, key = EXCLUDED.key, tsv_name = EXCLUDED.tsv_name; "
+            "RETURN NULL; END $$")
+        op.execute("CREATE TRIGGER search_names_pg_sync AFTER INSERT OR UPDATE ON search_documents "
+                   "FOR EACH ROW EXECUTE FUNCTION search_names_pg_sync()")
     words: set[str] = set()
     for row in bind.execute(sa.text("SELECT title, key, body, tags, owner FROM search_documents")):
         words |= _terms(row.title, row.key, row.body, row.tags, row.owner)
@@ -101,6 +120,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS search_names_pg_sync ON search_documents")
+        op.execute("DROP FUNCTION IF EXISTS search_names_pg_sync()")
+        op.execute("DROP TABLE IF EXISTS search_names_pg")
+        op.execute("CREATE INDEX ix_search_tsv_name ON search_documents USING GIN (tsv_name)")
     if bind.dialect.name == "sqlite":
         _drop_fts()
         fields = "title, body, tags, owner, key, kind, domain, certified"
