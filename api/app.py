@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
 from access.gateway.admission import Admission, AdmissionLimits
-from api import openapi
+from api import docs, openapi
 from api.authz import BASELINE, audit_failure, audit_shed, audit_token_use
 from api.deps import current_principal
 from api.guards import BodyLimit, ShedWhenFull, error_response
@@ -41,6 +41,7 @@ from api.routes import (
     meta,
     metrics,
     requests,
+    search,
     subscribers,
     tokens,
     users,
@@ -113,15 +114,16 @@ def api_routes() -> tuple[BaseRoute, ...]:
     """
     site = APIRouter()
     site.include_router(meta.public)
+    site.include_router(docs.router)  # the OpenAPI document and Swagger UI: public, before the authenticated routes
     # Every resource router is mounted under this one, so no route can forget
     # authentication, the lake-wide baseline permission, and an audit entry per
     # token use.
     authenticated = APIRouter(
         prefix=API_PREFIX, dependencies=[Depends(current_principal), BASELINE, Depends(audit_token_use)]
     )
-    for resource in (meta.router, datasets.router, tokens.router, users.router, views.router,
+    for resource in (datasets.router, tokens.router, users.router, views.router,
                      access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router,
-                     gateway.router, subscribers.router):
+                     gateway.router, subscribers.router, search.router):
         authenticated.include_router(resource)
     site.include_router(authenticated)
     return tuple(site.routes)
@@ -143,8 +145,9 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
             when given.
 
     Returns:
-        The app. Everything under ``/api/v1`` needs a bearer token; ``/health``
-        is the only public route.
+        The app. Everything under ``/api/v1`` needs a bearer token but the
+        OpenAPI document (``/api/v1/openapi.json``); ``/health`` and Swagger UI
+        (``/api/docs``) are public too.
     """
     if services is not None:
         settings = services.settings
@@ -170,7 +173,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
         summary="A governed data lake: datasets with data contracts, batches, commits.",
         version="0.1.0",
         lifespan=lifespan,
-        # The schema is served below, to authenticated callers only.
+        # The schema and Swagger UI are served by api.docs (locally, under a strict CSP).
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -193,6 +196,7 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.router.routes.extend(api_routes())
+    docs.install(app)
     openapi.install(app, API_PREFIX)
     from ui.app import mount_ui
 

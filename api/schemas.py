@@ -15,6 +15,7 @@ from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
 from lake.ingest import IngestResult
+from lake.search import SearchPage
 from lake.service import VacuumResult
 from lake.timestamps import UtcDateTime
 
@@ -218,3 +219,41 @@ class TokenCreated(TokenPublic):
     @classmethod
     def with_secret(cls, token: str, info: TokenInfo) -> TokenCreated:
         return cls(token=token, **TokenPublic.of(info).model_dump())
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+class SearchHitPublic(BaseModel):
+    kind: str = Field(description="dataset, view, metric or column")
+    key: str = Field(description="The object's name, e.g. ads.conversions or ads.conversions.email.")
+    domain: str
+    title: str
+    snippet: str = Field(description="Text around the first matching word, cut between words.")
+    owner: str
+    tags: list[str]
+    certified: bool
+    score: float = Field(description="Rank within this answer; higher is better.")
+
+
+class SearchCorrection(BaseModel):
+    word: str = Field(description="A query word that begins no indexed word.")
+    alternatives: list[str] = Field(description="The indexed words a typo or two away that it was also matched as.")
+
+
+class SearchPagePublic(BaseModel):
+    hits: list[SearchHitPublic]
+    offset: int
+    limit: int
+    has_more: bool = Field(description="Whether the next page (offset + limit) has at least one hit.")
+    corrections: list[SearchCorrection]
+
+    @classmethod
+    def of(cls, page: SearchPage) -> SearchPagePublic:
+        return cls(
+            hits=[SearchHitPublic(kind=h.kind, key=h.key, domain=h.domain, title=h.title, snippet=h.snippet,
+                                  owner=h.owner, tags=list(h.tags), certified=h.certified, score=h.score)
+                  for h in page.hits],
+            offset=page.offset, limit=page.limit, has_more=page.has_more,
+            corrections=[SearchCorrection(word=c.word, alternatives=list(c.alternatives)) for c in page.corrections],
+        )

@@ -1,9 +1,15 @@
-"""Search latency at 100k catalog objects.
+"""Search latency at 100k catalog objects, typo tolerance on.
 
 Fills a fresh catalog's search index with N documents (datasets, columns,
-views and metrics with realistic words), then times ranked queries of one to
-three words with and without filters. Prints p50/p95 per backend; the target
-is p95 <= 50 ms at 100k objects.
+views and metrics with realistic words), then times what the UI and the API
+ask: the first page grouped by kind, a ranked page of one kind with filters,
+the next page, word beginnings, and words with a typo (which go through the
+vocabulary, trigram candidates and edit distance). Prints p50 and p95 per
+query shape and backend, each p95 against the 30 ms limit as a ratio line
+(and this thread's CPU time beside the wall clock, since other load on the
+machine stretches the wall clock)::
+
+    search sqlite grouped p95: floor 30.00 ms (limit), Lakegate 12.31 ms, target <= 1.00, ratio 0.41
 
     .venv/bin/python bench/search.py [--objects 100000] [--queries 300] [--postgres URL]
 """
@@ -16,13 +22,18 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lake.catalog import Catalog
 from lake.search import SearchDocument, SearchIndex
 
+from _report import ratio_line
+
+LIMIT_MS = 30.0
 WORDS = ("viewer playback title episode season subscriber email country device revenue conversion impression "
          "campaign ad click watch minutes daily weekly monthly churn retention plan price region genre rating "
          "completion session stream buffer latency quality trial signup cancel renewal invoice refund partner "
@@ -48,6 +59,35 @@ def fill(index: SearchIndex, n: int, rng: random.Random) -> None:
     index.upsert(batch)
 
 
+def typo(word: str, rng: random.Random) -> str:
+    """``word`` with one letter dropped, doubled, swapped with the next or replaced."""
+    i = rng.randrange(1, len(word) - 1)
+    how = rng.randrange(4)
+    if how == 0:
+        return word[:i] + word[i + 1:]
+    if how == 1:
+        return word[:i] + word[i] + word[i:]
+    if how == 2:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + ("x" if word[i] != "x" else "y") + word[i + 1:]
+
+
+def shapes(index: SearchIndex, rng: random.Random) -> dict[str, Callable[[], object]]:
+    def words() -> str:
+        return " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+
+    long_words = [w for w in WORDS if len(w) >= 5]
+    return {
+        "grouped": lambda: index.grouped(words(), per_kind=5),
+        "kind page": lambda: index.page(words(), kinds=["metric", "view"], domains=[f"domain_{rng.randrange(50)}"],
+                                        limit=25),
+        "next page": lambda: index.page(words(), limit=25, offset=25),
+        "prefix": lambda: index.page(rng.choice(WORDS)[:3], limit=25),
+        "typo": lambda: index.grouped(" ".join(typo(w, rng) for w in rng.sample(long_words, rng.randint(1, 2))),
+                                      per_kind=5),
+    }
+
+
 def run(url: str, n: int, queries: int) -> None:
     catalog = Catalog(url)
     index = SearchIndex(catalog)
@@ -55,22 +95,23 @@ def run(url: str, n: int, queries: int) -> None:
     t0 = time.perf_counter()
     fill(index, n, rng)
     print(f"[{catalog.dialect}] indexed {index.count():,} objects in {time.perf_counter() - t0:.1f}s")
-    for label, kw in (("words", {}), ("words + kind/domain filter", {"kinds": ["metric", "view"]}),
-                      ("prefix", {"prefix": True})):
-        lat = []
+    index.page("warm up")  # reads the vocabulary once, as a server does on its first search
+    for label, ask in shapes(index, rng).items():
+        lat, cpu = [], []
         for _ in range(queries):
-            q = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
-            if kw.get("prefix"):
-                q = rng.choice(WORDS)[:3]
-            filters = {k: v for k, v in kw.items() if k != "prefix"}
-            t = time.perf_counter()
-            index.search(q, limit=20, **filters)  # type: ignore[arg-type]
+            t, c = time.perf_counter(), time.thread_time()
+            ask()
+            cpu.append((time.thread_time() - c) * 1000)
             lat.append((time.perf_counter() - t) * 1000)
         lat.sort()
+        cpu.sort()
         p50, p95 = statistics.median(lat), lat[int(len(lat) * 0.95) - 1]
-        verdict = "meets" if p95 <= 50 else "MISSES"
-        print(f"[{catalog.dialect}] {label:<28} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
-              f"({verdict} p95 <= 50 ms; ratio to limit {p95 / 50:.2f})")
+        # This thread's CPU time: all of the work on SQLite (in process), the client's share on
+        # PostgreSQL. On a busy machine it shows what the query costs apart from waiting for a core.
+        print(f"[{catalog.dialect}] {label:<10} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
+              f"(CPU of this thread: p50 {statistics.median(cpu):6.2f} ms  p95 {cpu[int(len(cpu) * 0.95) - 1]:6.2f} ms)")
+        print(ratio_line(f"search {catalog.dialect} {label} p95", f"{LIMIT_MS:.2f} ms (limit)", f"{p95:.2f} ms",
+                         p95 / LIMIT_MS, "<=", 1.0))
     catalog.dispose()
 
 

@@ -45,7 +45,7 @@ def _run_server(app_: Any, settings: Settings, host: str, port: int, cert: Path 
     scheme = "https" if cert else "http"
     if cert is None and not settings.behind_tls_proxy:
         note("serving plain HTTP: use it on this machine only, or pass --cert/--key", style="yellow")
-    note(f"Lakegate API on {scheme}://{host}:{port} (OpenAPI at /api/v1/openapi.json, with a token)", style="bold")
+    note(f"Lakegate on {scheme}://{host}:{port}: web UI at /ui, API docs at /api/docs", style="bold")
     uvicorn.run(
         app_,
         host=host,

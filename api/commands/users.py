@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.console import domain_errors, open_lake
+from api.console import domain_errors, fail, note, open_lake
 from lake.auth import PrincipalKind
 
 commands = typer.Typer()
@@ -41,3 +41,27 @@ def user_create(
         kind = PrincipalKind.SERVICE if service else PrincipalKind.USER
         created = lake.users.create(name, roles=role or [], kind=kind)
     typer.echo(f"created {created.kind.value} {created.name} (roles: {', '.join(created.roles) or 'none'})")
+
+
+@user_app.command("password")
+@domain_errors
+def user_password(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input "
+                                                                 "(first line) instead of asking.")] = False,
+) -> None:
+    """Set a user's password for the web UI (asked twice, not echoed); ends the user's web sessions."""
+    import sys
+
+    from api.services import open_services
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        fail("no password given")
+    with open_services() as services:
+        user = services.lake.users.set_password(name, password)
+        ended = services.ui_sessions.sign_out_user(user.name)
+    note(f"password set for {user.name}" + (f"; ended {ended} web session(s)" if ended else ""))

@@ -1,16 +1,13 @@
-"""The service itself: the public health check and the (authenticated) OpenAPI document."""
+"""The service itself: the public health check (the public OpenAPI document and its Swagger UI are in ``api.docs``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from api.schemas import Health
 
-#: Routes that need no token. Only the health check belongs here.
+#: Routes that need no token: the health check (and, from ``api.docs``, what documents the API).
 public = APIRouter(tags=["meta"])
-router = APIRouter(tags=["meta"])
 
 
 @public.get("/health")
@@ -21,9 +18,3 @@ async def health() -> Health:
     answers while every worker is busy.
     """
     return Health()
-
-
-@router.get("/openapi.json", include_in_schema=False)
-def openapi(request: Request) -> dict[str, Any]:
-    """The OpenAPI document, for authenticated callers only."""
-    return request.app.openapi()  # type: ignore[no-any-return]

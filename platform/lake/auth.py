@@ -26,6 +26,9 @@ from lake.errors import AccessDenied, AlreadyExists, AuthenticationError, Invali
 from lake.throttle import SignInThrottle
 
 TOKEN_PREFIX = "lg_"
+#: Passwords (for the web UI) are at least this long; the longest the API takes is 1024.
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
 #: How exact a token's ``last_used_at`` is.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 ADMIN_ROLE = "admin"
@@ -67,6 +70,21 @@ class TokenInfo:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse a password too short or too long to set.
+
+    Raises:
+        InvalidInput: naming the rule it breaks (never echoing the password).
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters; this one has "
+                           f"{len(password)}")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise InvalidInput("a password cannot be only spaces")
 
 
 def hash_password(password: str) -> str:
@@ -121,6 +139,8 @@ class Users:
         if not NAME_RE.fullmatch(name.replace("-", "_").replace(".", "_")):
             raise InvalidInput(f"user name {name!r} must be lower case letters, digits, '_', '-' or '.'")
         kind = PrincipalKind.parse(kind) if isinstance(kind, str) else kind
+        if password is not None:
+            check_password_rules(password)
         with self.catalog.session() as s:
             if s.scalars(select(User).where(User.name == name)).first() is not None:
                 raise AlreadyExists(f"user {name} already exists")
@@ -148,6 +168,24 @@ class Users:
         with self.catalog.session() as s:
             return [Principal(r.name, tuple(r.roles), PrincipalKind(r.kind))
                     for r in s.scalars(select(User).order_by(User.name))]
+
+    def set_password(self, name: str, password: str) -> Principal:
+        """Set (or replace) the password a user signs in to the web UI with.
+
+        Raises:
+            InvalidInput: the password breaks :func:`check_password_rules`, or
+                ``name`` is a service principal (services use API tokens).
+            NotFound: no such user.
+        """
+        check_password_rules(password)
+        with self.catalog.session() as s:
+            row = s.scalars(select(User).where(User.name == name)).first()
+            if row is None:
+                raise NotFound(f"user {name} does not exist")
+            if row.kind == PrincipalKind.SERVICE.value:
+                raise InvalidInput(f"{name} is a service principal: it signs in with API tokens, not a password")
+            row.password_hash = hash_password(password)
+            return Principal(row.name, tuple(row.roles), PrincipalKind(row.kind))
 
     def check_password(self, name: str, password: str, *, address: str | None = None) -> Principal:
         """The principal whose password this is.

@@ -3,9 +3,12 @@ driven through Starlette's test client."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -21,8 +24,10 @@ from lake.service import Lake
 API = "/api/v1"
 Headers = dict[str, str]
 
+#: The routes anyone may call: the health check and what documents the API.
+PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/docs")}
 EXPECTED_ROUTES = {
-    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/search"),
     ("POST", "/api/v1/datasets"),
     ("GET", "/api/v1/datasets"),
     ("GET", "/api/v1/datasets/{name}"),
@@ -119,8 +124,8 @@ def test_health_is_public_and_says_nothing_else(client: TestClient) -> None:
 
 def test_core_routes_are_mounted(client: TestClient) -> None:
     routes = app_routes(client.app)  # type: ignore[arg-type]
-    assert EXPECTED_ROUTES | {("GET", "/health")} <= routes
-    assert {path for _, path in routes if not path.startswith("/api/v1/")} == {"/health"}
+    assert routes >= EXPECTED_ROUTES | PUBLIC_ROUTES
+    assert {path for _, path in routes if not path.startswith("/api/v1/")} == {"/health", "/api/docs"}
 
 
 @pytest.mark.parametrize("headers", [
@@ -130,9 +135,9 @@ def test_core_routes_are_mounted(client: TestClient) -> None:
     {"Authorization": "Basic YWRtaW46YWRtaW4="},
     {"Authorization": "Bearer"},
 ], ids=["none", "unknown", "malformed", "basic", "empty"])
-def test_every_route_but_health_needs_a_token(client: TestClient, auth: dict[str, Headers],
-                                              headers: Headers) -> None:
-    routes = app_routes(client.app) - {("GET", "/health")}  # type: ignore[arg-type]
+def test_every_route_but_the_public_ones_needs_a_token(client: TestClient, auth: dict[str, Headers],
+                                                      headers: Headers) -> None:
+    routes = app_routes(client.app) - PUBLIC_ROUTES  # type: ignore[arg-type]
     assert routes >= EXPECTED_ROUTES
     answers = {}
     for method, path in sorted(routes):
@@ -179,7 +184,7 @@ def test_viewer_gets_403_where_a_permission_is_needed(
     # Discovery needs no role.
     for url in (f"{API}/datasets", f"{API}/datasets/sales.orders", f"{API}/datasets/sales.orders/commits",
                 f"{API}/datasets/sales.orders/history", f"{API}/datasets/sales.orders/contract/versions",
-                f"{API}/me", f"{API}/openapi.json"):
+                f"{API}/me", f"{API}/search?q=orders"):
         assert client.get(url, headers=viewer).status_code == 200, url
 
 
@@ -479,17 +484,36 @@ def test_commits_and_history(client: TestClient, auth: dict[str, Headers], order
 # -- OpenAPI ----------------------------------------------------------------------------------------
 
 
-def test_openapi_is_served_to_authenticated_callers_only(client: TestClient, auth: dict[str, Headers]) -> None:
-    for public in ("/openapi.json", "/docs", "/redoc", f"{API}/docs"):
-        assert client.get(public).status_code == 404, public
-    assert client.get(f"{API}/openapi.json").status_code == 401
-    r = client.get(f"{API}/openapi.json", headers=auth["victor"])
+def test_openapi_and_swagger_ui_are_public_and_the_operations_are_not(client: TestClient) -> None:
+    for absent in ("/openapi.json", "/docs", "/redoc", f"{API}/docs"):
+        assert client.get(absent).status_code == 404, absent
+    r = client.get(f"{API}/openapi.json")  # no token
     assert r.status_code == 200
     doc = r.json()
     assert doc["info"]["title"] == "Lakegate"
     assert "/api/v1/datasets/{name}/batches" in doc["paths"]
     assert "text/csv" in doc["paths"]["/api/v1/datasets/{name}/batches"]["post"]["requestBody"]["content"]
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+    search = doc["paths"]["/api/v1/search"]["get"]
+    assert {p["name"] for p in search["parameters"]} == {"q", "kind", "domain", "certified", "limit", "offset"}
+    assert {"401", "403", "422"} <= set(search["responses"])
+    assert client.get(f"{API}/search?q=orders").status_code == 401  # documented, not open
+
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert f"url: '{API}/openapi.json'" in html
+    assert "http://" not in html and "https://" not in html  # every file is ours: it loads offline
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp
+    inline = re.search(r"<script>(.*?)</script>", html, re.S)
+    assert inline is not None
+    digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp  # the one inline script, allowed by its hash and nothing else
+    for src in re.findall(r'(?:src|href)="([^"]+)"', html):
+        asset = client.get(src)
+        assert asset.status_code == 200 and len(asset.content) > 100, src
+    assert "SwaggerUIBundle" in client.get("/api/docs/static/swagger-ui-bundle.js").text
 
 
 # -- tokens and users ---------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from lake.service import Lake
 LakeOpener = Callable[[], contextlib.AbstractContextManager[Lake]]
 
 
-def run(runner: CliRunner, *args: str | Path) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
+def run(runner: CliRunner, *args: str | Path, input: str | None = None) -> Result:
+    return runner.invoke(app, [str(a) for a in args], input=input)
 
 
 def ok(runner: CliRunner, *args: str | Path) -> Result:
@@ -404,3 +404,34 @@ def test_lazy_commands_run_and_fail_as_before(runner: CliRunner, cli_home: Path)
     result = run(runner, "dataset", "show", "ads.nope")
     assert result.exit_code == 1 and result.stderr.startswith("error: ")
     assert run(runner, "no-such-command").exit_code == 2
+
+
+def test_user_password_sets_what_the_web_ui_signs_in_with(runner: CliRunner, initialised: str,
+                                                          cli_lake: LakeOpener) -> None:
+    from ui.errors import SignInRequired
+    from ui.sessions import SessionStore
+
+    ok(runner, "user", "create", "ana", "--role", "analyst")
+    ok(runner, "user", "create", "etl", "--service")
+    with cli_lake() as lake:
+        before, _ = SessionStore(lake).sign_in_token(lake.users.create_token("ana")[0])
+    asked = run(runner, "user", "password", "ana", input="first-pass-1\nfirst-pass-1\n")
+    assert asked.exit_code == 0, asked.stderr
+    assert "password set for ana; ended 1 web session(s)" in asked.stderr
+    assert "first-pass-1" not in asked.stdout + asked.stderr  # asked without echo
+    with cli_lake() as lake:
+        assert lake.users.check_password("ana", "first-pass-1").roles == ("analyst",)
+        with pytest.raises(SignInRequired):  # signed out everywhere
+            SessionStore(lake).resolve(before)
+    piped = run(runner, "user", "password", "ana", "--password-stdin", input="second-pass-2\n")
+    assert piped.exit_code == 0, piped.stderr
+    with cli_lake() as lake:
+        lake.users.check_password("ana", "second-pass-2")
+
+    short = run(runner, "user", "password", "ana", "--password-stdin", input="short\n")
+    assert (short.exit_code, short.stderr.strip()) == (
+        1, "error: a password needs at least 10 characters; this one has 5")
+    service = run(runner, "user", "password", "etl", "--password-stdin", input="service-pass-1\n")
+    assert service.exit_code == 1 and "service principal" in service.stderr
+    nobody = run(runner, "user", "password", "nobody", "--password-stdin", input="nobody-pass-1\n")
+    assert (nobody.exit_code, nobody.stderr.strip()) == (1, "error: user nobody does not exist")

@@ -6,39 +6,27 @@ from __future__ import annotations
 import enum
 import time
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
+from access.discovery import search_grouped, search_page
 from lake.errors import InvalidInput
+from lake.search import MAX_OFFSET, Correction, KindGroup, SearchHit, SearchKind, SearchPage
 from lake.service import Lake
 from ui import services
 from ui.inbox import waiting_for
 from ui.routing import Me, UiRoute
 from ui.templating import UI_PREFIX, render
-from ui.visibility import discoverable, hit_filter, link_for
+from ui.visibility import discoverable, link_for
 
 router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
 
 PAGE_SIZE = 25
-
-
-class SearchKind(enum.StrEnum):
-    DATASET = "dataset"
-    COLUMN = "column"
-    VIEW = "view"
-    METRIC = "metric"
-
-    @classmethod
-    def parse(cls, text: str) -> SearchKind:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            allowed = ", ".join(k.value for k in cls)
-            raise InvalidInput(f"unknown kind {text!r}; expected one of: {allowed}") from None
-
-    @property
-    def label(self) -> str:
-        return {"dataset": "Datasets", "column": "Columns", "view": "Views", "metric": "Metrics"}[self.value]
+#: Hits per kind on the grouped first page.
+PER_KIND = 5
+#: The last page a kind's list goes to (``lake.search.MAX_OFFSET``).
+PAGE_LIMIT = MAX_OFFSET // PAGE_SIZE + 1
 
 
 class Certification(enum.StrEnum):
@@ -84,20 +72,53 @@ def search(
     kind: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     domain: Annotated[str, Query(max_length=63)] = "",
     certified: Annotated[str, Query(max_length=3)] = "",
+    page: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 1,
 ) -> Response:
-    """Ranked search results the person may discover."""
+    """Ranked search results the person may discover.
+
+    Without a kind chosen, the best hits of each kind in groups (datasets,
+    views, metrics, then columns), each with a link to all of its kind; with
+    kinds chosen, one ranked list in pages.
+    """
     kinds = [SearchKind.parse(k) for k in kind if k]
     cert = Certification.parse(certified)
     control = services.access(request)
     services.catalog_sync(request).ensure()
+    index = services.search_index(request)
+    domains = [domain] if domain else []
     started = time.perf_counter()
-    hits = services.search_index(request).search(
-        q, kinds=[k.value for k in kinds], domains=[domain] if domain else [], certified=cert.flag,
-        limit=PAGE_SIZE, visible=hit_filter(control, me.user)) if q.strip() else []
+    groups: tuple[KindGroup, ...] = ()
+    results: SearchPage | None = None
+    corrections: tuple[Correction, ...] = ()
+    if q.strip() and kinds:
+        results = search_page(index, control, me.user, q, kinds=[k.value for k in kinds], domains=domains,
+                              certified=cert.flag, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        corrections = results.corrections
+    elif q.strip():
+        grouped = search_grouped(index, control, me.user, q, domains=domains, certified=cert.flag,
+                                 per_kind=PER_KIND)
+        groups, corrections = grouped.groups, grouped.corrections
     elapsed_ms = (time.perf_counter() - started) * 1000
-    results = [{"hit": h, "href": link_for(h.kind, h.key)} for h in hits]
+
+    def url(**change: object) -> str:
+        params: dict[str, object] = {"q": q, "kind": [k.value for k in kinds], "domain": domain,
+                                     "certified": cert.value, "page": page, **change}
+        kept = {k: v for k, v in params.items() if v not in ("", [], 1) or k == "q"}
+        return f"{UI_PREFIX}/search?" + urlencode(kept, doseq=True)
+
     return render(request, "search.html", {
         "q": q, "kinds": list(SearchKind), "chosen": {k.value for k in kinds}, "domain": domain,
-        "domains": _domains(services.lake_of(request)), "certified": cert.value, "results": results,
-        "elapsed_ms": elapsed_ms, "page_size": PAGE_SIZE,
+        "domains": _domains(services.lake_of(request)), "certified": cert.value, "elapsed_ms": elapsed_ms,
+        "groups": [{"kind": SearchKind(g.kind), "hits": [_hit(h) for h in g.hits],
+                    "more": url(kind=[g.kind], page=1) if g.has_more else ""} for g in groups],
+        "results": [_hit(h) for h in results.hits] if results else [],
+        "paged": results is not None, "page": page,
+        "previous": url(page=page - 1) if results and page > 1 else "",
+        "next": url(page=page + 1) if results and results.has_more and page < PAGE_LIMIT else "",
+        "first": (page - 1) * PAGE_SIZE + 1,
+        "corrections": corrections,
     }, section="search")
+
+
+def _hit(hit: SearchHit) -> dict[str, object]:
+    return {"hit": hit, "href": link_for(hit.kind, hit.key)}

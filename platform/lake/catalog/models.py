@@ -174,3 +174,13 @@ class SearchDocumentRow(Base):
     owner: Mapped[str] = mapped_column(String(255))
     certified: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime())
+
+
+class SearchTermRow(Base):
+    """A word of the search index, for typo tolerance (``lake.search.vocabulary``); rows are only added."""
+
+    __tablename__ = "search_terms"
+    __table_args__ = (UniqueConstraint("term", name="uq_search_terms_term"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    term: Mapped[str] = mapped_column(String(64))

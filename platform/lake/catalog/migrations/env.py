@@ -17,9 +17,11 @@ from sqlalchemy import MetaData, create_engine
 from lake.catalog.models import Base
 
 #: Full-text structures of ``lake.search`` that only the database describes:
-#: SQLite's FTS5 table and its shadow tables (``search_fts*``), PostgreSQL's
-#: generated tsvector columns and their GIN indexes. Autogenerate leaves them alone.
-SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_search_tsv_name"})
+#: SQLite's FTS5 tables, their shadow tables and content view (``search_fts*``,
+#: ``search_names*``), PostgreSQL's
+#: generated tsvector columns, their GIN indexes and the narrow copy of the name
+#: vectors (``search_names_pg``). Autogenerate leaves them alone.
+SEARCH_ENGINE_OBJECTS = frozenset({"tsv", "tsv_name", "ix_search_tsv", "ix_search_tsv_name", "ix_search_names_pg_tsv"})
 
 
 def catalog_metadata() -> MetaData:
@@ -39,7 +41,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if name is None:
         return True
     if type_ == "table":
-        return not name.startswith("search_fts")
+        return not name.startswith(("search_fts", "search_names"))
     return name not in SEARCH_ENGINE_OBJECTS
 
 
