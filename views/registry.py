@@ -105,15 +105,17 @@ def _reads(parsed: Parsed) -> set[str]:
     """Names a definition's SQL reads (best effort: analysis reports errors later)."""
     if parsed.error is not None or not parsed.statements or parsed.statements[0] is None:
         return set()
+    census = parsed.census
+    tables = census.tables if census is not None else [
+        table for statement in parsed.statements if statement is not None for table in statement.find_all(exp.Table)]
     names = set()
-    for statement in parsed.statements:
-        for table in statement.find_all(exp.Table) if statement is not None else ():
-            try:
-                ref = ref_of_table(table)
-            except ValueError:
-                continue
-            if ref is not None:
-                names.add(ref.qualified)
+    for table in tables:
+        try:
+            ref = ref_of_table(table)
+        except ValueError:
+            continue
+        if ref is not None:
+            names.add(ref.qualified)
     return names
 
 
@@ -182,7 +184,7 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
         analysis = analyze(definition, snapshot, version=version, parsed=parsed.pop(name))
         owner = definition.owner or (current.owner if current else "")
         record = VersionRecord(
-            view=name, version=version, sql=definition.sql, compiled_sql=analysis.compiled_sql,
+            view=name, version=version, sql=definition.sql, compiled_sql=analysis.compiled,
             materialization=definition.materialization, owner=owner, description=definition.description,
             tags=definition.tags, columns=analysis.columns, dependencies=analysis.dependencies,
             grain=analysis.grain, major=False, spark_checked=spark_check,
