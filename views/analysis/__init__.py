@@ -28,7 +28,7 @@ from views.analysis.context import Context
 from views.analysis.grain import grain as grain_of
 from views.analysis.grain import resolved_grain
 from views.analysis.lineage import Facts, column_facts
-from views.analysis.references import Inputs, resolve_tables
+from views.analysis.references import Inputs, resolve_tables, rewrite_tables
 from views.analysis.resolution import Unsupported, resolve
 from views.analysis.statement import Parsed, parse_query
 from views.columns import Dependency, Grain, ViewColumn
@@ -168,7 +168,7 @@ def _analysis(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs:
     )
     dependencies = tuple(source.dependency() for source in inputs.sources.values())
     return Analysis(view=definition.name, columns=columns, dependencies=dependencies, grain=grain(),
-                    inputs=inputs, compiled=compiled)
+                    inputs=Inputs(inputs.sources), compiled=compiled)
 
 
 def _resolved(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs: Inputs,
@@ -180,13 +180,20 @@ def _resolved(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs:
     """
     resolution = resolve(root, census, inputs, definition.sql)
     facts = column_facts(ctx, resolution.scopes, inputs, resolution)
+    # The compiled SQL is written from the SQL, parsed again, when first read: the analysis keeps
+    # no tree, so a plan's trees die young (hundreds of them kept alive would get Python's
+    # collector to scan the whole heap during the plan).
     return _analysis(definition, ctx, root, inputs, facts, lambda: resolved_grain(root, resolution),
-                     Deferred(partial(_qualified_sql, ctx, root, inputs, definition.sql)))
+                     Deferred(partial(_qualified_sql, ctx, Inputs(inputs.sources))))
 
 
-def _qualified_sql(ctx: Context, root: exp.Query, inputs: Inputs, sql: str) -> str:
-    """The compiled SQL of a query resolved directly (its tree is qualified now, in place)."""
-    return _qualify(ctx, root, inputs, sql).sql(dialect="spark", pretty=True, copy=False)
+def _qualified_sql(ctx: Context, inputs: Inputs) -> str:
+    """The compiled SQL of a query the analysis resolved directly, parsed again from its SQL."""
+    parsed = Parsed.of(ctx.sql)
+    root = parse_query(ctx, parsed)
+    assert parsed.census is not None
+    rewrite_tables(parsed.census)
+    return _qualify(ctx, root, inputs, ctx.sql).sql(dialect="spark", pretty=True, copy=False)
 
 
 def _qualified(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs: Inputs) -> Analysis:

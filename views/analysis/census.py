@@ -99,8 +99,11 @@ class Census:
                 assert isinstance(node, exp.Column)
                 if select is not None:
                     columns.setdefault(id(select), []).append(node)
-                if unsupported is None and (not isinstance(node.this, exp.Identifier) or any(
-                        value for key, value in node.args.items() if key not in ("this", "table"))):
+                qualifier = node.args.get("table")
+                if unsupported is None and (
+                        not isinstance(node.this, exp.Identifier)
+                        or (qualifier is not None and not isinstance(qualifier, exp.Identifier))
+                        or any(value for key, value in node.args.items() if key not in ("this", "table"))):
                     unsupported = "a column with more than two parts, or alias.*"
             elif kind == _IDENTIFIER:
                 if unsupported is None and not isinstance(node.parent, _NAMING_PARENTS):

@@ -208,7 +208,15 @@ class _Walker:
         inner_scopes = {id(s.expression): s for s in scope.subquery_scopes}
         columns: list[Facts] = []
         aggregates = False
-        for node in expr.walk(prune=lambda n: isinstance(n, exp.Subquery)):
+        stack = [expr]
+        while stack:  # every node of the expression, subqueries not entered
+            node = stack.pop()
+            if not isinstance(node, exp.Subquery):
+                for value in node.args.values():
+                    if isinstance(value, exp.Expr):
+                        stack.append(value)
+                    elif isinstance(value, list):
+                        stack.extend(v for v in value if isinstance(v, exp.Expr))
             if isinstance(node, exp.Column):
                 columns.append(self._lookup(scope, node))
             elif isinstance(node, exp.Subquery):

@@ -108,9 +108,22 @@ def resolve_tables(ctx: Context, root: exp.Query, snapshot: Snapshot, census: Ce
             assert source is not None
             sources[ref] = source
         tables[id(node)] = (node, ref, sources[ref])
-        node.set("this", exp.to_identifier(ref.table_identifier, quoted=True))
-        node.set("db", exp.to_identifier(ref.domain, quoted=True))
-        node.set("catalog", None)
-        if ref.pin is not None and not node.alias:
-            node.set("alias", exp.TableAlias(this=exp.to_identifier(ref.name)))
+        _canonical(node, ref)
     return Inputs(sources, tables)
+
+
+def _canonical(node: exp.Table, ref: Ref) -> None:
+    node.set("this", exp.to_identifier(ref.table_identifier, quoted=True))
+    node.set("db", exp.to_identifier(ref.domain, quoted=True))
+    node.set("catalog", None)
+    if ref.pin is not None and not node.alias:
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(ref.name)))
+
+
+def rewrite_tables(census: Census) -> None:
+    """Rewrite the table references of a query whose tables :func:`resolve_tables` accepted
+    (e.g. parsed again from the same SQL) as it did, without the catalog."""
+    for node in census.tables:
+        ref = ref_of_table(node)
+        if ref is not None:
+            _canonical(node, ref)

@@ -58,16 +58,15 @@ class Resolution:
     """The scopes of a query (CTEs in order, the outer query last) and the input of each column."""
 
     scopes: list[SelectScope]
-    tables: dict[int, str]
+    columns: dict[int, tuple[str, str]]  # id of a column node -> (alias of its input, its name)
 
     def table_of(self, column: exp.Column) -> str:
         """The alias of the input ``column`` reads."""
-        return self.tables[id(column)]
+        return self.columns[id(column)][0]
 
-    @staticmethod
-    def name_of(column: exp.Column) -> str:
-        """The column's name as Spark compares it."""
-        return column.name.lower()
+    def name_of(self, column: exp.Column) -> str:
+        """The column's name as Spark compares it (lower case)."""
+        return self.columns[id(column)][1]
 
     def outputs(self, scope: ScopeLike) -> list[str]:
         """The output names of a scope, lower case."""
@@ -100,8 +99,8 @@ def _source_columns(source: exp.Table | SelectScope, inputs: Inputs) -> Collecti
 
 
 def _scope(select: exp.Select, census: Census, inputs: Inputs, ctes: dict[str, SelectScope],
-           tables: dict[int, str]) -> SelectScope:
-    """Resolve one SELECT that sees the CTEs ``ctes`` (by name); columns go to ``tables``."""
+           resolved: dict[int, tuple[str, str]]) -> SelectScope:
+    """Resolve one SELECT that sees the CTEs ``ctes`` (by name); its columns go to ``resolved``."""
     for key, value in select.args.items():
         if key not in _CLAUSES and _set(value):
             raise Unsupported(f"the {key} clause")
@@ -158,8 +157,9 @@ def _scope(select: exp.Select, census: Census, inputs: Inputs, ctes: dict[str, S
     available = {alias: _source_columns(source, inputs) for alias, source in scope.sources.items()}
     scope.columns = census.columns.get(id(select), [])
     for column in scope.columns:
-        name = column.name.lower()
-        table = column.table.lower()
+        name = column.this.this.lower()  # the census let through only Identifier parts
+        qualifier = column.args.get("table")
+        table = qualifier.this.lower() if qualifier is not None else ""
         if table:
             if name not in available.get(table, ()):
                 raise Unsupported("a column its table does not have")
@@ -170,7 +170,7 @@ def _scope(select: exp.Select, census: Census, inputs: Inputs, ctes: dict[str, S
             if len(having) != 1:
                 raise Unsupported("a column in no input or in several")
             table = having[0]
-        tables[id(column)] = table
+        resolved[id(column)] = (table, name)
     return scope
 
 
@@ -192,7 +192,7 @@ def resolve(root: exp.Query, census: Census, inputs: Inputs, sql: str) -> Resolu
         raise Unsupported("sqlglot meta comments")
     if not isinstance(root, exp.Select):
         raise Unsupported("not a SELECT")
-    tables: dict[int, str] = {}
+    resolved: dict[int, tuple[str, str]] = {}
     scopes: list[SelectScope] = []
     ctes: dict[str, SelectScope] = {}
     with_ = root.args.get("with_")
@@ -205,8 +205,8 @@ def resolve(root: exp.Query, census: Census, inputs: Inputs, sql: str) -> Resolu
             name = _alias(cte)
             if not name or name in ctes or not isinstance(cte.this, exp.Select):
                 raise Unsupported("a CTE that is not one named SELECT")
-            scope = _scope(cte.this, census, inputs, dict(ctes), tables)
+            scope = _scope(cte.this, census, inputs, dict(ctes), resolved)
             scopes.append(scope)
             ctes[name] = scope
-    scopes.append(_scope(root, census, inputs, ctes, tables))
-    return Resolution(scopes, tables)
+    scopes.append(_scope(root, census, inputs, ctes, resolved))
+    return Resolution(scopes, resolved)
