@@ -82,23 +82,23 @@ class Census:
     @classmethod
     def of(cls, root: exp.Expr) -> Census:
         census = cls()
-        found: list[tuple[int, exp.Table]] = []
-        columns = census.columns
+        tables: list[exp.Table] = []
+        columns: list[exp.Column] = []
         unsupported: str | None = None
-        # Depth-first, children in order; tables are sorted by depth afterwards (a stable sort),
-        # which gives breadth-first order: both order nodes of one depth by their path from the root.
-        stack: list[tuple[exp.Expr, int, exp.Expr | None]] = [(root, 0, None)]
+        kinds = _KINDS
+        # Depth first, children in order (pushed reversed): nodes of one depth come in the order
+        # of their paths from the root, as breadth first; tables are then sorted by depth.
+        stack: list[exp.Expr] = [root]
         while stack:
-            node, depth, select = stack.pop()
-            kind = _KINDS.get(type(node))
+            node = stack.pop()
+            kind = kinds.get(type(node))
             if kind is None:
                 kind = _kind(type(node))
             if kind == _OTHER:
                 pass
             elif kind == _COLUMN:
                 assert isinstance(node, exp.Column)
-                if select is not None:
-                    columns.setdefault(id(select), []).append(node)
+                columns.append(node)
                 qualifier = node.args.get("table")
                 if unsupported is None and (
                         not isinstance(node.this, exp.Identifier)
@@ -110,14 +110,13 @@ class Census:
                     unsupported = f"a name inside {type(node.parent).__name__}"
             elif kind == _TABLE:
                 assert isinstance(node, exp.Table)
-                found.append((depth, node))
+                tables.append(node)
             elif kind == _SELECT:
                 if unsupported is None and node is not root and not (
                     isinstance(node.parent, exp.CTE) and node.parent.parent is not None
                     and node.parent.parent.parent is root
                 ):
                     unsupported = "a nested query"
-                select = node
             elif kind == _CTE:
                 assert isinstance(node, exp.CTE)
                 census.cte_names.add(node.alias_or_name.lower())
@@ -132,15 +131,30 @@ class Census:
                     unsupported = type(node).__name__
             else:
                 census.forbidden = True
-            values = list(node.args.values())
-            for value in reversed(values):
+            for value in reversed(node.args.values()):
                 if isinstance(value, exp.Expr):
-                    stack.append((value, depth + 1, select))
+                    stack.append(value)
                 elif isinstance(value, list):
                     for item in reversed(value):
                         if isinstance(item, exp.Expr):
-                            stack.append((item, depth + 1, select))
-        found.sort(key=lambda pair: pair[0])
-        census.tables = [table for _, table in found]
+                            stack.append(item)
+        if len(tables) > 1:
+            tables.sort(key=_depth)
+        census.tables = tables
+        for column in columns:
+            select = column.parent
+            while select is not None and not isinstance(select, exp.Select):
+                select = select.parent
+            if select is not None:
+                census.columns.setdefault(id(select), []).append(column)
         census.unsupported = unsupported
         return census
+
+
+def _depth(node: exp.Expr) -> int:
+    depth = 0
+    parent = node.parent
+    while parent is not None:
+        depth += 1
+        parent = parent.parent
+    return depth

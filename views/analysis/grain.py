@@ -86,10 +86,7 @@ class _Direct:
 
 def _select_grain(select: exp.Select, scope: Any, spelling: _Spelling) -> Grain:
     group = select.args.get("group")
-    if group is not None or any(
-        isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
-        for p in select.expressions for n in p.walk(prune=lambda n: isinstance(n, (exp.Subquery, exp.Window)))
-    ):
+    if group is not None or any(_aggregates(p) for p in select.expressions):
         keys = []
         # Group keys are named by the projection that outputs them, if any (only grouped selects need them).
         projections = {spelling.key(p.this if isinstance(p, exp.Alias) else p): name
@@ -125,6 +122,23 @@ def _select_grain(select: exp.Select, scope: Any, spelling: _Spelling) -> Grain:
         else:
             tables.append(node.sql(dialect="spark"))
     return Grain(GrainKind.ROWS, tuple(tables))
+
+
+def _aggregates(projection: exp.Expr) -> bool:
+    """Whether an aggregate (not a window function) computes the projection."""
+    stack = [projection]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window):
+            return True
+        if isinstance(node, (exp.Subquery, exp.Window)):
+            continue  # its own rows
+        for value in node.args.values():
+            if isinstance(value, exp.Expr):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, exp.Expr))
+    return False
 
 
 def _grain_of(query: exp.Expr, scope: Any, spelling: _Spelling) -> Grain:
