@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,30 +20,50 @@ def topological_order(edges: Mapping[str, Iterable[str]]) -> list[str]:
     Raises:
         CycleFound: The graph has a cycle (its path is on the exception).
     """
-    order: list[str] = []
+    return list(iter_topological(edges, lambda node: edges[node]))
+
+
+def iter_topological(nodes: Collection[str], depends_on: Callable[[str], Iterable[str]]) -> Iterator[str]:
+    """:func:`topological_order`, node by node, asking for a node's dependencies only when it is reached.
+
+    The order is the same as :func:`topological_order`'s (depth first, nodes and
+    dependencies by name), so a caller can process each node as it comes (its
+    dependencies came before) without knowing the whole graph first.
+
+    Args:
+        nodes: The nodes to order.
+        depends_on: The nodes a node depends on (others than ``nodes`` are ignored);
+            called once per node.
+
+    Raises:
+        CycleFound: When the walk meets a cycle (nodes before it were yielded).
+    """
     state: dict[str, int] = {}  # 1 visiting, 2 done
-    for start in sorted(edges):
+
+    def todo(node: str) -> list[str]:
+        return sorted(d for d in depends_on(node) if d in nodes)
+
+    for start in sorted(nodes):
         if state.get(start) == 2:
             continue
-        stack: list[tuple[str, list[str]]] = [(start, sorted(d for d in edges[start] if d in edges))]
-        path = [start]
         state[start] = 1
+        stack: list[tuple[str, list[str]]] = [(start, todo(start))]
+        path = [start]
         while stack:
-            node, todo = stack[-1]
-            if todo:
-                nxt = todo.pop(0)
+            node, waiting = stack[-1]
+            if waiting:
+                nxt = waiting.pop(0)
                 if state.get(nxt) == 1:
                     raise CycleFound(path[path.index(nxt):] + [nxt])
                 if state.get(nxt) != 2:
                     state[nxt] = 1
                     path.append(nxt)
-                    stack.append((nxt, sorted(d for d in edges[nxt] if d in edges)))
+                    stack.append((nxt, todo(nxt)))
                 continue
             stack.pop()
             path.pop()
             state[node] = 2
-            order.append(node)
-    return order
+            yield node
 
 
 class CycleFound(Exception):

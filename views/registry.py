@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from views.columns import SourceKind
 from views.definition import ViewDefinition
 from views.diff import VersionDiff, diff_versions
 from views.errors import BreakingViewChange, InvalidViewDefinition, ViewCycle
-from views.graph import CycleFound, Impact, find_cycle, impact, topological_order
+from views.graph import CycleFound, Impact, find_cycle, impact, iter_topological
 from views.models import View, ViewVersion
 from views.names import parse_ref, ref_of_table
 from views.search import view_document
@@ -105,15 +105,17 @@ def _reads(parsed: Parsed) -> set[str]:
     """Names a definition's SQL reads (best effort: analysis reports errors later)."""
     if parsed.error is not None or not parsed.statements or parsed.statements[0] is None:
         return set()
+    census = parsed.census
+    tables = census.tables if census is not None else [
+        table for statement in parsed.statements if statement is not None for table in statement.find_all(exp.Table)]
     names = set()
-    for statement in parsed.statements:
-        for table in statement.find_all(exp.Table) if statement is not None else ():
-            try:
-                ref = ref_of_table(table)
-            except ValueError:
-                continue
-            if ref is not None:
-                names.add(ref.qualified)
+    for table in tables:
+        try:
+            ref = ref_of_table(table)
+        except ValueError:
+            continue
+        if ref is not None:
+            names.add(ref.qualified)
     return names
 
 
@@ -167,11 +169,40 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
             raise InvalidViewDefinition(f"{d.name} is a dataset; a view needs a name of its own",
                                         where=d.file or d.name)
         by_name[d.name] = d
-    parsed = {n: Parsed.of(d.sql) for n, d in by_name.items()}  # one parse each, for the order and the analysis
+    parsed: dict[str, Parsed] = {}  # one parse each, for the order and the analysis
+
+    def reads(name: str) -> set[str]:
+        parsed[name] = Parsed.of(by_name[name].sql)
+        return _reads(parsed[name])
+
+    # Each definition is parsed when the dependency order reaches it and analyzed as soon as its
+    # inputs are, so its tree is short-lived; with Spark, the whole order comes first.
+    order = iter_topological(by_name.keys(), reads)
+    if spark_check:
+        order = iter(_complete(order, by_name))
     try:
-        order = topological_order({n: _reads(parsed[n]) & by_name.keys() for n in by_name})
+        return _plan_in_order(lake, by_name, order, parsed, snapshot, spark_check)
     except CycleFound as found:
         raise _cycle_error(by_name[found.path[0]], found.path) from None
+    except Exception:
+        _complete(order, by_name)  # a cycle is refused before anything else, as if the order came first
+        raise
+
+
+def _complete(order: Iterator[str], by_name: Mapping[str, ViewDefinition]) -> list[str]:
+    """The rest of a dependency order.
+
+    Raises:
+        ViewCycle: The definitions read each other in a circle.
+    """
+    try:
+        return list(order)
+    except CycleFound as found:
+        raise _cycle_error(by_name[found.path[0]], found.path) from None
+
+
+def _plan_in_order(lake: Lake, by_name: Mapping[str, ViewDefinition], order: Iterator[str],
+                   parsed: dict[str, Parsed], snapshot: Snapshot, spark_check: bool) -> Plan:
     spark: Any = None
     items: list[PlanItem] = []
     for name in order:
@@ -182,7 +213,7 @@ def plan(lake: Lake, definitions: Sequence[ViewDefinition], *, spark_check: bool
         analysis = analyze(definition, snapshot, version=version, parsed=parsed.pop(name))
         owner = definition.owner or (current.owner if current else "")
         record = VersionRecord(
-            view=name, version=version, sql=definition.sql, compiled_sql=analysis.compiled_sql,
+            view=name, version=version, sql=definition.sql, compiled_sql=analysis.compiled,
             materialization=definition.materialization, owner=owner, description=definition.description,
             tags=definition.tags, columns=analysis.columns, dependencies=analysis.dependencies,
             grain=analysis.grain, major=False, spark_checked=spark_check,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 
@@ -45,11 +46,16 @@ class Source:
     pinned: bool
     columns: tuple[SourceColumn, ...]
 
-    def column(self, name: str) -> SourceColumn | None:
+    @cached_property
+    def names(self) -> dict[str, SourceColumn]:
+        """The columns by name (the first of a name)."""
+        out: dict[str, SourceColumn] = {}
         for col in self.columns:
-            if col.name == name:
-                return col
-        return None
+            out.setdefault(col.name, col)
+        return out
+
+    def column(self, name: str) -> SourceColumn | None:
+        return self.names.get(name)
 
     def column_source(self, column: str) -> ColumnSource:
         return ColumnSource(self.kind, self.name, self.version, column)
@@ -94,6 +100,9 @@ class Snapshot:
         self.datasets = datasets
         self.current_major = current_major
         self.views = views
+        # Each reference resolves to one Source per snapshot (views reading the same input share it);
+        # a view's entries go when a version of it is added.
+        self._resolved: dict[str, dict[int | None, Source | None]] = {}
 
     @classmethod
     def load(cls, lake: Lake) -> Snapshot:
@@ -157,6 +166,13 @@ class Snapshot:
         Raises:
             ValueError: A dataset and a view share the name.
         """
+        kept = self._resolved.setdefault(ref.qualified, {})
+        if ref.pin in kept:
+            return kept[ref.pin]
+        source = kept[ref.pin] = self._resolve(ref)
+        return source
+
+    def _resolve(self, ref: Ref) -> Source | None:
         name = ref.qualified
         if name in self.datasets and self.is_view(name):
             raise ValueError(f"{name} is both a dataset and a view")
@@ -172,6 +188,7 @@ class Snapshot:
 
     def add_version(self, record: VersionRecord) -> None:
         """Overlay a planned version: it becomes the view's current version."""
+        self._resolved.pop(record.view, None)
         state = self.views.get(record.view)
         if state is None:
             state = self.views[record.view] = ViewState(record.view, None, None)

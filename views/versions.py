@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from views.columns import Dependency, Grain, SourceKind, ViewColumn
+from views.deferred import DeferredText
 from views.definition import Materialization, ViewDefinition
 from views.models import View, ViewVersion
 
@@ -18,7 +19,6 @@ class VersionRecord:
     view: str
     version: int
     sql: str
-    compiled_sql: str
     materialization: Materialization
     owner: str
     description: str
@@ -27,6 +27,9 @@ class VersionRecord:
     dependencies: tuple[Dependency, ...]
     grain: Grain
     major: bool
+    #: A ``str``; given as a :class:`~views.deferred.Deferred` by planning, which does not read it,
+    #: and written when first read (a descriptor, one for the class: no shared default).
+    compiled_sql: DeferredText = DeferredText()  # noqa: RUF009
     changes: tuple[dict[str, Any], ...] = ()
     spark_checked: bool = False
     author: str = ""

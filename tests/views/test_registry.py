@@ -171,6 +171,31 @@ def test_cycle_inside_one_plan(demo_lake: Lake) -> None:
                          defn("analytics.y", "SELECT x.country FROM analytics.x x")], spark_check=False)
 
 
+def test_a_cycle_is_refused_before_an_earlier_bad_definition(demo_lake: Lake) -> None:
+    """Planning analyzes each view as the dependency order reaches it, yet a cycle anywhere is
+    refused first, as when the whole order is known before any analysis."""
+    with pytest.raises(ViewCycle, match=r"analytics\.x -> analytics\.y -> analytics\.x"):
+        plan(demo_lake, [defn("analytics.a_bad", "SELECT nope FROM playback.events"),
+                         defn("analytics.x", "SELECT y.country FROM analytics.y y"),
+                         defn("analytics.y", "SELECT x.country FROM analytics.x x")], spark_check=False)
+
+
+def test_dependency_order_asks_for_a_node_when_it_is_reached() -> None:
+    from views.graph import iter_topological, topological_order
+
+    edges = {"c": ["b"], "b": ["a"], "a": [], "d": ["a", "c", "elsewhere"]}
+    asked: list[str] = []
+
+    def depends_on(node: str) -> list[str]:
+        asked.append(node)
+        return edges[node]
+
+    order = iter_topological(edges.keys(), depends_on)
+    assert next(order) == "a" and asked == ["a"]
+    assert [*order] == ["b", "c", "d"] == topological_order(edges)[1:]
+    assert sorted(asked) == ["a", "b", "c", "d"]
+
+
 def test_plan_orders_by_dependency_and_applies_all_or_nothing(demo_lake: Lake) -> None:
     top = defn("analytics.top", "SELECT d.country, d.viewers FROM analytics.daily d")
     base = defn("analytics.daily", DAILY)

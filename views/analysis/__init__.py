@@ -12,22 +12,29 @@ from __future__ import annotations
 import difflib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.schema import MappingSchema
 
 from lake.contracts import NAME_RE
+from views.analysis.census import Census
 from views.analysis.context import Context
 from views.analysis.grain import grain as grain_of
-from views.analysis.lineage import column_facts
-from views.analysis.references import Inputs, resolve_tables
+from views.analysis.grain import resolved_grain
+from views.analysis.lineage import Facts, column_facts
+from views.analysis.references import Inputs, resolve_tables, rewrite_tables
+from views.analysis.resolution import Unsupported, resolve
 from views.analysis.statement import Parsed, parse_query
 from views.columns import Dependency, Grain, ViewColumn
+from views.deferred import Deferred
 from views.definition import ViewDefinition
-from views.errors import InvalidViewDefinition
+from views.errors import InvalidViewDefinition, ViewCompileError
 from views.names import ref_of_table
 from views.sources import Snapshot
 
@@ -41,9 +48,14 @@ class Analysis:
     view: str
     columns: tuple[ViewColumn, ...]
     dependencies: tuple[Dependency, ...]
-    compiled_sql: str
     grain: Grain
     inputs: Inputs
+    compiled: Deferred  # the compiled SQL, written when first read (:mod:`views.deferred`)
+
+    @property
+    def compiled_sql(self) -> str:
+        """Spark SQL over ``domain.name`` references: qualified, stars expanded, pretty printed."""
+        return self.compiled.get()
 
     def column(self, name: str) -> ViewColumn | None:
         for col in self.columns:
@@ -116,37 +128,18 @@ def _unknown_qualified_column(ctx: Context, root: exp.Query, inputs: Inputs, mes
             ctx.fail(f"{source.name} has no column {column.name!r}{hint}", kind="unknown_column", node=column)
 
 
-def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | None = None,
-            parsed: Parsed | None = None) -> Analysis:
-    """Analyze a definition against the catalog.
-
-    Args:
-        definition: The view's name, SQL and docs.
-        snapshot: Datasets and views to resolve names against.
-        version: The version being created, for error messages.
-        parsed: ``definition.sql`` already parsed (:meth:`Parsed.of`); its trees are
-            changed by the analysis. Parsed here when not given.
-
-    Returns:
-        The output columns (types, lineage, PII), dependencies, grain and compiled SQL.
-
-    Raises:
-        ViewCompileError: The SQL is refused (syntax, statement kind, unknown
-            table or column, PII misuse, a view reading itself), with line and column.
-        InvalidViewDefinition: Column docs name columns the view does not output.
-    """
-    ctx = Context(definition.name, definition.sql, definition.file, definition.sql_line, version)
-    root = parse_query(ctx, parsed)
-    _check_projection_names(ctx, root)
-    inputs = resolve_tables(ctx, root, snapshot)
+def _qualify(ctx: Context, root: exp.Query, inputs: Inputs, sql: str) -> exp.Query:
+    """``root`` qualified by sqlglot (in place): tables and columns resolved, stars expanded, names quoted."""
     try:
-        schema = _schema(inputs)
-        root = qualify(root, schema=schema, dialect="spark", validate_qualify_columns=False,
-                       quote_identifiers=True, identify=True, sql=definition.sql)
+        return qualify(root, schema=_schema(inputs), dialect="spark", validate_qualify_columns=False,
+                       quote_identifiers=True, identify=True, sql=sql)
     except OptimizeError as exc:
         _unknown_qualified_column(ctx, root, inputs, str(exc))
         ctx.fail_from_message(str(exc), kind="unknown_column", root=root)
-    facts = column_facts(ctx, root, inputs)
+
+
+def _analysis(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs: Inputs,
+              facts: list[tuple[str, Facts]], grain: Callable[[], Grain], compiled: Deferred) -> Analysis:
     names = [name for name, _ in facts]
     for name in names:
         if not NAME_RE.fullmatch(name):
@@ -174,13 +167,77 @@ def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | No
         for name, f in facts
     )
     dependencies = tuple(source.dependency() for source in inputs.sources.values())
-    grain = grain_of(root)
-    return Analysis(
-        view=definition.name,
-        columns=columns,
-        dependencies=dependencies,
-        # The tree is not used after this: the generator may change it instead of a copy.
-        compiled_sql=root.sql(dialect="spark", pretty=True, copy=False),
-        grain=grain,
-        inputs=inputs,
-    )
+    return Analysis(view=definition.name, columns=columns, dependencies=dependencies, grain=grain(),
+                    inputs=Inputs(inputs.sources), compiled=compiled)
+
+
+def _resolved(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs: Inputs,
+              census: Census) -> Analysis:
+    """The analysis of a query resolved directly; its tree is only qualified when its SQL is read.
+
+    Raises:
+        Unsupported: The query needs sqlglot's qualify.
+    """
+    resolution = resolve(root, census, inputs, definition.sql)
+    facts = column_facts(ctx, resolution.scopes, inputs, resolution)
+    # The compiled SQL is written from the SQL, parsed again, when first read: the analysis keeps
+    # no tree, so a plan's trees die young (hundreds of them kept alive would get Python's
+    # collector to scan the whole heap during the plan).
+    return _analysis(definition, ctx, root, inputs, facts, lambda: resolved_grain(root, resolution),
+                     Deferred(partial(_qualified_sql, ctx, Inputs(inputs.sources))))
+
+
+def _qualified_sql(ctx: Context, inputs: Inputs) -> str:
+    """The compiled SQL of a query the analysis resolved directly, parsed again from its SQL."""
+    parsed = Parsed.of(ctx.sql)
+    root = parse_query(ctx, parsed)
+    assert parsed.census is not None
+    rewrite_tables(parsed.census)
+    return _qualify(ctx, root, inputs, ctx.sql).sql(dialect="spark", pretty=True, copy=False)
+
+
+def _qualified(definition: ViewDefinition, ctx: Context, root: exp.Query, inputs: Inputs) -> Analysis:
+    """The analysis of a query sqlglot's qualify rewrote (any query)."""
+    root = _qualify(ctx, root, inputs, definition.sql)
+    facts = column_facts(ctx, traverse_scope(root), inputs)
+    # The tree is not used after this: the generator may change it instead of a copy.
+    return _analysis(definition, ctx, root, inputs, facts, lambda: grain_of(root),
+                     Deferred(lambda: root.sql(dialect="spark", pretty=True, copy=False)))
+
+
+def analyze(definition: ViewDefinition, snapshot: Snapshot, *, version: int | None = None,
+            parsed: Parsed | None = None) -> Analysis:
+    """Analyze a definition against the catalog.
+
+    Columns are resolved directly where the query allows it
+    (:mod:`views.analysis.resolution`), by sqlglot's qualify otherwise; both
+    give the same analysis, and every refusal comes from the second. The
+    compiled SQL is written when first read.
+
+    Args:
+        definition: The view's name, SQL and docs.
+        snapshot: Datasets and views to resolve names against.
+        version: The version being created, for error messages.
+        parsed: ``definition.sql`` already parsed (:meth:`Parsed.of`); the analysis keeps
+            and changes its trees. Parsed here when not given.
+
+    Returns:
+        The output columns (types, lineage, PII), dependencies, grain and compiled SQL.
+
+    Raises:
+        ViewCompileError: The SQL is refused (syntax, statement kind, unknown
+            table or column, PII misuse, a view reading itself), with line and column.
+        InvalidViewDefinition: Column docs name columns the view does not output.
+    """
+    ctx = Context(definition.name, definition.sql, definition.file, definition.sql_line, version)
+    parsed = parsed if parsed is not None else Parsed.of(definition.sql)
+    root = parse_query(ctx, parsed)
+    census = parsed.census
+    assert census is not None  # parse_query accepted exactly one statement
+    _check_projection_names(ctx, root)
+    inputs = resolve_tables(ctx, root, snapshot, census)
+    try:
+        return _resolved(definition, ctx, root, inputs, census)
+    except (Unsupported, ViewCompileError, InvalidViewDefinition):
+        pass  # qualify decides, and says what is wrong
+    return _qualified(definition, ctx, root, inputs)

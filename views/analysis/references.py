@@ -9,10 +9,11 @@ its position.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from views.analysis.census import Census
 from views.analysis.context import Context
 from views.names import Ref, ref_of_table
 from views.sources import Snapshot, Source
@@ -20,9 +21,24 @@ from views.sources import Snapshot, Source
 
 @dataclass(frozen=True)
 class Inputs:
-    """The resolved inputs of a query, in order of first reference."""
+    """The resolved inputs of a query, in order of first reference.
+
+    Attributes:
+        sources: Each input by its reference.
+        tables: Each table node of the query that names an input (by ``id``), with it.
+    """
 
     sources: dict[Ref, Source]
+    tables: dict[int, tuple[exp.Table, Ref, Source]] = field(default_factory=dict, compare=False, repr=False)
+
+    def of_table(self, table: exp.Table) -> tuple[Ref, Source] | None:
+        """The reference and input a table node of the query names (None for a CTE)."""
+        kept = self.tables.get(id(table))
+        if kept is not None and kept[0] is table:
+            return kept[1], kept[2]
+        ref = ref_of_table(table)
+        source = self.sources.get(ref) if ref is not None else None
+        return (ref, source) if ref is not None and source is not None else None
 
     def schema(self) -> dict[str, dict[str, dict[str, str]]]:
         """A sqlglot mapping schema: domain -> table identifier -> column -> type."""
@@ -32,10 +48,6 @@ class Inputs:
                 c.name: c.sql_type or "UNKNOWN" for c in source.columns
             }
         return out
-
-
-def _cte_names(root: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in root.find_all(exp.CTE)}
 
 
 def _unknown(ctx: Context, ref: Ref, snapshot: Snapshot, node: exp.Table) -> None:
@@ -53,17 +65,25 @@ def _unknown(ctx: Context, ref: Ref, snapshot: Snapshot, node: exp.Table) -> Non
     ctx.fail(f"no dataset or view named {name}{hint}", kind="unknown_table", node=node)
 
 
-def resolve_tables(ctx: Context, root: exp.Query, snapshot: Snapshot) -> Inputs:
+def resolve_tables(ctx: Context, root: exp.Query, snapshot: Snapshot, census: Census | None = None) -> Inputs:
     """Resolve and rewrite every table reference of ``root`` in place.
+
+    Args:
+        ctx: The view being analyzed.
+        root: Its query.
+        snapshot: Datasets and views to resolve names against.
+        census: ``root``'s census, taken before any change to it (taken here if not given).
 
     Raises:
         ViewCompileError: kind ``unknown_table`` for a name that is not a dataset or
             view (or a malformed one), ``statement`` for table functions, ``cycle``
             for a view reading itself.
     """
-    ctes = _cte_names(root)
+    census = census or Census.of(root)
+    ctes = census.cte_names
     sources: dict[Ref, Source] = {}
-    for node in list(root.find_all(exp.Table)):
+    tables: dict[int, tuple[exp.Table, Ref, Source]] = {}
+    for node in census.tables:
         if not isinstance(node.this, exp.Identifier):
             ctx.fail("table functions cannot be read by a view; read datasets and views by name",
                      kind="statement", node=node)
@@ -87,9 +107,23 @@ def resolve_tables(ctx: Context, root: exp.Query, snapshot: Snapshot) -> Inputs:
                 _unknown(ctx, ref, snapshot, node)
             assert source is not None
             sources[ref] = source
-        node.set("this", exp.to_identifier(ref.table_identifier, quoted=True))
-        node.set("db", exp.to_identifier(ref.domain, quoted=True))
-        node.set("catalog", None)
-        if ref.pin is not None and not node.alias:
-            node.set("alias", exp.TableAlias(this=exp.to_identifier(ref.name)))
-    return Inputs(sources)
+        tables[id(node)] = (node, ref, sources[ref])
+        _canonical(node, ref)
+    return Inputs(sources, tables)
+
+
+def _canonical(node: exp.Table, ref: Ref) -> None:
+    node.set("this", exp.to_identifier(ref.table_identifier, quoted=True))
+    node.set("db", exp.to_identifier(ref.domain, quoted=True))
+    node.set("catalog", None)
+    if ref.pin is not None and not node.alias:
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(ref.name)))
+
+
+def rewrite_tables(census: Census) -> None:
+    """Rewrite the table references of a query whose tables :func:`resolve_tables` accepted
+    (e.g. parsed again from the same SQL) as it did, without the catalog."""
+    for node in census.tables:
+        ref = ref_of_table(node)
+        if ref is not None:
+            _canonical(node, ref)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
+from views.analysis.census import FORBIDDEN, Census
 from views.analysis.context import Context
-
-#: Statement and clause kinds a view may never contain (anywhere in the tree).
-_FORBIDDEN: tuple[type[exp.Expr], ...] = (exp.DDL, exp.DML, exp.Command, exp.Set, exp.Use, exp.Cache,
-                                          exp.Uncache, exp.Describe, exp.Pragma, exp.Transaction,
-                                          exp.Commit, exp.Rollback, exp.Into)
-
 
 _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
 
@@ -31,11 +27,18 @@ class Parsed:
     """A view's SQL parsed once: its statements, or the error sqlglot raised.
 
     Planning reads the tables of every definition to order them, then analyzes
-    each; both use the same parse (analysis changes the trees, so it comes last).
+    each; both use the same parse and the same :class:`Census` of it (analysis
+    changes the trees, so it comes last).
     """
 
     statements: list[exp.Expr | None] = field(default_factory=list)
     error: SqlglotError | None = None
+
+    @cached_property
+    def census(self) -> Census | None:
+        """One walk of the single statement (None if there is an error, none or several)."""
+        found = [s for s in self.statements if s is not None]
+        return Census.of(found[0]) if self.error is None and len(found) == 1 else None
 
     @classmethod
     def of(cls, sql: str) -> Parsed:
@@ -85,8 +88,10 @@ def parse_query(ctx: Context, parsed: Parsed | None = None) -> exp.Query:
         line, column = ctx.line_col(start)
         ctx.fail(f"a view is one SELECT (or WITH ... SELECT), not {_statement_name(root)}", kind="statement",
                  at=(line - ctx.sql_line + 1, column))
-    for node in root.walk():
-        if isinstance(node, _FORBIDDEN):
-            ctx.fail(f"{_statement_name(node)} is not allowed in a view; a view only reads", kind="statement",
-                     node=node)
+    census = parsed.census
+    if census is None or census.forbidden:
+        for node in root.walk():
+            if isinstance(node, FORBIDDEN):
+                ctx.fail(f"{_statement_name(node)} is not allowed in a view; a view only reads", kind="statement",
+                         node=node)
     return root
