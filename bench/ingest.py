@@ -9,9 +9,10 @@ The raw write and the ingest alternate ``--repeat`` times (each ingest into a
 new dataset); the fastest of each counts. Prints rows/s and the ratio of each
 to the raw write, and the ratio within each alternating pair with their median
 (steadier than the fastest runs on a busy machine). Targets: Lakegate's
-validated ingest reaches at least 0.8x the raw write's rows/s, and the process's peak RSS during the first ingest,
-above what it held before the batch was built, is at most 2x the batch's
-Arrow size (the batch itself counts once).
+validated ingest reaches at least 0.8x the raw write's rows/s, and the
+process's peak RSS during the first ingest, above what it held before the
+batch was built, is at most 2x the batch's Arrow size (the batch itself
+counts once).
 
 With ``--append-rss``, it measures instead the memory of a small append with
 a primary-key check (10k rows by default) into tables of growing size (1M and
