@@ -430,12 +430,14 @@ class Ingestor:
             q_version = q_table.append(quarantine_rows(result, contract, prepared.data_key, commit_id), commit)
 
         version: int | None = None
+        # The committed rows of a one-column key are checked distinct: no dictionary pays for it.
+        unique = tuple(contract.primary_key) if len(contract.primary_key) == 1 else ()
         if good_rows or mode is WriteMode.OVERWRITE:
             stored = _align(prepared.stored, table)
             if mode is WriteMode.APPEND:
-                version = table.append(stored, commit)
+                version = table.append(stored, commit, unique=unique)
             elif mode is WriteMode.OVERWRITE:
-                version = table.overwrite(stored, commit)
+                version = table.overwrite(stored, commit, unique=unique)
             else:
                 version = table.upsert(stored, contract.primary_key, commit)
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lake.errors import CommitConflict, InvalidInput, NotFound, StorageError
@@ -59,6 +59,15 @@ class CommitInfo:
 
     def properties(self) -> CommitProperties:
         return CommitProperties(custom_metadata=self.metadata())
+
+
+def _writer_properties(unique: Collection[str]) -> WriterProperties:
+    """Parquet settings of a write: delta-rs's own (Snappy, as ``pyarrow`` writes by default),
+    except that a column whose values are all distinct is written without a dictionary. One
+    never pays for such a column: the writer would hash its values into a dictionary until the
+    dictionary's size limit, then fall back to plain values for the rest of the row group."""
+    return WriterProperties(compression="SNAPPY", column_properties={
+        name: ColumnProperties(dictionary_enabled=False) for name in unique} or None)
 
 
 def _files(table: DeltaTable) -> list[str]:
@@ -155,26 +164,34 @@ class DeltaTableIO:
     # -- writes --------------------------------------------------------------
 
     def _write(self, data: pa.Table, mode: Literal["append", "overwrite"], info: CommitInfo, *,
-               merge_schema: bool = False) -> int:
+               merge_schema: bool = False, unique: Collection[str] = ()) -> int:
+        properties = _writer_properties(unique)
+
         def attempt() -> int:
             schema_mode: Literal["merge"] | None = "merge" if merge_schema else None
             if not self.exists():  # the first write creates the table (a quarantine table)
                 write_deltalake(self.uri, data, mode=mode, schema_mode=schema_mode,
-                                storage_options=self.storage_options or None, commit_properties=info.properties())
+                                storage_options=self.storage_options or None, writer_properties=properties,
+                                commit_properties=info.properties())
                 return int(self.open().version())
             table = self.open()
-            write_deltalake(table, data, mode=mode, schema_mode=schema_mode, commit_properties=info.properties())
+            write_deltalake(table, data, mode=mode, schema_mode=schema_mode, writer_properties=properties,
+                            commit_properties=info.properties())
             return int(table.version())  # the version of this commit (the table object follows it)
 
         return self._committing(mode, attempt)
 
-    def append(self, data: pa.Table, info: CommitInfo) -> int:
-        """Append rows in one transaction; return the new table version."""
-        return self._write(data, "append", info)
+    def append(self, data: pa.Table, info: CommitInfo, *, unique: Collection[str] = ()) -> int:
+        """Append rows in one transaction; return the new table version.
 
-    def overwrite(self, data: pa.Table, info: CommitInfo) -> int:
-        """Replace every row in one transaction; older versions stay readable."""
-        return self._write(data, "overwrite", info)
+        ``unique`` names columns whose values are all distinct in ``data`` (a
+        checked primary key): they are written without a dictionary.
+        """
+        return self._write(data, "append", info, unique=unique)
+
+    def overwrite(self, data: pa.Table, info: CommitInfo, *, unique: Collection[str] = ()) -> int:
+        """Replace every row in one transaction; older versions stay readable (``unique`` as for append)."""
+        return self._write(data, "overwrite", info, unique=unique)
 
     def upsert(self, data: pa.Table, keys: Sequence[str], info: CommitInfo) -> int:
         """Merge on the primary key: update matching rows, insert the others."""
@@ -309,16 +326,19 @@ class DeltaTableIO:
         they come.
         """
         names = keys.column_names
-        valid = pc.is_valid(keys.column(names[0]))
-        for n in names[1:]:
-            valid = pc.and_(valid, pc.is_valid(keys.column(n)))
-        keys = keys.filter(valid)
         if keys.num_rows == 0:
             return keys
         table = self.open()
-        schema = pa.schema(table.schema().to_arrow())
-        if not _files(table):
+        if not _files(table):  # a new table: nothing to look up, and no copy of the keys
             return keys.slice(0, 0)
+        if any(keys.column(n).null_count for n in names):  # a null key matches nothing
+            valid = pc.is_valid(keys.column(names[0]))
+            for n in names[1:]:
+                valid = pc.and_(valid, pc.is_valid(keys.column(n)))
+            keys = keys.filter(valid)
+        if keys.num_rows == 0:
+            return keys
+        schema = pa.schema(table.schema().to_arrow())
         distinct = {n: pc.unique(keys.column(n)).cast(schema.field(n).type) for n in names}
         pruning: list[tuple[str, str, Any]] = []
         for n in names:

@@ -11,10 +11,11 @@ Row numbers count from 1 over the batch's data rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,12 @@ _ROW = "__lakegate_row"
 _CHUNK_ROWS = 1 << 20
 #: A key spanning at most this many values per row is checked with a bitmap instead of a sort.
 _BITMAP_SPAN_PER_ROW = 4
+#: From this many rows, a batch's columns are checked on several threads (Arrow's kernels and
+#: numpy release the GIL); a smaller batch is checked on the caller's thread.
+_PARALLEL_ROWS = 1 << 16
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class _Reasons(Sequence[str]):
@@ -84,7 +91,7 @@ class ValidationResult:
 
     @property
     def bad_count(self) -> int:
-        return int(self.bad.sum())
+        return int(np.count_nonzero(self.bad)) if self.violations else 0
 
     def good_rows(self) -> pa.Table:
         return self.table.filter(pa.array(~self.bad)) if self.bad.any() else self.table
@@ -94,6 +101,21 @@ class ValidationResult:
         return self.raw.take(pa.array(idx)), idx
 
 
+_Finding = tuple[str | None, str, np.ndarray, "pa.Array | pa.ChunkedArray | None"]
+
+
+class _Findings:
+    """The rules one column breaks, noted where the column is checked (perhaps on a worker
+    thread) and added to the :class:`_Collector` in the contract's column order."""
+
+    def __init__(self) -> None:
+        self.items: list[_Finding] = []
+
+    def add(self, column: str | None, reason: str, mask: np.ndarray,
+            values: pa.Array | pa.ChunkedArray | None) -> None:
+        self.items.append((column, reason, mask, values))
+
+
 class _Collector:
     def __init__(self, n: int) -> None:
         self.n = n
@@ -101,7 +123,12 @@ class _Collector:
         self.broken: list[tuple[str, np.ndarray]] = []  # (reason, sorted row indices) per broken rule
         self.violations: list[Violation] = []
 
-    def add(self, column: str | None, reason: str, mask: np.ndarray, values: pa.Array | None) -> None:
+    def add_all(self, findings: _Findings) -> None:
+        for finding in findings.items:
+            self.add(*finding)
+
+    def add(self, column: str | None, reason: str, mask: np.ndarray,
+            values: pa.Array | pa.ChunkedArray | None) -> None:
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
@@ -162,7 +189,7 @@ def _cast_failures(values: pa.Array, target: pa.DataType) -> np.ndarray:
 
 
 def _cast_column(
-    values: pa.ChunkedArray | pa.Array, col: Column, out: _Collector
+    values: pa.ChunkedArray | pa.Array, col: Column, out: _Findings
 ) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray | None]:
     """The column cast to the contract type, and which rows failed the cast."""
     if values.type == col.type:
@@ -203,7 +230,7 @@ def _any(arr: pa.Array | pa.ChunkedArray) -> bool:
 
 
 def _check_values(
-    arr: pa.Array | pa.ChunkedArray, col: Column, out: _Collector, cast_bad: np.ndarray | None
+    arr: pa.Array | pa.ChunkedArray, col: Column, out: _Findings, cast_bad: np.ndarray | None
 ) -> None:
     # Each rule computes an Arrow boolean; only a rule that fires pays for a numpy mask.
     if not col.nullable and arr.null_count:
@@ -216,14 +243,44 @@ def _check_values(
         outside = pc.invert(pc.is_in(arr, value_set=allowed, skip_nulls=True))
         if _any(outside):
             out.add(col.name, f"value not in allowed set {list(col.allowed)}", _mask(outside), arr)
+    if col.min is None and col.max is None:
+        return
+    # One pass finds the column's extremes; a bound they respect needs no per-row comparison.
+    bounds = pc.min_max(arr)
     if col.min is not None:
-        below = pc.less(arr, to_scalar(col.min, col.type))
-        if _any(below):
-            out.add(col.name, f"value below minimum {col.min}", _mask(below), arr)
+        low = to_scalar(col.min, col.type)
+        if pc.less(bounds["min"], low).as_py():
+            out.add(col.name, f"value below minimum {col.min}", _mask(pc.less(arr, low)), arr)
     if col.max is not None:
-        above = pc.greater(arr, to_scalar(col.max, col.type))
-        if _any(above):
-            out.add(col.name, f"value above maximum {col.max}", _mask(above), arr)
+        high = to_scalar(col.max, col.type)
+        if pc.greater(bounds["max"], high).as_py():
+            out.add(col.name, f"value above maximum {col.max}", _mask(pc.greater(arr, high)), arr)
+
+
+def _conform(values: pa.ChunkedArray, col: Column) -> tuple[pa.Array | pa.ChunkedArray, _Findings]:
+    """One column of a batch cast to its contract type, and the rules its values break."""
+    found = _Findings()
+    arr, cast_bad = _cast_column(values, col, found)
+    _check_values(arr, col, found, cast_bad)
+    return arr, found
+
+
+class _Inline(Executor):
+    """Runs each job at once on the caller's thread (a small batch is not worth a thread)."""
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - result() re-raises it, as for a worker thread
+            future.set_exception(exc)
+        return future
+
+
+def _executor(rows: int, jobs: int) -> Executor:
+    workers = min(pa.cpu_count(), jobs)
+    return ThreadPoolExecutor(workers, thread_name_prefix="lakegate-validate") \
+        if rows >= _PARALLEL_ROWS and workers > 1 else _Inline()
 
 
 def _unique_fast(col: pa.ChunkedArray) -> bool:
@@ -309,26 +366,33 @@ def validate(raw: pa.Table, contract: Contract) -> ValidationResult:
     for name in dupes:
         batch_errors.append(Violation(name, "column appears more than once in the batch", n))
 
-    columns: list[pa.Array] = []
     for col in contract.columns:
-        if col.name not in seen:
-            if not col.nullable:
-                batch_errors.append(Violation(col.name, "required column is missing from the batch", n,
-                                              tuple(range(1, min(n, SAMPLE_ROWS) + 1))))
-            columns.append(pa.nulls(n, type=col.type))
-            continue
-        if col.name in dupes:
-            columns.append(pa.nulls(n, type=col.type))
-            continue
-        arr, cast_bad = _cast_column(raw.column(col.name), col, out)
-        _check_values(arr, col, out, cast_bad)
-        columns.append(arr)
-    table = pa.Table.from_arrays(columns, schema=contract.arrow_schema()) if n or columns else contract.arrow_schema().empty_table()
-
+        if col.name not in seen and not col.nullable:
+            batch_errors.append(Violation(col.name, "required column is missing from the batch", n,
+                                          tuple(range(1, min(n, SAMPLE_ROWS) + 1))))
+    checked = [col for col in contract.columns if col.name in seen and col.name not in dupes]
     keys = list(contract.primary_key)
-    if keys and n and not batch_errors:
-        out.add(", ".join(keys), "duplicate primary key in the batch", _duplicate_keys(table, keys),
-                table.column(keys[0]))
+    # Columns are checked independently (and the key's uniqueness as soon as its columns are
+    # cast); what they break is collected in the contract's column order, then the key's.
+    with _executor(n, len(checked) + 1) as pool:
+        conformed = {col.name: pool.submit(_conform, raw.column(col.name), col) for col in checked}
+        duplicates: Future[np.ndarray] | None = None
+        if keys and n and not batch_errors:
+            key_table = pa.table({k: conformed[k].result()[0] for k in keys})
+            duplicates = pool.submit(_duplicate_keys, key_table, keys)
+        columns: list[pa.Array | pa.ChunkedArray] = []
+        for col in contract.columns:
+            if col.name not in conformed:  # missing or given twice: a batch error
+                columns.append(pa.nulls(n, type=col.type))
+                continue
+            arr, found = conformed[col.name].result()
+            out.add_all(found)
+            columns.append(arr)
+        table = pa.Table.from_arrays(columns, schema=contract.arrow_schema()) if n or columns \
+            else contract.arrow_schema().empty_table()
+        if duplicates is not None:
+            out.add(", ".join(keys), "duplicate primary key in the batch", duplicates.result(),
+                    table.column(keys[0]))
     return out.result(table, batch_errors, raw)
 
 

@@ -192,3 +192,21 @@ def test_racing_upserts_are_retried_or_refused_as_a_conflict(table: DeltaTableIO
     versions = [o for o in outcomes if isinstance(o, int)]
     assert len(set(versions)) == len(versions) >= 1
     assert len(rows(table.read())) == 20
+
+
+def test_a_unique_column_is_written_without_a_dictionary_and_the_rest_as_before(tmp_path: Path) -> None:
+    """Snappy everywhere (as ``pyarrow`` writes); a column named unique gets no dictionary page."""
+    import pyarrow.parquet as pq
+
+    t = DeltaTableIO(str(tmp_path / "u"))
+    t.create(SCHEMA, CommitInfo(actor="a"))
+    data = pa.table({"id": list(range(1000)), "country": ["US", "DE"] * 500, "v": [1.0] * 1000}, schema=SCHEMA)
+    t.append(data, CommitInfo(actor="a"), unique=["id"])
+    t.append(data, CommitInfo(actor="a"))
+    written = sorted((tmp_path / "u").glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    chunks = [{c.path_in_schema: c for c in (pq.ParquetFile(p).metadata.row_group(0).column(i)
+                                             for i in range(3))} for p in written]
+    assert not chunks[0]["id"].has_dictionary_page and chunks[0]["country"].has_dictionary_page
+    assert chunks[1]["id"].has_dictionary_page  # not named unique: delta-rs's default
+    assert {c.compression for f in chunks for c in f.values()} == {"SNAPPY"}
+    assert rows(t.read()) == rows(pa.concat_tables([data, data]))

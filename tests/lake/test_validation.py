@@ -121,3 +121,41 @@ def test_duplicate_keys_are_found_in_a_large_narrow_key() -> None:
     assert sorted(np.flatnonzero(_duplicate_keys(table, ["k"]))) == [17, 99, 250_000]
     ids[[17, 250_000]] = [n + 10**12, n + 10**12 + 1]
     assert _unique_fast(pa.table({"k": pa.chunked_array([ids[:100_000], ids[100_000:]])}).column("k"))
+
+
+def test_a_large_batch_checked_on_threads_gets_the_answers_of_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns of a large batch are checked concurrently; what they break, its order, the rows
+    and the conformed table are those of the same batch checked column by column."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lake import validation
+
+    n = 100_000
+    assert isinstance(validation._executor(n, 5), ThreadPoolExecutor) or pa.cpu_count() == 1
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(n).astype(np.int64)
+    ids[[10, 90_000]] = ids[500]  # a duplicate key
+    country = np.array(["US", "DE", "FR"])[rng.integers(0, 3, n)].astype(object)
+    country[[3, 70_000]] = ["XX", None]  # outside the set; null in a required column
+    revenue = rng.integers(0, 1000, n).astype(str).astype(object)
+    revenue[[7, 8, 99_999]] = ["-1", "0", "abc"]  # below the minimum; the minimum itself; not a decimal
+    raw = pa.table({
+        "conversion_id": pa.chunked_array([ids[:60_000], ids[60_000:]]),
+        "country": pa.array(country, pa.string()),
+        "revenue": pa.array(revenue, pa.string()),
+        "email": pa.array(["a@x.com"] * n),
+        "converted_at": pa.array(["2026-01-01T00:00:00Z"] * n),
+    })
+    threaded = validate(raw, CONTRACT)
+    monkeypatch.setattr(validation, "_PARALLEL_ROWS", n + 1)
+    inline = validate(raw, CONTRACT)
+
+    assert threaded.violations == inline.violations
+    assert [(v.column, v.row_numbers) for v in threaded.violations] == [
+        ("country", (70_001,)), ("country", (4, 70_001)), ("revenue", (100_000,)), ("revenue", (8,)),
+        ("conversion_id", (11, 501, 90_001)),
+    ]
+    assert threaded.table.equals(inline.table) and threaded.table.schema == CONTRACT.arrow_schema()
+    assert np.array_equal(threaded.bad, inline.bad) and threaded.bad_count == 7
+    assert [threaded.reasons[i] for i in (3, 7, 8, 10)] == [inline.reasons[i] for i in (3, 7, 8, 10)]
+    assert threaded.reasons[8] == ""
