@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from lake.auth import Principal
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
+from lake.notify import NoticeKind, mark_done, post
 from lake.service import Lake
 from metrics_catalog import approvals as rules
 from metrics_catalog.authz import Permissions
@@ -43,7 +44,6 @@ from metrics_catalog.lifecycle import (
 )
 from metrics_catalog.models import ApprovalRow, EventRow, MetricRow, RevisionRow
 from metrics_catalog.normalize import fingerprint
-from metrics_catalog.notify.inbox import NoticeKind, post
 from metrics_catalog.reads import (
     approval_info,
     definition_of,
@@ -60,6 +60,24 @@ T = TypeVar("T")
 
 #: Times an action is re-run after losing a race before giving up.
 ATTEMPTS = 8
+#: Notices that ask an approver to review: open while the proposal waits at their stage.
+REVIEW_NOTICES = (NoticeKind.STAGE_REACHED, NoticeKind.REVISED)
+_WAITING = (Status.PROPOSED.value, Status.IN_REVIEW.value)
+
+
+def close_review_notices(s: Session, row: MetricRow) -> int:
+    """Mark done, for everyone, the review notices of ``row`` that no longer wait for anyone.
+
+    A "waits for your review" notice stays open only while the metric is in
+    review at the notice's stage and revision; once the stage moves on or the
+    metric leaves review (certified, rejected, sent back, withdrawn), it is done.
+    """
+    waiting = row.status in _WAITING
+
+    def still_waiting(payload: dict[str, Any]) -> bool:
+        return waiting and payload.get("stage") == row.stage and payload.get("revision") == row.current_revision
+
+    return mark_done(s, row.name, REVIEW_NOTICES, still_waiting=still_waiting)
 
 
 class Workflow:
@@ -93,6 +111,7 @@ class Workflow:
                 with self.catalog.session() as s:
                     row = metric_row(s, name)
                     result = action(s, row)
+                    close_review_notices(s, row)
                     row.updated_at = utcnow()  # always UPDATE, so the lock version is checked and bumped
                     s.flush()
                 committed = result
@@ -348,6 +367,7 @@ class Workflow:
                               approver=principal.name, decision=decision.value, reason=reason,
                               session_id=session_id, valid=True))
             s.flush()
+            mark_done(s, name, REVIEW_NOTICES, recipients=[principal.name])
             before = row.status
             authors = rules.authors(s, row)
             owner_people = [row.owner] if row.owner not in authors else []

@@ -95,8 +95,8 @@ def test_settings_given_to_create_app_control_the_gateway_subscribers_and_mail(t
         assert services.subscribers.settings.credential_seconds == 1800
         assert services.subscribers.vending.settings.credential_seconds == 1800
         assert services.subscribers.exports.settings.export_max_rows == 10
-        assert services.notifier.mail.sender == "governance@example.com"
-        assert services.notifier.outbox_dir == tmp_path / "home" / "outbox"
+        assert services.notifier.outbox.mail.sender == "governance@example.com"
+        assert services.notifier.outbox.outbox_dir == tmp_path / "home" / "outbox"
         assert app.state.admission.limits.max_queued == 3
         lake = services.lake
         lake.users.create("alice", roles=["producer", "sales"])

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from lake.errors import AlreadyExists, InvalidInput, NotFound
+from lake.notify import sign
+from lake.notify.delivery import MAX_ATTEMPTS
 from metrics_catalog import MetricCatalog
-from metrics_catalog.notify import sign
-from metrics_catalog.notify.delivery import MAX_ATTEMPTS
 
 NAME = "playback.watch_per_viewer"
 
@@ -118,7 +118,7 @@ def test_failed_webhooks_stay_in_the_outbox_until_delivered(metrics: MetricCatal
                                                             receiver: Receiver) -> None:
     from sqlalchemy import select
 
-    from metrics_catalog.models import OutboxRow
+    from lake.notify.models import OutboxRow
 
     metrics.channels.add("tom", "webhook", receiver.url)
     receiver.status = 500
