@@ -69,13 +69,14 @@ def close_review_notices(s: Session, row: MetricRow) -> int:
     """Mark done, for everyone, the review notices of ``row`` that no longer wait for anyone.
 
     A "waits for your review" notice stays open only while the metric is in
-    review at the notice's stage and revision; once the stage moves on or the
-    metric leaves review (certified, rejected, sent back, withdrawn), it is done.
+    review at the notice's stage (a new revision at the same stage still needs
+    that stage); once the stage moves on or the metric leaves review (certified,
+    rejected, sent back, withdrawn), it is done.
     """
     waiting = row.status in _WAITING
 
     def still_waiting(payload: dict[str, Any]) -> bool:
-        return waiting and payload.get("stage") == row.stage and payload.get("revision") == row.current_revision
+        return waiting and payload.get("stage") == row.stage
 
     return mark_done(s, row.name, REVIEW_NOTICES, still_waiting=still_waiting)
 
