@@ -51,6 +51,7 @@ from views.versions import VersionRecord
 
 
 class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -142,7 +143,8 @@ def _lineage_context(lake: Lake, run_id: str, record: VersionRecord, binder: Bin
 
 
 def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str, trigger: str = "manual",
-                emitter: LineageEmitter | None = None, snapshot: Snapshot | None = None) -> RunInfo:
+                emitter: LineageEmitter | None = None, snapshot: Snapshot | None = None,
+                run_pk: int | None = None) -> RunInfo:
     """Materialize one version of a table view (the current one by default).
 
     Args:
@@ -153,6 +155,8 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
         trigger: Why it runs (``manual``, ``refresh``, ``demo``...).
         emitter: Where OpenLineage events go (``LineageEmitter.from_settings`` by default).
         snapshot: The catalog (loaded by default).
+        run_pk: A queued run of this version to carry out (claimed by the
+            caller); a new run is recorded by default.
 
     Returns:
         The succeeded run.
@@ -178,11 +182,16 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
     run_id = str(uuid.uuid4())
     uri = view_table_uri(lake, record.view, record.version)
     with lake.catalog.session() as s:
-        row = ViewRun(run_id=run_id, view_version_id=record.row_id, status=RunStatus.RUNNING.value,
-                      trigger=trigger, actor=actor, source_versions={})
-        s.add(row)
-        s.flush()
-        run_pk = row.id
+        if run_pk is not None:
+            queued = s.get_one(ViewRun, run_pk)
+            queued.status, queued.started_at = RunStatus.RUNNING.value, dt.datetime.now(dt.UTC)
+            run_id = queued.run_id
+        else:
+            row = ViewRun(run_id=run_id, view_version_id=record.row_id, status=RunStatus.RUNNING.value,
+                          trigger=trigger, actor=actor, source_versions={})
+            s.add(row)
+            s.flush()
+            run_pk = row.id
     started = time.perf_counter()
     ctx: RunContext | None = None
     binder: Binder | None = None

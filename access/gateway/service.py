@@ -144,6 +144,7 @@ class Gateway:
             row_cap=row_cap,
             elapsed_ms=elapsed_ms,
             tables=planned.tables,
+            stale=tuple(st.to_dict(name) for name, st in planned.stale.items()),
         )
 
     # -- audit -----------------------------------------------------------------------------
