@@ -150,26 +150,38 @@ def apply_views(access: AccessControl, definitions: Sequence[ViewDefinition], *,
     return plan
 
 
+def can_refresh_view(access: AccessControl, subject: str, owner: str, name: str) -> bool:
+    """Whether ``subject`` may refresh view ``name`` owned by ``owner`` (or set its schedule): ``admin`` on
+    it (lake admins included), or its owner (the user, or a member of the owner team) with ``write`` on it."""
+    target = Resource.view(name)
+    if access.can(subject, Action.ADMIN, target):
+        return True
+    is_owner = bool(owner) and (owner == subject or owner in access.roles_of(subject))
+    return is_owner and access.can(subject, Action.WRITE, target)
+
+
 def may_refresh_view(access: AccessControl, name: str, *, by: str) -> str:
-    """Pass if ``by`` may refresh ``name`` (or set its schedule): its owner with ``write`` on it, or
-    ``admin`` on it; return the acting principal. The API, the CLI and the UI all ask this.
+    """Pass if ``by`` may refresh ``name`` or set its schedule (:func:`can_refresh_view`; the decision is
+    audited); return the acting principal. The API, the CLI and the UI all ask this.
 
     Raises:
         ViewNotFound: No such view.
-        AccessDenied: Neither (audited).
+        AccessDenied: Neither owner with write nor admin.
     """
+    from access.audit import AuditKind, Decision
+    from lake.errors import AccessDenied
     from views import catalog
 
     actor = access.acting(by)
     info = catalog.get_view(access.lake, name, allow_retired=True)
-    target = Resource.view(info.name)
-    if access.can(actor, Action.ADMIN, target):
-        return actor
-    owner = info.owner
-    if owner and (owner == actor or owner in access.roles_of(actor)):
-        access.require(actor, Action.WRITE, target)
-        return actor
-    access.require(actor, Action.ADMIN, target)  # refused and audited
+    allowed = can_refresh_view(access, actor, info.owner, info.name)
+    reason = "" if allowed else (f"only the view's owner ({info.owner or 'none'}) with write on it, or an admin, "
+                                 "may refresh it or set its schedule")
+    access.audit.record(AuditKind.DECISION, actor=actor, action="refresh", resource=Resource.view(info.name).key,
+                        decision=Decision.ALLOW if allowed else Decision.DENY,
+                        detail={"reason": reason} if reason else None)
+    if not allowed:
+        raise AccessDenied(actor, "refresh", f"view {info.name}", reason)
     return actor
 
 

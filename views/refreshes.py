@@ -92,15 +92,24 @@ def set_schedule(lake: Lake, name: str, cron: str | None, *, now: dt.datetime | 
         return Schedule(qualified, row.refresh_cron, row.next_refresh_at)
 
 
-def queue_refresh(lake: Lake, name: str, version: int, *, actor: str, trigger: str = "apply") -> RunInfo | None:
-    """Record a queued run of a table view's version (for the scheduler); ``None`` for a virtual view."""
+def queue_refresh(lake: Lake, name: str, version: int | None = None, *, actor: str,
+                  trigger: str = "apply") -> RunInfo | None:
+    """Record a queued run of a table view's version (the current one by default) for the scheduler.
+
+    Returns:
+        The queued run (the one already waiting, if any); ``None`` for a virtual view.
+    """
+    import uuid
+
     snapshot = Snapshot.load(lake)
     record = snapshot.record(parse_ref(name).qualified, version)
     if record.materialization is not Materialization.TABLE:
         return None
-    import uuid
-
     with lake.catalog.session() as s:
+        waiting = s.scalars(select(ViewRun).where(ViewRun.view_version_id == record.row_id,
+                                                  ViewRun.status == RunStatus.QUEUED.value)).first()
+        if waiting is not None:
+            return RunInfo.of(record.view, record.version, waiting)
         row = ViewRun(run_id=str(uuid.uuid4()), view_version_id=record.row_id, status=RunStatus.QUEUED.value,
                       trigger=trigger, actor=actor, source_versions={})
         s.add(row)

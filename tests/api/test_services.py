@@ -168,3 +168,19 @@ def test_a_metric_action_with_no_access_layer_wired_is_refused(tmp_path: Path) -
         assert not unwired.workflow.permissions.may_author(lake.users.get("mia"), "playback.minutes")
     finally:
         lake.close()
+
+
+def test_the_app_runs_one_background_scheduler_from_its_lifespan(tmp_path: Path) -> None:
+    import time
+
+    app = create_app(Settings(home=tmp_path / "home", scheduler_interval_seconds=0.05))
+    with TestClient(app):
+        scheduler = app.state.scheduler
+        deadline = time.monotonic() + 60  # a bound on waiting, not a speed requirement
+        while scheduler.ticks < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.ticks >= 2
+    assert scheduler._task is None  # stopped with the app
+    off = create_app(Settings(home=tmp_path / "off", scheduler_interval_seconds=0))
+    with TestClient(off):
+        assert off.state.scheduler._task is None
