@@ -158,6 +158,20 @@ def _claim_due(lake: Lake, now: dt.datetime, limit: int) -> list[str]:
     return claimed
 
 
+def tell_owners_of_failure(lake: Lake, view: str, version: int, owner: str, reason: str, trigger: str) -> None:
+    """The view's owners (the owner user, or the active users holding the owner team role) hear that a
+    refresh nobody was watching failed; readers keep the rows they had."""
+    from lake.catalog.models import User
+    from lake.notify import NoticeKind, post
+
+    with lake.catalog.session() as s:
+        people = [u.name for u in s.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name))
+                  if owner and (u.name == owner or owner in (u.roles or []))]
+        post(s, people, NoticeKind.VIEW_REFRESH, f"view:{view}", f"The {trigger} refresh of {view} v{version} failed",
+             f"{reason}\n\nReaders keep the rows of the last successful run until a refresh succeeds.",
+             {"view": view, "version": version, "trigger": trigger, "error": reason[:2000]})
+
+
 def _fail(lake: Lake, run_pk: int, reason: str) -> None:
     with lake.catalog.session() as s:
         row = s.get(ViewRun, run_pk)
@@ -186,11 +200,14 @@ def run_due(lake: Lake, *, now: dt.datetime | None = None, limit: int = 2) -> Du
         except LakegateError as exc:
             _fail(lake, run_pk, exc.message)
             failed.append((f"{record.view}@v{record.version}", exc.message))
+            tell_owners_of_failure(lake, record.view, record.version, record.owner, exc.message, "queued")
     for qualified in _claim_due(lake, now, max(0, limit - len(runs) - len(failed))):
         try:
             runs.append(materialize(lake, qualified, actor=SCHEDULER, trigger="schedule", snapshot=snapshot))
         except LakegateError as exc:
             failed.append((qualified, exc.message))
+            current = snapshot.record(qualified)
+            tell_owners_of_failure(lake, qualified, current.version, current.owner, exc.message, "scheduled")
     for what, why in failed:
         log.warning("refresh of %s failed: %s", what, why)
     return DueResult(tuple(runs), tuple(failed))

@@ -139,3 +139,22 @@ def test_bad_cron_is_refused_naming_the_field(expr: str, word: str) -> None:
 
     with pytest.raises(InvalidInput, match=word):
         parse_cron(expr)
+
+
+def test_a_background_refresh_that_fails_is_recorded_and_its_owners_are_told(world: TestClient) -> None:
+    import datetime as dt
+
+    from api.scheduler import Scheduler
+    from views import registry
+
+    services = world.app.state.services  # type: ignore[attr-defined]
+    # The version the apply queued cannot be built any more (retired today): no Spark needed to fail.
+    registry.deprecate(services.lake, VIEW, 1, actor="root", sunset_on=dt.date.today(), note="gone")
+    tick = Scheduler(services, interval=0, max_runs=2).tick()
+    assert tick.refreshed == [] and [what for what, _ in tick.failed] == [f"{VIEW}@v1"]
+    runs = world.get(f"{API}/views/{VIEW}/runs", headers=_bearer(world, "pat")).json()
+    assert [(r["status"], r["trigger"]) for r in runs] == [("failed", "apply")] and runs[0]["error"]
+    [notice] = services.notifier.inbox.list("pat")
+    assert notice.kind.value == "view_refresh" and notice.about == f"view:{VIEW}" and "failed" in notice.title
+    assert notice.link == f"/views/{VIEW}"
+    assert services.notifier.inbox.list("wes") == []
