@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -63,22 +63,28 @@ ATTEMPTS = 8
 #: Notices that ask an approver to review: open while the proposal waits at their stage.
 REVIEW_NOTICES = (NoticeKind.STAGE_REACHED, NoticeKind.REVISED)
 _WAITING = (Status.PROPOSED.value, Status.IN_REVIEW.value)
+#: Session info key: who decided in this action (their review notices are done).
+_DECIDED_BY = "lakegate.decided_by"
 
 
-def close_review_notices(s: Session, row: MetricRow) -> int:
+def close_review_notices(s: Session, row: MetricRow, *, deciders: Sequence[str] = ()) -> int:
     """Mark done, for everyone, the review notices of ``row`` that no longer wait for anyone.
 
     A "waits for your review" notice stays open only while the metric is in
     review at the notice's stage (a new revision at the same stage still needs
     that stage); once the stage moves on or the metric leaves review (certified,
-    rejected, sent back, withdrawn), it is done.
+    rejected, sent back, withdrawn), it is done; for ``deciders`` (who just
+    decided) it is done in any case.
     """
     waiting = row.status in _WAITING
 
     def still_waiting(payload: dict[str, Any]) -> bool:
         return waiting and payload.get("stage") == row.stage
 
-    return mark_done(s, row.name, REVIEW_NOTICES, still_waiting=still_waiting)
+    closed = mark_done(s, row.name, REVIEW_NOTICES, still_waiting=still_waiting)
+    if deciders:
+        closed += mark_done(s, row.name, REVIEW_NOTICES, recipients=deciders)
+    return closed
 
 
 class Workflow:
@@ -112,8 +118,11 @@ class Workflow:
                 with self.catalog.session() as s:
                     row = metric_row(s, name)
                     result = action(s, row)
-                    close_review_notices(s, row)
                     row.updated_at = utcnow()  # always UPDATE, so the lock version is checked and bumped
+                    s.flush()
+                    # Notices are updated only once the metric row is locked: two actions on one
+                    # metric then lock rows in the same order (no deadlock on PostgreSQL).
+                    close_review_notices(s, row, deciders=s.info.pop(_DECIDED_BY, ()))
                     s.flush()
                 committed = result
                 break
@@ -368,7 +377,7 @@ class Workflow:
                               approver=principal.name, decision=decision.value, reason=reason,
                               session_id=session_id, valid=True))
             s.flush()
-            mark_done(s, name, REVIEW_NOTICES, recipients=[principal.name])
+            s.info[_DECIDED_BY] = (principal.name,)
             before = row.status
             authors = rules.authors(s, row)
             owner_people = [row.owner] if row.owner not in authors else []

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from lake.errors import InvalidInput, LakegateError
 from lake.service import Lake
@@ -55,6 +55,7 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SUPERSEDED = "superseded"  # a queued run another run of the same version made needless
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,12 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
                    source_versions={k: v.to_dict() for k, v in binder.reads.items()})
     assert ctx is not None
     emitter.complete(ctx, written.rows)
+    with lake.catalog.session() as s:
+        # Runs queued before this one started would build the same thing again.
+        s.execute(update(ViewRun).where(ViewRun.view_version_id == record.row_id, ViewRun.id < run_pk,
+                                        ViewRun.status == RunStatus.QUEUED.value)
+                  .values(status=RunStatus.SUPERSEDED.value, finished_at=dt.datetime.now(dt.UTC),
+                          error=f"superseded by run {run_id}"))
     return RunInfo.of(record.view, record.version, done)
 
 
