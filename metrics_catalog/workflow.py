@@ -31,7 +31,7 @@ from lake.service import Lake
 from metrics_catalog import approvals as rules
 from metrics_catalog.authz import Permissions
 from metrics_catalog.chain_store import chain_of
-from metrics_catalog.chains import ApprovalChain, parse_chain
+from metrics_catalog.chains import ApprovalChain, Stage, parse_chain
 from metrics_catalog.definition import MetricDefinition, parse_definition
 from metrics_catalog.errors import ConcurrentChange, IllegalTransition, InvalidMetric
 from metrics_catalog.info import ApprovalInfo, EventInfo, MetricInfo, RevisionInfo
@@ -165,6 +165,14 @@ class Workflow:
             definition = definition.model_copy(update={"view_version": source.version})
         return definition
 
+    def _eligible(self, s: Session, row: MetricRow, stage: Stage) -> builtins.list[str]:
+        """Who may decide at ``stage`` of ``row`` now, to be told it waits for them: holders of one of the
+        stage's roles, not an author, not already approving a stage of this round, allowed ``approve``."""
+        authors = rules.authors(s, row)
+        decided = {a.approver for a in rules.round_approvals(s, row)}
+        return [p for p in rules.holders(s, stage.roles, exclude=authors) if p not in decided
+                and self.permissions.may_approve(Principal(p, rules.roles_of(s, p)), row.name)]
+
     def _may_edit(self, s: Session, row: MetricRow, principal: Principal, what: str) -> None:
         insider = principal.is_admin or principal.name in rules.authors(s, row) or _owns(row.owner, principal)
         if insider and self.permissions.may_author(principal, row.name):
@@ -260,7 +268,7 @@ class Workflow:
         stage = rules.current_stage(chain, rules.round_approvals(s, row))
         previous, row.stage = row.stage, stage.name if stage is not None else chain.stages[-1].name
         if stage is not None and affected:
-            who = rules.holders(s, stage.roles, exclude=rules.authors(s, row))
+            who = self._eligible(s, row, stage)
             post(s, who, NoticeKind.REVISED, row.name, f"{row.name} revision {number} needs your review again",
                  f"{actor} changed {', '.join(changed)}; approvals of stage(s) {', '.join(sorted(affected))} "
                  f"were reset. The chain is at stage {stage.name} (was {previous}).",
@@ -302,7 +310,7 @@ class Workflow:
             dup = ""
             if info.duplicates:
                 dup = " Possible duplicate of: " + ", ".join(d.name for d in info.duplicates) + "."
-            post(s, rules.holders(s, stage.roles, exclude=rules.authors(s, row)), NoticeKind.STAGE_REACHED, name,
+            post(s, self._eligible(s, row, stage), NoticeKind.STAGE_REACHED, name,
                  f"{name} waits for your review at stage {stage.name}",
                  f"{principal.name} proposed revision {row.current_revision} of {name}.{dup}",
                  {"revision": row.current_revision, "stage": stage.name,
@@ -395,7 +403,7 @@ class Workflow:
                 row.status = target.value
                 if nxt.name != stage.name:
                     row.stage = nxt.name
-                    post(s, rules.holders(s, nxt.roles, exclude=authors), NoticeKind.STAGE_REACHED, name,
+                    post(s, self._eligible(s, row, nxt), NoticeKind.STAGE_REACHED, name,
                          f"{name} waits for your review at stage {nxt.name}",
                          f"Stage {stage.name} approved revision {row.current_revision}.",
                          {"revision": row.current_revision, "stage": nxt.name})
