@@ -134,19 +134,23 @@ class AccessRequests:
         _check_duration(duration)
         self.access.lake.users.get(requester)
         cols = tuple(dict.fromkeys(c.strip().lower() for c in columns))
+        owner: str | None = None
         if cols:
             if resource.kind not in (ResourceKind.DATASET, ResourceKind.VIEW):
                 raise InvalidInput("only datasets and views have columns")
             for c in cols:
                 Resource.column_of(resource, c)
             if resource.kind is ResourceKind.DATASET:
-                contract = self.access.lake.datasets.get(resource.qualified).contract
+                dataset = self.access.lake.datasets.get(resource.qualified)
+                owner, contract = dataset.owner or None, dataset.contract
                 names = {c.name for c in contract.columns}
                 unknown = [c for c in cols if c not in names]
                 if unknown:
                     raise InvalidInput(f"{resource.qualified} has no column(s) {', '.join(unknown)}")
         elif resource.kind is ResourceKind.DATASET:
-            self.access.lake.datasets.get(resource.qualified)
+            owner = self.access.lake.datasets.get(resource.qualified).owner or None
+        else:
+            owner = self.owner_of(resource)
         with self.catalog.session() as s:
             row = AccessRequest(requester=requester, resource=resource.key, action=action.value, columns=list(cols),
                                 reason=reason.strip(), duration_seconds=int(duration.total_seconds()),
@@ -159,7 +163,7 @@ class AccessRequests:
                                                                     "duration_seconds": row.duration_seconds})
             info = _info(row)
             what = f"{resource.qualified}" + (f" (columns {', '.join(cols)})" if cols else "")
-            post(s, self.deciders(info, session=s), NoticeKind.ACCESS_REQUESTED, resource.key,
+            post(s, self.deciders(info, session=s, owner=owner), NoticeKind.ACCESS_REQUESTED, resource.key,
                  f"{requester} asks to {action.value} {what}",
                  f"{row.reason}\n\nFor {info.duration.days or 1} day(s). Approve or reject it in your inbox.",
                  {"request": row.id, "requester": requester, "resource": resource.key, "action": action.value,
@@ -200,9 +204,16 @@ class AccessRequests:
                 return None
         return None
 
-    def deciders(self, request: AccessRequestInfo, *, session: object | None = None) -> builtins.list[str]:
+    def deciders(self, request: AccessRequestInfo, *, session: object | None = None,
+                 owner: str | None | object = ...) -> builtins.list[str]:
         """Who is told of ``request``: its resource's owners who may decide it (the owner user, or the
-        active members of the owner team); without any, every active user who may decide it."""
+        active members of the owner team); without any, every active user who may decide it.
+
+        Args:
+            request: The request.
+            session: Read the users in this session (the request's own transaction).
+            owner: The resource's owner when the caller knows it already (``owner_of`` by default).
+        """
         from sqlalchemy.orm import Session
 
         def active(s: Session) -> builtins.list[str]:
@@ -213,8 +224,9 @@ class AccessRequests:
         else:
             with self.catalog.session() as s:
                 people = active(s)
-        owner = self.owner_of(request.resource)
-        if owner:
+        if owner is ...:
+            owner = self.owner_of(request.resource)
+        if isinstance(owner, str) and owner:
             owners = [p for p in people if p != request.requester
                       and (p == owner or owner in self.access.roles_of(p))]
             if owners:
