@@ -205,7 +205,7 @@ class AccessRequests:
         return None
 
     def deciders(self, request: AccessRequestInfo, *, session: object | None = None,
-                 owner: str | None | object = ...) -> builtins.list[str]:
+                 owner: str | object | None = ...) -> builtins.list[str]:
         """Who is told of ``request``: its resource's owners who may decide it (the owner user, or the
         active members of the owner team); without any, every active user who may decide it.
 
