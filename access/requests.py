@@ -47,9 +47,6 @@ from lake.notify import NoticeKind, mark_done, post
 if TYPE_CHECKING:
     from access.policy import AccessControl
 
-#: Who "decides" an expiry.
-SYSTEM_ACTOR = "lakegate"
-
 DEFAULT_DURATION = dt.timedelta(days=30)
 MIN_DURATION = dt.timedelta(minutes=1)
 MAX_DURATION = dt.timedelta(days=366)
@@ -149,7 +146,7 @@ class AccessRequests:
                     raise InvalidInput(f"{resource.qualified} has no column(s) {', '.join(unknown)}")
         elif resource.kind is ResourceKind.DATASET:
             owner = self.access.lake.datasets.get(resource.qualified).owner or None
-        else:
+        if resource.kind is not ResourceKind.DATASET:
             owner = self.owner_of(resource)
         with self.catalog.session() as s:
             row = AccessRequest(requester=requester, resource=resource.key, action=action.value, columns=list(cols),
@@ -398,6 +395,8 @@ class AccessRequests:
         Returns:
             The requests whose expiry was told now.
         """
+        from access.policy import SYSTEM_ACTOR  # who "decides" an expiry
+
         now = self._now()
         told: builtins.list[int] = []
         with self.catalog.session() as s:
