@@ -134,6 +134,8 @@ class AccessRequest(Base):
     decision_note: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    #: When the requester was told that the approved grants expired.
+    expiry_noticed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class AccessHashKey(Base):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from access.requests import AccessRequests
     from access.store import _Tx
     from lake.datasets import DatasetInfo
+    from lake.notify import Notifier
     from lake.service import Lake
 
 __all__ = ["AccessControl", "ColumnAccess", "Mask", "MaskKind", "TableAccess"]
@@ -99,14 +100,19 @@ class AccessControl:
         sync_users: Make every existing user a member of ``everyone`` and of the
             roles on its user record, the first time it is seen.
         clock: Seconds since the epoch, for expiry (tests move it forward).
+        notifier: The process's one notifier (the composition root passes it); by
+            default one over the lake's catalog that leaves delivery to the caller.
     """
 
     def __init__(self, lake: Lake, *, refresh_seconds: float = 1.0, sync_users: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, notifier: Notifier | None = None) -> None:
         from access.changes import PolicyChanges
         from access.requests import AccessRequests
+        from lake.notify import Notifier
 
         self.lake = lake
+        #: Tells owners and requesters about access requests (the process's one notifier).
+        self.notifier: Notifier = notifier or Notifier(lake.catalog, lake.settings.mail)
         self.refresh_seconds = refresh_seconds
         self.clock = clock
         self.audit = AuditLog(lake.catalog)

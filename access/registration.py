@@ -11,6 +11,13 @@ The API, the CLI and the UI register through these functions and nothing else:
   one; the new versions and every view's owner grant commit in one
   transaction.
 
+* :func:`may_refresh_view` says who may refresh a view or set its schedule:
+  the view's owner (the user, or a member of the owner team) holding
+  ``write`` on it, or whoever has ``admin`` on it (lake admins included).
+  Applying a new version of a table view queues its refresh
+  (:func:`views.refreshes.queue_refresh`) whoever applied it: its readers
+  keep the previous version's rows, marked stale, until the run succeeds.
+
 Once committed, each new dataset and view version is announced as an
 OpenLineage ``DatasetEvent`` (:meth:`views.events.LineageEmitter.registered`:
 the events file under the home, or ``LAKEGATE_OPENLINEAGE_URL``).
@@ -105,7 +112,8 @@ def may_write_views(access: AccessControl, names: Sequence[str], *, by: str) -> 
 
 
 def apply_views(access: AccessControl, definitions: Sequence[ViewDefinition], *, by: str,
-                major: Collection[str] = (), message: str = "", spark_check: bool = True) -> Plan:
+                major: Collection[str] = (), message: str = "", spark_check: bool = True,
+                refresh: bool = True) -> Plan:
     """Create the new versions of a set of views as ``by``, with each view's owner grant, in one transaction.
 
     Args:
@@ -115,6 +123,8 @@ def apply_views(access: AccessControl, definitions: Sequence[ViewDefinition], *,
         major: Views whose breaking change is declared a new major version.
         message: Recorded with each new version.
         spark_check: Compile with Spark's analyzer first.
+        refresh: Queue a refresh of each new version of a table view (the
+            server's scheduler runs it; ``lakegate views refresh --due`` too).
 
     Returns:
         The applied plan.
@@ -132,14 +142,54 @@ def apply_views(access: AccessControl, definitions: Sequence[ViewDefinition], *,
     access.changed_elsewhere()
     for item in plan.changed:
         _announce(access, item.name, functools.partial(_view_described, item.record))
+    if refresh:
+        from views.refreshes import queue_refresh
+
+        for item in plan.changed:
+            queue_refresh(access.lake, item.name, item.record.version, actor=actor, trigger="apply")
     return plan
 
 
+def can_refresh_view(access: AccessControl, subject: str, owner: str, name: str) -> bool:
+    """Whether ``subject`` may refresh view ``name`` owned by ``owner`` (or set its schedule): ``admin`` on
+    it (lake admins included), or its owner (the user, or a member of the owner team) with ``write`` on it."""
+    target = Resource.view(name)
+    if access.can(subject, Action.ADMIN, target):
+        return True
+    is_owner = bool(owner) and (owner == subject or owner in access.roles_of(subject))
+    return is_owner and access.can(subject, Action.WRITE, target)
+
+
+def may_refresh_view(access: AccessControl, name: str, *, by: str) -> str:
+    """Pass if ``by`` may refresh ``name`` or set its schedule (:func:`can_refresh_view`; the decision is
+    audited); return the acting principal. The API, the CLI and the UI all ask this.
+
+    Raises:
+        ViewNotFound: No such view.
+        AccessDenied: Neither owner with write nor admin.
+    """
+    from access.audit import AuditKind, Decision
+    from lake.errors import AccessDenied
+    from views import catalog
+
+    actor = access.acting(by)
+    info = catalog.get_view(access.lake, name, allow_retired=True)
+    allowed = can_refresh_view(access, actor, info.owner, info.name)
+    reason = "" if allowed else (f"only the view's owner ({info.owner or 'none'}) with write on it, or an admin, "
+                                 "may refresh it or set its schedule")
+    access.audit.record(AuditKind.DECISION, actor=actor, action="refresh", resource=Resource.view(info.name).key,
+                        decision=Decision.ALLOW if allowed else Decision.DENY,
+                        detail={"reason": reason} if reason else None)
+    if not allowed:
+        raise AccessDenied(actor, "refresh", f"view {info.name}", reason)
+    return actor
+
+
 def create_view_version(access: AccessControl, definition: ViewDefinition, *, by: str, major: bool = False,
-                        message: str = "", spark_check: bool = True) -> PlanItem:
+                        message: str = "", spark_check: bool = True, refresh: bool = True) -> PlanItem:
     """:func:`apply_views` for one view: its next version (version 1 of a new one), or ``unchanged``."""
     done = apply_views(access, [definition], by=by, major={definition.name} if major else (), message=message,
-                       spark_check=spark_check)
+                       spark_check=spark_check, refresh=refresh)
     return done.items[0]
 
 

@@ -8,6 +8,14 @@ access ends without anyone acting. Approving needs the resource's owner (the
 dataset owner, a user or a team role the decider holds) or a principal with
 ``approve`` or ``grant`` on the resource; nobody decides their own request.
 
+The people concerned hear of it (:mod:`lake.notify`, in the same transaction
+as the change): a new request goes to those who decide it (the resource's
+owners: the owner user or the members of the owner team; where a resource
+has no owner, everyone with ``approve`` or ``grant`` on it); a decision —
+approved, rejected, cancelled, and later the grants' expiry
+(:meth:`AccessRequests.notice_expired`) — goes to the requester, and the
+owners' "asks for access" notices are marked done for everyone.
+
 A granted PII column is shown masked (``redact``, or as the requester's own
 mask rules say). Approving a read request with ``reveal_pii`` also gives the
 requester ``decrypt`` mask rules on the PII columns it covers (its columns, or
@@ -19,6 +27,7 @@ dataset owner has it through :meth:`~access.policy.AccessControl.grant_owner`).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,9 +39,10 @@ from access.errors import RequestNotPending
 from access.masks import Mask, MaskKind
 from access.models import AccessRequest
 from access.resources import Action, Resource, ResourceKind
-from lake.catalog.models import utcnow
+from lake.catalog.models import User, utcnow
 from lake.enums import ParsableEnum
 from lake.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from lake.notify import NoticeKind, mark_done, post
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -121,19 +131,23 @@ class AccessRequests:
         _check_duration(duration)
         self.access.lake.users.get(requester)
         cols = tuple(dict.fromkeys(c.strip().lower() for c in columns))
+        owner: str | None = None
         if cols:
             if resource.kind not in (ResourceKind.DATASET, ResourceKind.VIEW):
                 raise InvalidInput("only datasets and views have columns")
             for c in cols:
                 Resource.column_of(resource, c)
             if resource.kind is ResourceKind.DATASET:
-                contract = self.access.lake.datasets.get(resource.qualified).contract
+                dataset = self.access.lake.datasets.get(resource.qualified)
+                owner, contract = dataset.owner or None, dataset.contract
                 names = {c.name for c in contract.columns}
                 unknown = [c for c in cols if c not in names]
                 if unknown:
                     raise InvalidInput(f"{resource.qualified} has no column(s) {', '.join(unknown)}")
         elif resource.kind is ResourceKind.DATASET:
-            self.access.lake.datasets.get(resource.qualified)
+            owner = self.access.lake.datasets.get(resource.qualified).owner or None
+        if resource.kind is not ResourceKind.DATASET:
+            owner = self.owner_of(resource)
         with self.catalog.session() as s:
             row = AccessRequest(requester=requester, resource=resource.key, action=action.value, columns=list(cols),
                                 reason=reason.strip(), duration_seconds=int(duration.total_seconds()),
@@ -144,7 +158,15 @@ class AccessRequests:
                                      resource=resource.key, detail={"request": row.id, "columns": list(cols),
                                                                     "reason": row.reason,
                                                                     "duration_seconds": row.duration_seconds})
-            return _info(row)
+            info = _info(row)
+            what = f"{resource.qualified}" + (f" (columns {', '.join(cols)})" if cols else "")
+            post(s, self.deciders(info, session=s, owner=owner), NoticeKind.ACCESS_REQUESTED, resource.key,
+                 f"{requester} asks to {action.value} {what}",
+                 f"{row.reason}\n\nFor {info.duration.days or 1} day(s). Approve or reject it in your inbox.",
+                 {"request": row.id, "requester": requester, "resource": resource.key, "action": action.value,
+                  "columns": list(cols), "link": "/inbox#requests"})
+        self.access.notifier.committed()
+        return info
 
     def get(self, request_id: int) -> AccessRequestInfo:
         with self.catalog.session() as s:
@@ -164,13 +186,49 @@ class AccessRequests:
             return [_info(r) for r in s.scalars(q)]
 
     def owner_of(self, resource: Resource) -> str | None:
-        """The owner of a dataset (a user or team role), else ``None``."""
+        """The owner of a dataset or view (a user or team role), else ``None``."""
         if resource.kind is ResourceKind.DATASET:
             try:
                 return self.access.lake.datasets.get(resource.qualified).owner or None
             except NotFound:
                 return None
+        if resource.kind is ResourceKind.VIEW:
+            from views.catalog import get_view
+
+            try:
+                return get_view(self.access.lake, resource.qualified, allow_retired=True).owner or None
+            except NotFound:
+                return None
         return None
+
+    def deciders(self, request: AccessRequestInfo, *, session: object | None = None,
+                 owner: str | object | None = ...) -> builtins.list[str]:
+        """Who is told of ``request``: its resource's owners who may decide it (the owner user, or the
+        active members of the owner team); without any, every active user who may decide it.
+
+        Args:
+            request: The request.
+            session: Read the users in this session (the request's own transaction).
+            owner: The resource's owner when the caller knows it already (``owner_of`` by default).
+        """
+        from sqlalchemy.orm import Session
+
+        def active(s: Session) -> builtins.list[str]:
+            return list(s.scalars(select(User.name).where(User.is_active.is_(True)).order_by(User.name)))
+
+        if isinstance(session, Session):
+            people = active(session)
+        else:
+            with self.catalog.session() as s:
+                people = active(s)
+        if owner is ...:
+            owner = self.owner_of(request.resource)
+        if isinstance(owner, str) and owner:
+            owners = [p for p in people if p != request.requester
+                      and (p == owner or owner in self.access.roles_of(p))]
+            if owners:
+                return owners
+        return [p for p in people if self.can_decide(p, request)]
 
     def pii_columns(self, request: AccessRequestInfo) -> tuple[Resource, ...]:
         """The PII columns a request covers (its columns, or every column of its dataset), as resources.
@@ -218,6 +276,29 @@ class AccessRequests:
         if not self.can_decide(decider, request):
             raise AccessDenied(decider, "decide", f"access request {request.id}",
                                f"only the owner of {request.resource} or a principal with approve or grant on it may")
+
+    @staticmethod
+    def _tell_requester(s: object, request: AccessRequestInfo, outcome: str, by: str, note: str = "",
+                        expires_at: dt.datetime | None = None) -> None:
+        """The requester hears the outcome; the deciders' "asks for access" notices are done (in ``s``)."""
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        key = request.resource.key
+        mark_done(s, key, (NoticeKind.ACCESS_REQUESTED,), still_waiting=lambda p: p.get("request") != request.id)
+        what = request.resource.qualified + (f" (columns {', '.join(request.columns)})" if request.columns else "")
+        if outcome == "expired":
+            title, body = f"Your access to {what} has expired", "Ask again if you still need it."
+        elif outcome == "cancelled":
+            title, body = f"Your request #{request.id} for {what} is cancelled", ""
+        else:
+            title = f"Your request #{request.id} to {request.action.value} {what} was {outcome} by {by}"
+            body = f"“{note}”" if note else ""
+            if expires_at is not None:
+                body = (body + "\n\n" if body else "") + f"Access until {expires_at.isoformat(timespec='minutes')}."
+        post(s, [request.requester], NoticeKind.ACCESS_DECIDED, key, title, body,
+             {"request": request.id, "decision": outcome, "by": by, "note": note, "resource": key,
+              "expires_at": expires_at.isoformat() if expires_at else None, "link": "/inbox#mine"})
 
     def _transition(self, s: object, request_id: int, to: RequestStatus, **values: object) -> None:
         from sqlalchemy.orm import Session
@@ -275,6 +356,8 @@ class AccessRequests:
                 detail["reveal_pii"] = [c.key for c in revealed]
             self.access.audit.append(tx.session, AuditKind.ACCESS_REQUEST, actor=approver, action="approve",
                                      resource=request.resource.key, detail=detail)
+            self._tell_requester(tx.session, request, "approved", approver, note, expires)
+        self.access.notifier.committed()
         return self.get(request_id)
 
     def _now(self) -> dt.datetime:
@@ -290,6 +373,8 @@ class AccessRequests:
             self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=approver, action="reject",
                                      resource=request.resource.key,
                                      detail={"request": request_id, "requester": request.requester, "note": note})
+            self._tell_requester(s, request, "rejected", approver, note)
+        self.access.notifier.committed()
         return self.get(request_id)
 
     def cancel(self, request_id: int, requester: str) -> AccessRequestInfo:
@@ -300,4 +385,33 @@ class AccessRequests:
             self._transition(s, request_id, RequestStatus.CANCELLED, decided_by=requester, decided_at=self._now())
             self.access.audit.append(s, AuditKind.ACCESS_REQUEST, actor=requester, action="cancel",
                                      resource=request.resource.key, detail={"request": request_id})
+            self._tell_requester(s, request, "cancelled", requester)
+        self.access.notifier.committed()
         return self.get(request_id)
+
+    def notice_expired(self, *, limit: int = 500) -> builtins.list[int]:
+        """Tell requesters whose approved grants have expired, once each (the server's scheduler runs this).
+
+        Returns:
+            The requests whose expiry was told now.
+        """
+        from access.policy import SYSTEM_ACTOR  # who "decides" an expiry
+
+        now = self._now()
+        told: builtins.list[int] = []
+        with self.catalog.session() as s:
+            rows = s.scalars(select(AccessRequest).where(
+                AccessRequest.status == RequestStatus.APPROVED.value, AccessRequest.expires_at.is_not(None),
+                AccessRequest.expires_at <= now, AccessRequest.expiry_noticed_at.is_(None))
+                .order_by(AccessRequest.id).limit(limit)).all()
+            for row in rows:
+                # Claimed by the update: two schedulers never both tell.
+                claimed = s.execute(update(AccessRequest).where(AccessRequest.id == row.id,
+                                                                AccessRequest.expiry_noticed_at.is_(None))
+                                    .values(expiry_noticed_at=now)).rowcount  # type: ignore[attr-defined]
+                if claimed == 1:
+                    self._tell_requester(s, _info(row), "expired", SYSTEM_ACTOR)
+                    told.append(row.id)
+        if told:
+            self.access.notifier.committed()
+        return told

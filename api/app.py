@@ -47,6 +47,7 @@ from api.routes import (
     users,
     views,
 )
+from api.scheduler import Scheduler
 from api.services import Services, build_services
 from lake.errors import AuthenticationError, LakegateError
 from lake.service import Lake
@@ -161,9 +162,17 @@ def create_app(settings: Settings | None = None, lake: Lake | None = None, *,
         built = services if services is not None else await run_in_threadpool(
             lambda: build_services(settings, lake=lake))
         app.state.services = built
+        # The one background scheduler of this app: queued and due view refreshes, expiry
+        # notices, the notification outbox (api/scheduler.py).
+        scheduler = Scheduler(built, interval=settings.scheduler_interval_seconds,
+                              max_runs=settings.scheduler_max_runs)
+        app.state.scheduler = scheduler
+        if settings.scheduler_interval_seconds > 0:
+            scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             app.state.services = None
             if services is None:
                 built.close()

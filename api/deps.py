@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.services import Services
 from lake.auth import Principal
 from lake.errors import AuthenticationError, ConfigError
+from lake.notify import Notifier
 from lake.service import Lake
 from lake.settings import Settings
 
@@ -58,6 +59,19 @@ def get_app_settings(services: ServicesDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_notifier(services: ServicesDep) -> Notifier:
+    """The app's one notifier (inboxes, preferences, channels, outbox)."""
+    return services.notifier
+
+
+NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+
+
+def deliver_after(background: BackgroundTasks, notifier: Notifier) -> None:
+    """Send the outbox once the answer is out (the scheduler retries what fails)."""
+    background.add_task(notifier.deliver)
 
 
 async def current_principal(

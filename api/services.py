@@ -16,8 +16,12 @@ What is built where::
               ├─ Gateway          governed queries   (limits: settings.gateway)
               ├─ Subscribers      engine subscribers (settings.subscribers); its policy sync is
               │                   registered on AccessControl as a change listener here
-              └─ MetricCatalog    decides with AccessControl, computes values through Gateway;
-                                  its outbox (notifier) mails with settings.mail
+              └─ MetricCatalog    decides with AccessControl, computes values through Gateway
+      Notifier                    one per process (lake.notify): inboxes, preferences, channels and
+                                  the outbox (mails with settings.mail); AccessControl (access
+                                  requests), MetricCatalog and view refreshes post through it
+      RefreshScheduler            the API server's background jobs (api.scheduler): due view
+                                  refreshes, expired-grant notices, outbox delivery
       SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer)
       CatalogSync
     Admission                     per app, in create_app (settings.gateway bounds)
@@ -35,12 +39,12 @@ from access.gateway import Gateway
 from access.subscribers import Subscribers
 from access.subscribers.policy_sync import policy_changed
 from lake.catalog import Catalog
+from lake.notify import Notifier
 from lake.search import SearchIndex
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 from lake.storage import ObjectStore
 from metrics_catalog import MetricCatalog
-from metrics_catalog.notify import Dispatcher
 from ui.indexing import CatalogSync
 from ui.sessions import SessionStore
 
@@ -56,6 +60,7 @@ class Services:
         gateway: The governed query gateway over ``access``.
         subscribers: Engine subscribers over ``access``.
         metrics: The metric catalog, deciding with ``access``, computing values through ``gateway``.
+        notifier: The one notification service (inboxes, preferences, channels, outbox).
         search: Catalog search.
         ui_sessions: Web UI sessions.
         catalog_sync: Keeps the search documents of views and metrics current (UI).
@@ -67,6 +72,7 @@ class Services:
     gateway: Gateway
     subscribers: Subscribers
     metrics: MetricCatalog
+    notifier: Notifier
     search: SearchIndex
     ui_sessions: SessionStore
     catalog_sync: CatalogSync
@@ -81,11 +87,6 @@ class Services:
     def store(self) -> ObjectStore:
         """The object store of the lake."""
         return self.lake.store
-
-    @property
-    def notifier(self) -> Dispatcher:
-        """Delivery of notifications (e-mail and webhooks) from the outbox."""
-        return self.metrics.outbox
 
     def close(self) -> None:
         """Close the lake, unless the caller that gave it keeps it."""
@@ -102,9 +103,9 @@ def build_services(settings: Settings | None = None, *, lake: Lake | None = None
             ``lake`` is given (its settings are used).
         lake: An open lake to build on; the caller keeps it (``close()`` leaves
             it open). By default one is opened (running catalog migrations).
-        deliver_now: Send notifications right after each metric workflow action
+        deliver_now: Send notifications right after each action that posts some
             (the CLI); otherwise the caller delivers the outbox (the API does so
-            after answering).
+            after answering, and its scheduler retries).
 
     Returns:
         The services, each built exactly once.
@@ -114,16 +115,17 @@ def build_services(settings: Settings | None = None, *, lake: Lake | None = None
         lake = Lake(settings or get_settings())
     try:
         settings = lake.settings
-        access = AccessControl(lake)
+        notifier = Notifier(lake.catalog, settings.mail, deliver_now=deliver_now)
+        access = AccessControl(lake, notifier=notifier)
         gateway = Gateway(lake, access, limits=settings.gateway)
         # Exports read the newest version of each table: no catalog cache.
         exports = Gateway(lake, access, limits=settings.gateway.model_copy(update={"catalog_cache_seconds": 0}))
         subscribers = Subscribers(access, settings=settings.subscribers, gateway=exports)
         # Role policies follow every policy change this process commits.
         access.add_change_listener(policy_changed)
-        metrics = MetricCatalog(lake, access=access, gateway=gateway, deliver=deliver_now)
+        metrics = MetricCatalog(lake, access=access, gateway=gateway, notifier=notifier)
         return Services(settings=settings, lake=lake, access=access, gateway=gateway, subscribers=subscribers,
-                        metrics=metrics, search=SearchIndex(lake.catalog), ui_sessions=SessionStore(lake),
+                        metrics=metrics, notifier=notifier, search=SearchIndex(lake.catalog), ui_sessions=SessionStore(lake),
                         catalog_sync=CatalogSync(lake, metrics), owns_lake=owns_lake)
     except BaseException:
         if owns_lake:
@@ -137,7 +139,7 @@ def open_services(settings: Settings | None = None, *, deliver_now: bool = True)
 
     Args:
         settings: The settings tree (``get_settings()`` by default).
-        deliver_now: Send notifications right after each metric workflow action.
+        deliver_now: Send notifications right after each action that posts some.
     """
     services = build_services(settings, deliver_now=deliver_now)
     try:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from lake.catalog.models import User
 from lake.errors import InvalidInput, NotFound
+from lake.notify import NoticeKind, post
 from metrics_catalog import approvals as rules
 from metrics_catalog.models import ApprovalRow, CommentRow
-from metrics_catalog.notify.inbox import NoticeKind, post
 from metrics_catalog.reads import metric_row
 from metrics_catalog.workflow import Workflow
 

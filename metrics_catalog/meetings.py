@@ -32,13 +32,13 @@ from lake.errors import (
     LakegateError,
     NotFound,
 )
+from lake.notify import NoticeKind, post
 from lake.timestamps import as_utc
 from metrics_catalog import approvals as rules
 from metrics_catalog.chain_store import chain_of
 from metrics_catalog.ical import Event, calendar
 from metrics_catalog.lifecycle import Decision, Status
 from metrics_catalog.models import MeetingRow, MeetingSessionRow, MetricRow, MinuteRow
-from metrics_catalog.notify.inbox import NoticeKind, post
 from metrics_catalog.workflow import Workflow
 
 

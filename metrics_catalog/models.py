@@ -5,8 +5,8 @@
 different version than it read changes nothing, so two actions on the same
 metric never both apply (optimistic locking, the same on SQLite and
 PostgreSQL). The other tables hang off it: immutable revisions, approvals,
-state changes, comments; review meetings and their sessions and minutes; the
-in-app inbox, notification channels and the outbox; cached metric values.
+state changes, comments; review meetings and their sessions and minutes;
+cached metric values. The inbox, channels and outbox live in :mod:`lake.notify.models`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lake.catalog.models import AwareDateTime, Base, utcnow
+from lake.notify.models import ChannelRow, InboxRow, OutboxRow  # noqa: F401 - their home is lake.notify
 
 
 class ApprovalChainRow(Base):
@@ -182,53 +183,6 @@ class MinuteRow(Base):
     actor: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
-
-
-class InboxRow(Base):
-    __tablename__ = "metric_inbox"
-    __table_args__ = (Index("ix_metric_inbox_recipient", "recipient", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(31))
-    metric: Mapped[str] = mapped_column(String(127))
-    title: Mapped[str] = mapped_column(String(255))
-    body: Mapped[str] = mapped_column(Text, default="")
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
-
-
-class ChannelRow(Base):
-    """Where a user's notifications also go: a webhook URL or an email address."""
-
-    __tablename__ = "metric_channels"
-    __table_args__ = (UniqueConstraint("subject", "kind", "target", name="uq_metric_channel"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subject: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(15))
-    target: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
-
-
-class OutboxRow(Base):
-    """A message to deliver: written with the action, sent after it commits."""
-
-    __tablename__ = "metric_outbox"
-    __table_args__ = (Index("ix_metric_outbox_status", "status", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("metric_channels.id"))
-    kind: Mapped[str] = mapped_column(String(15))
-    target: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(15), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class ValueCacheRow(Base):

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lake.notify import ChannelInfo, Notice, PreferenceInfo
 from lake.timestamps import UtcDateTime
 from metrics_catalog.chains import ApprovalChain
 from metrics_catalog.comments import CommentInfo
 from metrics_catalog.info import ApprovalInfo, EventInfo, MetricInfo, RevisionInfo
 from metrics_catalog.meetings import AgendaItem, MeetingInfo, SessionInfo
-from metrics_catalog.notify import ChannelInfo, Notice
 from metrics_catalog.values import MetricValues
 
 #: Largest id or number the catalog stores (signed 64 bits).
@@ -288,17 +288,37 @@ class SessionPublic(BaseModel):
 class NoticePublic(BaseModel):
     id: int
     kind: str
-    metric: str
+    metric: str = Field(description="What it is about: a metric's name, or a resource key (dataset:a.b).")
     title: str
     body: str
     payload: dict[str, Any]
     created_at: UtcDateTime
     read: bool
+    done: bool = Field(default=False, description="What it asked for no longer waits (stage moved on, "
+                                                  "request decided).")
+    link: str = Field(default="", description="Where it points, under /ui.")
 
     @classmethod
     def of(cls, n: Notice) -> NoticePublic:
         return cls(id=n.id, kind=n.kind.value, metric=n.metric, title=n.title, body=n.body, payload=n.payload,
-                   created_at=n.created_at, read=n.read)
+                   created_at=n.created_at, read=n.read, done=n.done, link=n.link)
+
+
+class PreferencesPublic(BaseModel):
+    """Where each kind of notice goes (inbox, email, webhook); kinds you never chose follow the default."""
+
+    deliveries: dict[str, list[str]]
+    chosen: list[str] = Field(description="The kinds you chose; the others follow the default.")
+
+    @classmethod
+    def of(cls, p: PreferenceInfo) -> PreferencesPublic:
+        return cls(deliveries=p.to_dict(), chosen=sorted(p.chosen))
+
+
+class PreferencesUpdate(BaseModel):
+    deliveries: dict[str, list[str]] = Field(default_factory=dict, description="Notice kind to the deliveries "
+                                             "it goes to (inbox, email, webhook); [] sends it nowhere.")
+    reset: list[str] = Field(default_factory=list, description="Kinds that go back to the default.")
 
 
 class ChannelCreate(BaseModel):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lake.notify import Notifier
 from lake.service import Lake
 from metrics_catalog.authz import AccessPermissions, NoAccessWired, Permissions
 from metrics_catalog.chain_store import ChainStore
 from metrics_catalog.comments import Comments
 from metrics_catalog.meetings import Meetings
-from metrics_catalog.notify import Channels, Dispatcher, Inbox
 from metrics_catalog.sources import SourceResolver, default_resolver
 from metrics_catalog.values import Values
 from metrics_catalog.values.engine import GatewayRunner, NoGatewayWired, QueryRunner
@@ -28,9 +28,10 @@ class MetricCatalog:
         workflow: Definitions, revisions, proposals and decisions.
         meetings: Review meetings, sessions, minutes, iCalendar.
         comments: Comment threads.
-        inbox: In-app notices.
-        channels: Webhook and email channels of users.
-        outbox: Delivery of the outbox.
+        notifier: The notification service (inbox, channels, preferences, outbox).
+        inbox: In-app notices (the notifier's).
+        channels: Webhook and email channels of users (the notifier's).
+        outbox: Delivery of the outbox (the notifier's).
         values: Metric values.
 
     Args:
@@ -44,8 +45,12 @@ class MetricCatalog:
         resolver: Finds views (and datasets); views first, then datasets, by default.
         permissions: Who may do what, instead of the access layer's decisions.
         runner: Runs value queries, instead of the gateway.
-        deliver: Send the outbox right after each workflow action (otherwise
-            ``outbox.deliver()`` or ``lakegate metrics outbox deliver`` does).
+        notifier: The process's one notifier (:class:`lake.notify.Notifier`); the
+            composition root passes it. By default one over the lake's catalog
+            and mail settings.
+        deliver: Without ``notifier``: send the outbox right after each workflow
+            action (otherwise ``outbox.deliver()`` or ``lakegate metrics outbox
+            deliver`` does). A given notifier decides this itself.
 
     The composition root (:func:`api.services.build_services`) builds the one
     catalog of an app or command, over its access layer and gateway.
@@ -53,7 +58,8 @@ class MetricCatalog:
 
     def __init__(self, lake: Lake, *, access: AccessControl | None, gateway: Gateway | None = None,
                  resolver: SourceResolver | None = None, permissions: Permissions | None = None,
-                 runner: QueryRunner | None = None, deliver: bool = True) -> None:
+                 runner: QueryRunner | None = None, notifier: Notifier | None = None,
+                 deliver: bool = True) -> None:
         self.lake = lake
         self.access = access
         if permissions is None:
@@ -61,14 +67,12 @@ class MetricCatalog:
         if runner is None:
             runner = GatewayRunner(gateway) if gateway is not None else NoGatewayWired()
         self.chains = ChainStore(lake.catalog)
-        self.outbox = Dispatcher(lake.catalog, lake.settings.mail)
+        self.notifier = notifier or Notifier(lake.catalog, lake.settings.mail, deliver_now=deliver)
+        self.outbox = self.notifier.outbox
         self.workflow = Workflow(lake, resolver or default_resolver(lake), permissions,
-                                 after_commit=self._deliver if deliver else None)
+                                 after_commit=self.notifier.committed)
         self.meetings = Meetings(self.workflow)
         self.comments = Comments(self.workflow)
-        self.inbox = Inbox(lake.catalog)
-        self.channels = Channels(lake.catalog)
+        self.inbox = self.notifier.inbox
+        self.channels = self.notifier.channels
         self.values = Values(self.workflow, runner)
-
-    def _deliver(self) -> None:
-        self.outbox.deliver()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -26,11 +26,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from lake.auth import Principal
 from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
+from lake.notify import NoticeKind, mark_done, post
 from lake.service import Lake
 from metrics_catalog import approvals as rules
 from metrics_catalog.authz import Permissions
 from metrics_catalog.chain_store import chain_of
-from metrics_catalog.chains import ApprovalChain, parse_chain
+from metrics_catalog.chains import ApprovalChain, Stage, parse_chain
 from metrics_catalog.definition import MetricDefinition, parse_definition
 from metrics_catalog.errors import ConcurrentChange, IllegalTransition, InvalidMetric
 from metrics_catalog.info import ApprovalInfo, EventInfo, MetricInfo, RevisionInfo
@@ -43,7 +44,6 @@ from metrics_catalog.lifecycle import (
 )
 from metrics_catalog.models import ApprovalRow, EventRow, MetricRow, RevisionRow
 from metrics_catalog.normalize import fingerprint
-from metrics_catalog.notify.inbox import NoticeKind, post
 from metrics_catalog.reads import (
     approval_info,
     definition_of,
@@ -60,6 +60,31 @@ T = TypeVar("T")
 
 #: Times an action is re-run after losing a race before giving up.
 ATTEMPTS = 8
+#: Notices that ask an approver to review: open while the proposal waits at their stage.
+REVIEW_NOTICES = (NoticeKind.STAGE_REACHED, NoticeKind.REVISED)
+_WAITING = (Status.PROPOSED.value, Status.IN_REVIEW.value)
+#: Session info key: who decided in this action (their review notices are done).
+_DECIDED_BY = "lakegate.decided_by"
+
+
+def close_review_notices(s: Session, row: MetricRow, *, deciders: Sequence[str] = ()) -> int:
+    """Mark done, for everyone, the review notices of ``row`` that no longer wait for anyone.
+
+    A "waits for your review" notice stays open only while the metric is in
+    review at the notice's stage (a new revision at the same stage still needs
+    that stage); once the stage moves on or the metric leaves review (certified,
+    rejected, sent back, withdrawn), it is done; for ``deciders`` (who just
+    decided) it is done in any case.
+    """
+    waiting = row.status in _WAITING
+
+    def still_waiting(payload: dict[str, Any]) -> bool:
+        return waiting and payload.get("stage") == row.stage
+
+    closed = mark_done(s, row.name, REVIEW_NOTICES, still_waiting=still_waiting)
+    if deciders:
+        closed += mark_done(s, row.name, REVIEW_NOTICES, recipients=deciders)
+    return closed
 
 
 class Workflow:
@@ -94,6 +119,10 @@ class Workflow:
                     row = metric_row(s, name)
                     result = action(s, row)
                     row.updated_at = utcnow()  # always UPDATE, so the lock version is checked and bumped
+                    s.flush()
+                    # Notices are updated only once the metric row is locked: two actions on one
+                    # metric then lock rows in the same order (no deadlock on PostgreSQL).
+                    close_review_notices(s, row, deciders=s.info.pop(_DECIDED_BY, ()))
                     s.flush()
                 committed = result
                 break
@@ -135,6 +164,14 @@ class Workflow:
         if definition.view_version is None:
             definition = definition.model_copy(update={"view_version": source.version})
         return definition
+
+    def _eligible(self, s: Session, row: MetricRow, stage: Stage) -> builtins.list[str]:
+        """Who may decide at ``stage`` of ``row`` now, to be told it waits for them: holders of one of the
+        stage's roles, not an author, not already approving a stage of this round, allowed ``approve``."""
+        authors = rules.authors(s, row)
+        decided = {a.approver for a in rules.round_approvals(s, row)}
+        return [p for p in rules.holders(s, stage.roles, exclude=authors) if p not in decided
+                and self.permissions.may_approve(Principal(p, rules.roles_of(s, p)), row.name)]
 
     def _may_edit(self, s: Session, row: MetricRow, principal: Principal, what: str) -> None:
         insider = principal.is_admin or principal.name in rules.authors(s, row) or _owns(row.owner, principal)
@@ -231,7 +268,7 @@ class Workflow:
         stage = rules.current_stage(chain, rules.round_approvals(s, row))
         previous, row.stage = row.stage, stage.name if stage is not None else chain.stages[-1].name
         if stage is not None and affected:
-            who = rules.holders(s, stage.roles, exclude=rules.authors(s, row))
+            who = self._eligible(s, row, stage)
             post(s, who, NoticeKind.REVISED, row.name, f"{row.name} revision {number} needs your review again",
                  f"{actor} changed {', '.join(changed)}; approvals of stage(s) {', '.join(sorted(affected))} "
                  f"were reset. The chain is at stage {stage.name} (was {previous}).",
@@ -273,7 +310,7 @@ class Workflow:
             dup = ""
             if info.duplicates:
                 dup = " Possible duplicate of: " + ", ".join(d.name for d in info.duplicates) + "."
-            post(s, rules.holders(s, stage.roles, exclude=rules.authors(s, row)), NoticeKind.STAGE_REACHED, name,
+            post(s, self._eligible(s, row, stage), NoticeKind.STAGE_REACHED, name,
                  f"{name} waits for your review at stage {stage.name}",
                  f"{principal.name} proposed revision {row.current_revision} of {name}.{dup}",
                  {"revision": row.current_revision, "stage": stage.name,
@@ -348,6 +385,7 @@ class Workflow:
                               approver=principal.name, decision=decision.value, reason=reason,
                               session_id=session_id, valid=True))
             s.flush()
+            s.info[_DECIDED_BY] = (principal.name,)
             before = row.status
             authors = rules.authors(s, row)
             owner_people = [row.owner] if row.owner not in authors else []
@@ -365,7 +403,7 @@ class Workflow:
                 row.status = target.value
                 if nxt.name != stage.name:
                     row.stage = nxt.name
-                    post(s, rules.holders(s, nxt.roles, exclude=authors), NoticeKind.STAGE_REACHED, name,
+                    post(s, self._eligible(s, row, nxt), NoticeKind.STAGE_REACHED, name,
                          f"{name} waits for your review at stage {nxt.name}",
                          f"Stage {stage.name} approved revision {row.current_revision}.",
                          {"revision": row.current_revision, "stage": nxt.name})

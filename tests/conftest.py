@@ -46,6 +46,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         if key.startswith("LAKEGATE_") and key != "LAKEGATE_TEST_PG":
             monkeypatch.delenv(key)
     monkeypatch.setenv("LAKEGATE_HOME", str(tmp_path / "default-home"))
+    # No background scheduler in an app a test starts: a test that wants one says so
+    # (Settings(scheduler_interval_seconds=...)) or calls Scheduler.tick itself.
+    monkeypatch.setenv("LAKEGATE_SCHEDULER_INTERVAL_SECONDS", "0")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -13,8 +13,8 @@ from ui.sessions import UiSessionInfo
 
 if TYPE_CHECKING:
     from access.requests import AccessRequestInfo
+    from lake.notify import ChannelInfo, Notice, PreferenceInfo
     from metrics_catalog import MetricInfo
-    from metrics_catalog.notify import Notice
 
 _REVIEWABLE = ("proposed", "in_review")
 
@@ -25,6 +25,8 @@ class Waiting:
     requests: tuple[AccessRequestInfo, ...] = ()
     mine: tuple[AccessRequestInfo, ...] = ()
     notices: tuple[Notice, ...] = field(default=())
+    preferences: PreferenceInfo | None = None
+    channels: tuple[ChannelInfo, ...] = ()
 
     @property
     def count(self) -> int:
@@ -59,12 +61,15 @@ def requests_for(request: Request, me: UiSessionInfo) -> list[AccessRequestInfo]
     return [r for r in pending if control.requests.can_decide(me.user, r)]
 
 
-def waiting_for(request: Request, me: UiSessionInfo, *, notices: int = 20) -> Waiting:
+def waiting_for(request: Request, me: UiSessionInfo, *, notices: int = 20, settings: bool = False) -> Waiting:
+    """What waits for ``me``; with ``settings``, also their notification preferences and channels."""
     control = services.access(request)
-    catalog = services.metrics(request)
+    notifier = services.notifier(request)
     return Waiting(
         proposals=tuple(proposals_for(request, me)),
         requests=tuple(requests_for(request, me)),
         mine=tuple(control.requests.list(requester=me.user, limit=20)),
-        notices=tuple(catalog.inbox.list(me.user, limit=notices)),
+        notices=tuple(notifier.inbox.list(me.user, limit=notices)),
+        preferences=notifier.preferences.get(me.user) if settings else None,
+        channels=tuple(notifier.channels.list(me.user)) if settings else (),
     )

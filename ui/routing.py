@@ -150,9 +150,7 @@ def signed_in(request: Request) -> UiSessionInfo:
 
 
 def _unread(request: Request, user: str) -> int:
-    from metrics_catalog.notify import Inbox
-
-    return len(Inbox(services.lake_of(request).catalog).list(user, unread_only=True, limit=100))
+    return services.notifier(request).inbox.unread(user)
 
 
 Me = Annotated[UiSessionInfo, Depends(signed_in)]

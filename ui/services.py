@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
     from api.services import Services
+    from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
     from ui.indexing import CatalogSync
 
@@ -47,6 +48,11 @@ def search_index(request: Request) -> SearchIndex:
 
 def access(request: Request) -> AccessControl:
     return services_of(request).access
+
+
+def notifier(request: Request) -> Notifier:
+    """The app's one notifier: inboxes, preferences, channels, outbox."""
+    return services_of(request).notifier
 
 
 def gateway(request: Request) -> Gateway:

@@ -11,10 +11,20 @@
 
 A version past its sunset date raises :class:`~views.errors.ViewSunset`
 unless ``allow_retired=True`` (for catalogs and audits).
+
+Views never go dark: while the current version of a table view has no
+materialization of its own yet, readers get the newest earlier version's
+materialization of the same major line, marked ``stale``. They see only the
+current version's columns that the served table also has, with the same type
+and storage, each masked as PII if either version says so
+(``served_columns``): a column the new version drops, retypes or newly
+derives from PII never shows through the old table. A major version never
+serves an older major's rows (its grain or meaning changed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from dataclasses import dataclass
@@ -59,6 +69,11 @@ class ViewInfo:
         sql: The SQL as written.
         dependencies: Datasets and views this version reads.
         grain: What one row stands for.
+        served_version: The version whose materialization readers get: this
+            one, or while it has none an earlier one of the same major line
+            (``stale``); None when there is nothing to read.
+        served_columns: The columns readers see of the served table (all of
+            ``columns`` when fresh; when stale, those the served table has alike).
     """
 
     name: str
@@ -87,6 +102,13 @@ class ViewInfo:
     deprecated_at: dt.datetime | None
     sunset_on: dt.date | None
     deprecation_note: str
+    served_version: int | None = None
+    served_columns: tuple[ViewColumn, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        """Readers get an earlier version's materialization until this version's own is built."""
+        return self.served_version is not None and self.served_version != self.version
 
     @property
     def pii_columns(self) -> list[str]:
@@ -114,6 +136,8 @@ class ViewInfo:
             "deprecated_at": self.deprecated_at.isoformat() if self.deprecated_at else None,
             "sunset_on": self.sunset_on.isoformat() if self.sunset_on else None,
             "deprecation_note": self.deprecation_note,
+            "served_version": self.served_version, "stale": self.stale,
+            "served_columns": [c.name for c in self.served_columns],
         }
 
 
@@ -129,27 +153,80 @@ def _materializations(lake: Lake, row_ids: list[int]) -> dict[int, ViewRun]:
     return out
 
 
-def _info(record: VersionRecord, current: int, run: ViewRun | None) -> ViewInfo:
+def _info(record: VersionRecord, current: int, run: ViewRun | None,
+          fallback: tuple[VersionRecord, ViewRun] | None = None) -> ViewInfo:
     if record.deprecated:
         status = VersionStatus.DEPRECATED
     elif record.version == current:
         status = VersionStatus.CURRENT
     else:
         status = VersionStatus.SUPERSEDED
-    table = record.materialization is Materialization.TABLE and run is not None
-    finished = run.finished_at if table and run is not None else None
+    table = record.materialization is Materialization.TABLE
+    served_record, served_run = (record, run) if run is not None or fallback is None else fallback
+    if not table or served_run is None:
+        served_record, served_run = record, None
+    served_columns = record.columns if served_record is record else stale_columns(record, served_record)
     return ViewInfo(
         name=record.view, domain=record.domain, version=record.version, current_version=current, status=status,
         materialization=record.materialization,
-        table_uri=run.table_uri if table and run is not None else None,
-        table_version=int(run.table_version) if table and run is not None and run.table_version is not None
-        else None,
-        materialized_at=finished, columns=record.columns, compiled_sql=record.compiled_sql, sql=record.sql,
+        table_uri=served_run.table_uri if served_run is not None else None,
+        table_version=int(served_run.table_version) if served_run is not None
+        and served_run.table_version is not None else None,
+        materialized_at=served_run.finished_at if served_run is not None else None,
+        columns=record.columns, compiled_sql=record.compiled_sql, sql=record.sql,
         dependencies=record.dependencies, grain=record.grain, owner=record.owner, description=record.description,
         tags=record.tags, author=record.author, created_at=record.created_at, message=record.message,
         major=record.major, spark_checked=record.spark_checked, changes=record.changes,
         deprecated_at=record.deprecated_at, sunset_on=record.sunset_on, deprecation_note=record.deprecation_note,
+        served_version=served_record.version if served_run is not None else None,
+        served_columns=served_columns if served_run is not None else (),
     )
+
+
+def stale_columns(record: VersionRecord, served: VersionRecord) -> tuple[ViewColumn, ...]:
+    """The columns of ``record`` readers may see in ``served``'s table: same name, type and storage
+    (ciphertext or not); PII if either version says so; decrypted with the served table's key."""
+    old = {c.name: c for c in served.columns}
+    out = []
+    for col in record.columns:
+        was = old.get(col.name)
+        if was is None or was.sql_type != col.sql_type or (was.encrypted_with is None) != (col.encrypted_with is None):
+            continue
+        out.append(dataclasses.replace(col, pii=col.pii or was.pii, encrypted_with=was.encrypted_with))
+    return tuple(out)
+
+
+def stand_in(lake: Lake, versions: dict[int, VersionRecord], record: VersionRecord
+             ) -> tuple[VersionRecord, ViewRun] | None:
+    """The newest earlier version of ``record``'s major line with a materialization (its record and run).
+
+    The line ends at a major version: ``record`` if major, or the nearest one before it.
+    """
+    if record.materialization is not Materialization.TABLE or record.major:
+        return None
+    earlier = []
+    for number in range(record.version - 1, 0, -1):
+        older = versions.get(number)
+        if older is None:
+            continue
+        if older.materialization is Materialization.TABLE and not older.sunset_passed():
+            earlier.append(older)
+        if older.major:
+            break
+    runs = _materializations(lake, [r.row_id for r in earlier if r.row_id is not None])
+    for older in earlier:
+        run = runs.get(older.row_id or -1)
+        if run is not None:
+            return older, run
+    return None
+
+
+def _serving(lake: Lake, versions: dict[int, VersionRecord], record: VersionRecord, current: int,
+             run: ViewRun | None) -> tuple[VersionRecord, ViewRun] | None:
+    """A stand-in for the current version while it has no materialization of its own."""
+    if run is not None or record.version != current:
+        return None
+    return stand_in(lake, versions, record)
 
 
 def get_view(lake: Lake, name: str, version: int | None = None, *, allow_retired: bool = False) -> ViewInfo:
@@ -174,7 +251,9 @@ def get_view(lake: Lake, name: str, version: int | None = None, *, allow_retired
         assert record.sunset_on is not None
         raise ViewSunset(record.view, record.version, record.sunset_on, current)
     assert record.row_id is not None
-    return _info(record, current, _materializations(lake, [record.row_id]).get(record.row_id))
+    run = _materializations(lake, [record.row_id]).get(record.row_id)
+    versions = snapshot.view(ref.qualified).versions
+    return _info(record, current, run, _serving(lake, versions, record, current, run))
 
 
 def list_views(lake: Lake, *, domain: str | None = None) -> list[ViewInfo]:
@@ -184,7 +263,12 @@ def list_views(lake: Lake, *, domain: str | None = None) -> list[ViewInfo]:
                if domain is None or name.split(".", 1)[0] == domain]
     found = [r for r in records if r is not None]
     runs = _materializations(lake, [r.row_id for r in found if r.row_id is not None])
-    return [_info(r, r.version, runs.get(r.row_id or -1)) for r in found]
+    out = []
+    for r in found:
+        run = runs.get(r.row_id or -1)
+        versions = snapshot.view(r.view).versions
+        out.append(_info(r, r.version, run, _serving(lake, versions, r, r.version, run)))
+    return out
 
 
 def list_versions(lake: Lake, name: str) -> list[ViewInfo]:
@@ -195,4 +279,8 @@ def list_versions(lake: Lake, name: str) -> list[ViewInfo]:
     assert state.current is not None
     records = [state.versions[v] for v in sorted(state.versions)]
     runs = _materializations(lake, [r.row_id for r in records if r.row_id is not None])
-    return [_info(r, state.current, runs.get(r.row_id or -1)) for r in records]
+    out = []
+    for r in records:
+        run = runs.get(r.row_id or -1)
+        out.append(_info(r, state.current, run, _serving(lake, state.versions, r, state.current, run)))
+    return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from lake.errors import InvalidInput, LakegateError
 from lake.service import Lake
@@ -51,9 +51,11 @@ from views.versions import VersionRecord
 
 
 class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SUPERSEDED = "superseded"  # a queued run another run of the same version made needless
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def _lineage_context(lake: Lake, run_id: str, record: VersionRecord, binder: Bin
 
 
 def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str, trigger: str = "manual",
-                emitter: LineageEmitter | None = None, snapshot: Snapshot | None = None) -> RunInfo:
+                emitter: LineageEmitter | None = None, snapshot: Snapshot | None = None,
+                run_pk: int | None = None) -> RunInfo:
     """Materialize one version of a table view (the current one by default).
 
     Args:
@@ -153,6 +156,8 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
         trigger: Why it runs (``manual``, ``refresh``, ``demo``...).
         emitter: Where OpenLineage events go (``LineageEmitter.from_settings`` by default).
         snapshot: The catalog (loaded by default).
+        run_pk: A queued run of this version to carry out (claimed by the
+            caller); a new run is recorded by default.
 
     Returns:
         The succeeded run.
@@ -178,11 +183,16 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
     run_id = str(uuid.uuid4())
     uri = view_table_uri(lake, record.view, record.version)
     with lake.catalog.session() as s:
-        row = ViewRun(run_id=run_id, view_version_id=record.row_id, status=RunStatus.RUNNING.value,
-                      trigger=trigger, actor=actor, source_versions={})
-        s.add(row)
-        s.flush()
-        run_pk = row.id
+        if run_pk is not None:
+            queued = s.get_one(ViewRun, run_pk)
+            queued.status, queued.started_at = RunStatus.RUNNING.value, dt.datetime.now(dt.UTC)
+            run_id = queued.run_id
+        else:
+            row = ViewRun(run_id=run_id, view_version_id=record.row_id, status=RunStatus.RUNNING.value,
+                          trigger=trigger, actor=actor, source_versions={})
+            s.add(row)
+            s.flush()
+            run_pk = row.id
     started = time.perf_counter()
     ctx: RunContext | None = None
     binder: Binder | None = None
@@ -214,6 +224,12 @@ def materialize(lake: Lake, name: str, version: int | None = None, *, actor: str
                    source_versions={k: v.to_dict() for k, v in binder.reads.items()})
     assert ctx is not None
     emitter.complete(ctx, written.rows)
+    with lake.catalog.session() as s:
+        # Runs queued before this one started would build the same thing again.
+        s.execute(update(ViewRun).where(ViewRun.view_version_id == record.row_id, ViewRun.id < run_pk,
+                                        ViewRun.status == RunStatus.QUEUED.value)
+                  .values(status=RunStatus.SUPERSEDED.value, finished_at=dt.datetime.now(dt.UTC),
+                          error=f"superseded by run {run_id}"))
     return RunInfo.of(record.view, record.version, done)
 
 

@@ -37,6 +37,10 @@ class View(Base):
     current_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    #: Refresh schedule (five-field cron, UTC); None: refreshed on apply and by hand only.
+    refresh_cron: Mapped[str | None] = mapped_column(String(127), nullable=True)
+    #: When the schedule next runs a refresh (claimed by moving it on).
+    next_refresh_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class ViewVersion(Base):

@@ -18,6 +18,7 @@ from views.diff import VersionDiff
 from views.graph import Impact
 from views.inspect import CompileResult
 from views.materialize import RefreshResult, RunInfo
+from views.refreshes import Schedule
 from views.registry import Plan
 from views.transpile import Transpiled
 
@@ -60,6 +61,21 @@ class RefreshBody(BaseModel):
     views: list[str] | None = Field(None, description="Views to refresh; every view when absent.")
     upstream: bool = False
     downstream: bool = False
+
+
+class ScheduleBody(BaseModel):
+    cron: str | None = Field(None, max_length=127, description="Five-field cron (minute hour day month weekday, "
+                             "UTC) or @hourly, @daily, @weekly, @monthly; null or empty for no schedule.")
+
+
+class SchedulePublic(BaseModel):
+    view: str
+    cron: str | None
+    next_at: UtcDateTime | None
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> SchedulePublic:
+        return cls(view=schedule.view, cron=schedule.cron, next_at=schedule.next_at)
 
 
 class DeprecateBody(BaseModel):
@@ -107,6 +123,10 @@ class ViewPublic(BaseModel):
     deprecated_at: UtcDateTime | None
     sunset_on: dt.date | None
     deprecation_note: str
+    served_version: int | None = Field(None, description="The version whose materialization readers get.")
+    stale: bool = Field(False, description="Readers get an earlier version's materialization until this "
+                                           "version's own is built.")
+    served_columns: list[str] = Field(default_factory=list, description="The columns readers see of it.")
 
     @classmethod
     def of(cls, info: ViewInfo) -> ViewPublic:

@@ -25,7 +25,7 @@ from access.gateway.check import RefColumns, check_columns
 from access.gateway.errors import QueryRefused
 from access.gateway.masks_sql import Params
 from access.gateway.parse import parse_query
-from access.gateway.resolve import CatalogLookup, CatalogTable
+from access.gateway.resolve import CatalogLookup, CatalogTable, Staleness
 from access.gateway.rewrite import (
     RowFilterUnusable,
     SourceView,
@@ -75,6 +75,7 @@ class GovernedQuery:
         sources: Delta snapshots to register as temp views before running.
         uses: What each catalog object exposes to the caller.
         params: Key parameters bound when Spark parses ``rewritten``; never printed.
+        stale: Views answered from an earlier version's materialization, by name.
     """
 
     query_id: str
@@ -85,6 +86,7 @@ class GovernedQuery:
     sources: tuple[SourceView, ...]
     uses: tuple[TableUse, ...]
     params: Mapping[str, bytes] = field(repr=False, compare=False)
+    stale: Mapping[str, Staleness] = field(default_factory=dict, compare=False)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -209,4 +211,5 @@ def plan_query(subject: str, sql: str, *, lookup: CatalogLookup, policy: AccessP
         sources=tuple(sources.values()),
         uses=uses,
         params=dict(params.values),
+        stale={t.name: t.stale for t in tables if t.stale is not None},
     )

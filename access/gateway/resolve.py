@@ -35,6 +35,25 @@ _NAME = re.compile(r"([a-z][a-z0-9_]{0,62})\.([a-z][a-z0-9_]{0,62})(?:@v([1-9][0
 
 
 @dataclass(frozen=True)
+class Staleness:
+    """A view read through an earlier version's materialization until its own is built.
+
+    Attributes:
+        version: The view's current version (what the name reads).
+        served_version: The version whose materialization answered.
+        materialized_at: When that materialization was built.
+    """
+
+    version: int
+    served_version: int
+    materialized_at: dt.datetime | None
+
+    def to_dict(self, table: str) -> dict[str, Any]:
+        return {"table": table, "version": self.version, "served_version": self.served_version,
+                "materialized_at": self.materialized_at.isoformat() if self.materialized_at else None}
+
+
+@dataclass(frozen=True)
 class CatalogTable:
     """A dataset or materialized view that a query reads.
 
@@ -50,6 +69,8 @@ class CatalogTable:
         unreadable: Why the object cannot be read even when the caller may
             (a view past its sunset date, a virtual or never materialized view);
             raised only after the caller was authorized, so it reveals nothing.
+        stale: Set when a view is answered from an earlier version's
+            materialization (its columns are then those both versions have alike).
     """
 
     resource: Resource
@@ -59,6 +80,7 @@ class CatalogTable:
     data_keys: Mapping[str, Callable[[], bytes]] = field(default_factory=dict, repr=False, compare=False)
     version: int | None = None
     unreadable: LakegateError | None = field(default=None, compare=False)
+    stale: Staleness | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -138,7 +160,10 @@ class ViewResolver:
     passes a dataset's ciphertext through is decrypted with that dataset's key
     (where a mask needs it). A virtual view, a view never materialized and a
     version past its sunset date resolve (so the caller's access is decided
-    first, and the answer reveals nothing) but cannot be read.
+    first, and the answer reveals nothing) but cannot be read. A view whose
+    current version is not materialized yet is read through the earlier
+    version that stands in for it (``views.catalog``: its ``served_columns``
+    only, the stricter PII tag of the two), marked stale.
     """
 
     def __init__(self, lake: Lake, get_view: Callable[..., Any]) -> None:
@@ -153,7 +178,8 @@ class ViewResolver:
         domain = qualified.split(".", 1)[0]
         columns: list[ColumnSpec] = []
         keys: dict[str, Callable[[], bytes]] = {}
-        for col in view.columns:
+        stale = bool(getattr(view, "stale", False))
+        for col in (view.served_columns if stale else view.columns):
             encrypted = getattr(col, "encrypted_with", None)
             if encrypted is not None:
                 key = f"{encrypted.dataset}@v{encrypted.major}"
@@ -169,6 +195,7 @@ class ViewResolver:
             data_keys=keys,
             version=getattr(view, "table_version", None),
             unreadable=self._unreadable(view, qualified),
+            stale=Staleness(view.version, view.served_version, view.materialized_at) if stale else None,
         )
 
     def _dataset_key(self, dataset: str, major: int) -> bytes:
@@ -184,7 +211,8 @@ class ViewResolver:
             kind = str(getattr(view, "materialization", ""))
             if kind.endswith("virtual"):
                 return Conflict(f"view {qualified} is virtual; the gateway reads materialized views only")
-            return Conflict(f"view {qualified} has not been materialized yet; refresh it first")
+            return Conflict(f"view {qualified} version {view.version} has not been materialized yet; its owners "
+                            "refresh it (POST /api/v1/views/{name}/refresh), or its schedule does")
         return None
 
 
@@ -257,6 +285,7 @@ __all__ = [
     "CatalogLookup",
     "CatalogTable",
     "DatasetResolver",
+    "Staleness",
     "TableResolver",
     "ViewResolver",
     "default_resolvers",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from lake.contracts import type_name
 META_QUERY_ID = b"lakegate.query_id"
 META_TRUNCATED = b"lakegate.truncated"
 META_ROW_CAP = b"lakegate.row_cap"
+META_STALE = b"lakegate.stale"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class QueryResult:
         row_cap: The row cap the query ran with.
         elapsed_ms: Wall time from the SQL text to the rows.
         tables: The catalog objects the query read (``domain.name``).
+        stale: Views answered from an earlier version's materialization while
+            their current version's is being built (``table``, ``version``,
+            ``served_version``, ``materialized_at`` each).
     """
 
     query_id: str
@@ -39,6 +44,7 @@ class QueryResult:
     row_cap: int
     elapsed_ms: float
     tables: tuple[str, ...]
+    stale: tuple[dict[str, Any], ...] = ()
 
     @property
     def row_count(self) -> int:
@@ -63,6 +69,7 @@ class QueryResult:
             "row_cap": self.row_cap,
             "elapsed_ms": round(self.elapsed_ms, 3),
             "tables": list(self.tables),
+            "stale": [dict(s) for s in self.stale],
         }
 
     def to_ipc(self) -> bytes:
@@ -73,6 +80,8 @@ class QueryResult:
             META_TRUNCATED: b"true" if self.truncated else b"false",
             META_ROW_CAP: str(self.row_cap).encode(),
         })
+        if self.stale:
+            meta[META_STALE] = json.dumps(list(self.stale), sort_keys=True).encode()
         table = self.table.replace_schema_metadata(meta)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:

@@ -35,6 +35,13 @@ class ResultColumn(BaseModel):
     type: str = Field(description="Arrow type, in contract spelling where there is one (int64, decimal(12,2)).")
 
 
+class StaleTable(BaseModel):
+    table: str
+    version: int = Field(description="The view's current version.")
+    served_version: int = Field(description="The version whose materialization answered.")
+    materialized_at: str | None
+
+
 class QueryResultPublic(BaseModel):
     """Rows of a gateway query (masked and filtered for the caller)."""
 
@@ -47,6 +54,8 @@ class QueryResultPublic(BaseModel):
     row_cap: int
     elapsed_ms: float
     tables: list[str] = Field(description="The catalog tables the query read.")
+    stale: list[StaleTable] = Field(default_factory=list, description="Views answered from an earlier "
+                                    "version's materialization while their current version's is built.")
 
     @classmethod
     def of(cls, result: QueryResult) -> QueryResultPublic:

@@ -144,6 +144,7 @@ class Gateway:
             row_cap=row_cap,
             elapsed_ms=elapsed_ms,
             tables=planned.tables,
+            stale=tuple(st.to_dict(name) for name, st in planned.stale.items()),
         )
 
     # -- audit -----------------------------------------------------------------------------
@@ -196,6 +197,9 @@ class Gateway:
             if use is not None:
                 detail.update({"columns": list(use.columns), "masks": dict(use.masked),
                                "row_filter": use.row_filter})
+                stale = planned.stale.get(use.table)
+                if stale is not None:  # which materialization answered, for the auditor
+                    detail["served_version"] = stale.served_version
             if truncated is not None:
                 detail["truncated"] = truncated
             if elapsed_ms is not None:

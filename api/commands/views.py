@@ -85,9 +85,13 @@ def apply_cmd(
             return
         applied = apply_views(services.access, definitions, by=_actor(lake, as_user), major=set(major or ()),
                               message=message)
+    queued = [i.name for i in applied.changed if i.record.materialization.value == "table"]
     _show_plan(applied, applied=True)
     created = len(applied.changed)
     typer.echo(f"{created} new version(s), {len(applied.items) - created} unchanged")
+    if queued:
+        typer.echo(f"refresh queued for {', '.join(queued)}: the server's scheduler runs it "
+                   "(or `lakegate views refresh --due`); readers get the previous version until then")
 
 
 @app.command("list")
@@ -214,9 +218,13 @@ def compile_cmd(name: NameArg, as_json: JsonOpt = False) -> None:
 @app.command("materialize")
 @domain_errors
 def materialize_cmd(name: NameArg, version: VersionOpt = None, as_user: AsOpt = "admin") -> None:
-    """Materialize one version of a table view."""
-    with open_lake() as lake:
-        run = materialize_view_version(lake, name, version, actor=_actor(lake, as_user))
+    """Materialize one version of a table view (its owner with write on it, or an admin)."""
+    from access.registration import may_refresh_view
+    from api.services import open_services
+
+    with open_services() as services:
+        actor = may_refresh_view(services.access, name, by=_actor(services.lake, as_user))
+        run = materialize_view_version(services.lake, name, version, actor=actor)
     typer.echo(f"{run.view} v{run.version}: {run.rows:,} rows in {run.duration_ms} ms "
                f"(Delta version {run.table_version}, run {run.run_id})")
 
@@ -227,12 +235,35 @@ def refresh_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Views to refresh; all views when none.")] = None,
     upstream: Annotated[bool, typer.Option("--upstream", help="Also refresh what they read.")] = False,
     downstream: Annotated[bool, typer.Option("--downstream", help="Also refresh what reads them.")] = False,
+    due: Annotated[bool, typer.Option("--due", help="Run what is queued (new versions) and due on a schedule, "
+                                                    "as the server's scheduler does.")] = False,
     as_user: AsOpt = "admin",
 ) -> None:
-    """Rebuild table views in dependency order; a failure skips what reads the failed view."""
-    with open_lake() as lake:
-        result = refresh(lake, names or None, actor=_actor(lake, as_user), upstream=upstream,
-                                     downstream=downstream)
+    """Rebuild table views in dependency order; a failure skips what reads the failed view. Each named
+    view needs its owner with write on it, or an admin; all views (or --due) need the lake's admin."""
+    from access import Action, Resource
+    from access.registration import may_refresh_view
+    from api.services import open_services
+    from views.refreshes import run_due
+
+    with open_services() as services:
+        lake, control = services.lake, services.access
+        actor = _actor(lake, as_user)
+        if names and not due:
+            for name in names:
+                may_refresh_view(control, name, by=actor)
+        else:
+            control.require(control.acting(actor), Action.ADMIN, Resource.lake())
+        if due:
+            done = run_due(lake, limit=1000)
+            for run in done.runs:
+                typer.echo(f"ok      {run.view} v{run.version} ({run.trigger}): {run.rows:,} rows")
+            for view, error in done.failed:
+                typer.echo(f"failed  {view}: {error}")
+            if done.failed:
+                raise typer.Exit(1)
+            return
+        result = refresh(lake, names or None, actor=actor, upstream=upstream, downstream=downstream)
     for run in result.runs:
         typer.echo(f"ok      {run.view} v{run.version}: {run.rows:,} rows in {run.duration_ms} ms")
     for view, error in result.failed:
@@ -241,6 +272,27 @@ def refresh_cmd(
         typer.echo(f"skipped {view}: {reason}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("schedule")
+@domain_errors
+def schedule_cmd(name: NameArg,
+                 cron: Annotated[str | None, typer.Argument(help="Five-field cron (UTC) or @daily...; "
+                                                                 "'none' for no schedule; omit to show it.")] = None,
+                 as_user: AsOpt = "admin") -> None:
+    """Show or set a view's refresh schedule (its owner with write on it, or an admin)."""
+    from access.registration import may_refresh_view
+    from api.services import open_services
+    from views.refreshes import get_schedule, set_schedule
+
+    with open_services() as services:
+        if cron is None:
+            schedule = get_schedule(services.lake, name)
+        else:
+            may_refresh_view(services.access, name, by=_actor(services.lake, as_user))
+            schedule = set_schedule(services.lake, name, None if cron.strip().lower() == "none" else cron)
+    typer.echo(f"{schedule.view}: {schedule.cron or 'no schedule'}"
+               + (f", next at {schedule.next_at.isoformat(timespec='minutes')}" if schedule.next_at else ""))
 
 
 @app.command("runs")

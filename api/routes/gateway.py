@@ -79,6 +79,8 @@ def _headers(result: QueryResult) -> dict[str, str]:
         "X-Lakegate-Row-Count": str(result.row_count),
         "X-Lakegate-Truncated": "true" if result.truncated else "false",
         "X-Lakegate-Row-Cap": str(result.row_cap),
+        **({"X-Lakegate-Stale": ", ".join(f"{s['table']}@v{s['served_version']}" for s in result.stale)}
+           if result.stale else {}),
     }
 
 

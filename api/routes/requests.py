@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 
 from access import Action, Resource
 from access.requests import RequestStatus
 from access.schemas import RequestCreate, RequestDecision, RequestPublic
 from api.authz import BASELINE, AccessDep, known
-from api.deps import PrincipalDep
+from api.deps import PrincipalDep, deliver_after
 from api.params import Id
 from api.schemas import error_responses
 from lake.errors import AccessDenied
@@ -20,13 +20,15 @@ router = APIRouter(prefix="/access/requests", tags=["access requests"], dependen
 
 
 @router.post("", status_code=201, responses=error_responses(403, 404, 422))
-def create_request(body: RequestCreate, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+def create_request(body: RequestCreate, access: AccessDep, principal: PrincipalDep,
+                   background: BackgroundTasks) -> RequestPublic:
     """Ask for access to a resource (you must be able to discover it)."""
     target = Resource.parse(body.resource)
     subject = known(access, principal)
     access.require(subject, Action.DISCOVER, target)
     info = access.requests.create(subject, target, columns=body.columns, reason=body.reason,
                                   duration=dt.timedelta(days=body.duration_days), action=Action.parse(body.action))
+    deliver_after(background, access.notifier)  # the owners' notices
     return RequestPublic.of(info)
 
 
@@ -55,24 +57,30 @@ def get_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> R
 
 
 @router.post("/{request_id}/approve", responses=error_responses(403, 404, 409))
-def approve_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
-                    ) -> RequestPublic:
+def approve_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep,
+                    background: BackgroundTasks) -> RequestPublic:
     """Approve: the requester gets expiring grants (owner, or approve/grant on the resource); with
     ``reveal_pii`` also ``decrypt`` masks on the PII columns it covers, expiring with them (admin on those)."""
     subject = known(access, principal)
     duration = dt.timedelta(days=body.duration_days) if body.duration_days else None
-    return RequestPublic.of(access.requests.approve(request_id, subject, note=body.note, duration=duration,
-                                                    reveal_pii=body.reveal_pii))
+    info = access.requests.approve(request_id, subject, note=body.note, duration=duration, reveal_pii=body.reveal_pii)
+    deliver_after(background, access.notifier)
+    return RequestPublic.of(info)
 
 
 @router.post("/{request_id}/reject", responses=error_responses(403, 404, 409))
-def reject_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep
-                   ) -> RequestPublic:
+def reject_request(request_id: Id, body: RequestDecision, access: AccessDep, principal: PrincipalDep,
+                   background: BackgroundTasks) -> RequestPublic:
     subject = known(access, principal)
-    return RequestPublic.of(access.requests.reject(request_id, subject, note=body.note))
+    info = access.requests.reject(request_id, subject, note=body.note)
+    deliver_after(background, access.notifier)
+    return RequestPublic.of(info)
 
 
 @router.post("/{request_id}/cancel", responses=error_responses(403, 404, 409))
-def cancel_request(request_id: Id, access: AccessDep, principal: PrincipalDep) -> RequestPublic:
+def cancel_request(request_id: Id, access: AccessDep, principal: PrincipalDep,
+                   background: BackgroundTasks) -> RequestPublic:
     subject = known(access, principal)
-    return RequestPublic.of(access.requests.cancel(request_id, subject))
+    info = access.requests.cancel(request_id, subject)
+    deliver_after(background, access.notifier)
+    return RequestPublic.of(info)

@@ -22,7 +22,7 @@ from api.schemas import error_responses
 from lake.auth import Principal
 from lake.errors import InvalidInput
 from lake.service import Lake
-from views import catalog, inspect, registry
+from views import catalog, inspect, refreshes, registry
 from views.definition import ViewDefinition
 from views.files import parse_view_file
 from views.materialize import materialize as materialize_view_version
@@ -38,6 +38,8 @@ from views.schemas import (
     RefreshBody,
     RefreshPublic,
     RunPublic,
+    ScheduleBody,
+    SchedulePublic,
     TranspilePublic,
     VersionCreate,
     ViewCreate,
@@ -76,6 +78,11 @@ def _may_write(access: AccessControl, principal: Principal, names: list[str]) ->
 def _existing_owner(lake: Lake, access: AccessControl, principal: Principal, name: str) -> None:
     info = catalog.get_view(lake, name, allow_retired=True)
     access.require(known(access, principal), Action.WRITE, Resource.view(info.name))
+
+
+def _may_refresh(access: AccessControl, principal: Principal, name: str) -> str:
+    """The view's owner with write on it, or admin on it (``access.registration.may_refresh_view``)."""
+    return registration.may_refresh_view(access, name, by=known(access, principal))
 
 
 def _discover(access: AccessControl, principal: Principal, name: str) -> None:
@@ -175,7 +182,7 @@ def refresh_views(body: RefreshBody, lake: LakeDep, principal: PrincipalDep, acc
         access.require(known(access, principal), Action.ADMIN, LAKE)
     else:
         for name in body.views:
-            _existing_owner(lake, access, principal, name)
+            _may_refresh(access, principal, name)
     result = refresh(lake, body.views, actor=principal.name, upstream=body.upstream,
                                  downstream=body.downstream)
     return RefreshPublic.of(result)
@@ -235,8 +242,30 @@ def compile_view(name: str, lake: LakeDep, principal: PrincipalDep, access: Acce
 def materialize_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep,
                      version: OptionalNumberQuery = None) -> RunPublic:
     """Materialize one version (the current one by default); the run is recorded either way."""
-    _existing_owner(lake, access, principal, name)
+    _may_refresh(access, principal, name)
     return RunPublic.of(materialize_view_version(lake, name, version, actor=principal.name))
+
+
+@router.post("/{name}/refresh", status_code=201, responses=error_responses(403, 404, 409))
+def refresh_view(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> RunPublic:
+    """Rebuild the view's current version now (its owner with write on it, or an admin)."""
+    actor = _may_refresh(access, principal, name)
+    return RunPublic.of(materialize_view_version(lake, name, actor=actor, trigger="manual"))
+
+
+@router.get("/{name}/schedule")
+def get_schedule(name: str, lake: LakeDep, principal: PrincipalDep, access: AccessDep) -> SchedulePublic:
+    """The view's refresh schedule (cron, UTC) and its next run."""
+    _discover(access, principal, name)
+    return SchedulePublic.of(refreshes.get_schedule(lake, name))
+
+
+@router.put("/{name}/schedule", responses=error_responses(403, 404, 422))
+def set_schedule(name: str, body: ScheduleBody, lake: LakeDep, principal: PrincipalDep,
+                 access: AccessDep) -> SchedulePublic:
+    """Refresh the view on a schedule (five-field cron, UTC; null for none): its owner or an admin."""
+    _may_refresh(access, principal, name)
+    return SchedulePublic.of(refreshes.set_schedule(lake, name, body.cron))
 
 
 @router.get("/{name}/runs")

@@ -289,6 +289,11 @@ class Settings(BaseSettings):
         openlineage_api_key: Bearer token for that endpoint.
         commit_lock_timeout: Seconds a batch waits while another writer holds
             its table's write lock, before it is refused (409) as busy.
+        scheduler_interval_seconds: How often the API server's background
+            scheduler looks for queued and due view refreshes, expired grants to
+            tell and undelivered notifications; 0 turns it off.
+        scheduler_max_runs: View refreshes the scheduler runs per look (one
+            after the other, so a server never runs more than one at once).
         engine: Where Spark runs.
         gateway: Row caps, time limits and admission bounds of gateway queries.
         subscribers: Credential lifetimes, export limits and Redshift names.
@@ -315,6 +320,8 @@ class Settings(BaseSettings):
     openlineage_url: str | None = None
     openlineage_api_key: SecretStr | None = None
     commit_lock_timeout: float = Field(default=120.0, ge=0)
+    scheduler_interval_seconds: float = Field(default=30.0, ge=0)
+    scheduler_max_runs: int = Field(default=2, ge=1)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     gateway: GatewayLimits = Field(default_factory=GatewayLimits)
     subscribers: SubscriberSettings = Field(default_factory=SubscriberSettings)

@@ -111,3 +111,28 @@ def test_approving_twice_does_not_shorten_a_longer_grant(setup: AccessControl) -
     setup.requests.approve(short.id, "appr")
     (grant,) = setup.policies.grants(subject="sam")
     assert grant.request_id == long.id
+
+
+def test_owners_hear_of_a_request_and_the_requester_of_its_decision_and_expiry(setup: AccessControl,
+                                                                               clock: Any) -> None:
+    ac = setup
+    inbox = ac.notifier.inbox
+    req = ac.requests.create("sam", T, reason="weekly report", duration=dt.timedelta(hours=2))
+    # The owner team (ads-team: olga) is told; appr may decide too but owns nothing; nobody else.
+    assert [n.kind.value for n in inbox.list("olga", open_only=True)] == ["access_requested"]
+    assert inbox.list("appr") == [] and inbox.list("eve") == [] and inbox.list("sam") == []
+    ac.requests.approve(req.id, "appr", note="fine")
+    assert inbox.list("olga", open_only=True) == [] and inbox.list("olga")[0].done
+    [decided] = inbox.list("sam")
+    assert (decided.payload["decision"], decided.payload["by"], decided.about) == ("approved", "appr", T.key)
+    assert ac.requests.notice_expired() == []  # not expired yet
+    clock.advance(2 * 3600 + 1)
+    assert ac.requests.notice_expired() == [req.id]
+    assert ac.requests.notice_expired() == []  # told once
+    assert [n.payload["decision"] for n in inbox.list("sam")] == ["expired", "approved"]
+    # A request nobody owns goes to those who may decide it.
+    other = ac.requests.create("sam", Resource.domain_("ads"), reason="everything in ads")
+    assert [n.payload["request"] for n in inbox.list("appr", open_only=True)] == [other.id]
+    ac.requests.cancel(other.id, "sam")
+    assert inbox.list("appr", open_only=True) == []
+    assert inbox.list("sam")[0].payload["decision"] == "cancelled"

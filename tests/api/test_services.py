@@ -95,8 +95,8 @@ def test_settings_given_to_create_app_control_the_gateway_subscribers_and_mail(t
         assert services.subscribers.settings.credential_seconds == 1800
         assert services.subscribers.vending.settings.credential_seconds == 1800
         assert services.subscribers.exports.settings.export_max_rows == 10
-        assert services.notifier.mail.sender == "governance@example.com"
-        assert services.notifier.outbox_dir == tmp_path / "home" / "outbox"
+        assert services.notifier.outbox.mail.sender == "governance@example.com"
+        assert services.notifier.outbox.outbox_dir == tmp_path / "home" / "outbox"
         assert app.state.admission.limits.max_queued == 3
         lake = services.lake
         lake.users.create("alice", roles=["producer", "sales"])
@@ -168,3 +168,19 @@ def test_a_metric_action_with_no_access_layer_wired_is_refused(tmp_path: Path) -
         assert not unwired.workflow.permissions.may_author(lake.users.get("mia"), "playback.minutes")
     finally:
         lake.close()
+
+
+def test_the_app_runs_one_background_scheduler_from_its_lifespan(tmp_path: Path) -> None:
+    import time
+
+    app = create_app(Settings(home=tmp_path / "home", scheduler_interval_seconds=0.05))
+    with TestClient(app):
+        scheduler = app.state.scheduler
+        deadline = time.monotonic() + 60  # a bound on waiting, not a speed requirement
+        while scheduler.ticks < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.ticks >= 2
+    assert scheduler._task is None  # stopped with the app
+    off = create_app(Settings(home=tmp_path / "off", scheduler_interval_seconds=0))
+    with TestClient(off):
+        assert off.state.scheduler._task is None

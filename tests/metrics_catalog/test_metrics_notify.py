@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from lake.errors import AlreadyExists, InvalidInput, NotFound
+from lake.notify import sign
+from lake.notify.delivery import MAX_ATTEMPTS
 from metrics_catalog import MetricCatalog
-from metrics_catalog.notify import sign
-from metrics_catalog.notify.delivery import MAX_ATTEMPTS
 
 NAME = "playback.watch_per_viewer"
 
@@ -78,6 +78,34 @@ def test_inbox_tells_approvers_and_authors(metrics: MetricCatalog, make_metric: 
     assert metrics.inbox.mark_all_read("bea") == 0 and metrics.inbox.list("bea", unread_only=True) == []
 
 
+def test_review_notices_are_done_for_everyone_once_the_stage_moves_on(
+        metrics: MetricCatalog, make_metric: Callable[..., Any]) -> None:
+    make_metric(review=True)
+    assert metrics.inbox.unread("tara") == 1
+    metrics.workflow.decide(NAME, "approve", actor="tom")
+    # The tech stage moved on: neither tom (who approved) nor tara (who did not) is asked any more.
+    for approver in ("tom", "tara"):
+        [notice] = metrics.inbox.list(approver)
+        assert notice.kind.value == "stage_reached" and notice.done
+        assert metrics.inbox.unread(approver) == 0 and metrics.inbox.list(approver, open_only=True) == []
+    [waiting] = metrics.inbox.list("bea", open_only=True)
+    assert waiting.payload["stage"] == "business" and not waiting.done
+    metrics.workflow.decide(NAME, "approve", actor="bea")
+    # Certified: it left review, so every "waits for your review" notice is done, for everyone.
+    for person in ("tom", "tara", "bea", "dual"):
+        assert [n for n in metrics.inbox.list(person) if n.kind.value == "stage_reached" and not n.done] == []
+    assert [n.payload["decision"] for n in metrics.inbox.list("mia", open_only=True)] == ["approved"]
+
+
+def test_withdrawing_a_proposal_closes_its_review_notices_but_a_revision_at_the_same_stage_does_not(
+        metrics: MetricCatalog, make_metric: Callable[..., Any]) -> None:
+    make_metric(review=True)
+    metrics.workflow.revise(NAME, {"description": "Seconds watched per distinct viewer, per day."}, actor="mia")
+    assert metrics.inbox.list("tara", open_only=True), "still at the tech stage: tara is still asked"
+    metrics.workflow.withdraw(NAME, actor="mia")
+    assert metrics.inbox.list("tara", open_only=True) == [] and metrics.inbox.unread("tara") == 0
+
+
 def test_comment_threads_notify_participants(metrics: MetricCatalog, make_metric: Callable[..., Any]) -> None:
     make_metric(review=True)
     first = metrics.comments.add(NAME, "Why distinct subscribers and not profiles?", actor="tom")
@@ -118,7 +146,7 @@ def test_failed_webhooks_stay_in_the_outbox_until_delivered(metrics: MetricCatal
                                                             receiver: Receiver) -> None:
     from sqlalchemy import select
 
-    from metrics_catalog.models import OutboxRow
+    from lake.notify.models import OutboxRow
 
     metrics.channels.add("tom", "webhook", receiver.url)
     receiver.status = 500

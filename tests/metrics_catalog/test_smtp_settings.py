@@ -7,7 +7,7 @@ from email.message import EmailMessage
 import pytest
 
 from lake.errors import ConfigError
-from metrics_catalog.notify.delivery import _send_smtp
+from lake.notify.delivery import _send_smtp
 
 
 @pytest.mark.parametrize("url", ["http://mail.example:25", "smtp://", "mailto:someone@example.com"])

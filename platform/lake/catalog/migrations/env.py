@@ -28,11 +28,12 @@ def catalog_metadata() -> MetaData:
     """The tables of every package that keeps its rows in the catalog."""
     from access import models as access_models
     from access.subscribers import models as subscriber_models
+    from lake.notify import models as notify_models
     from metrics_catalog import models as metric_models
     from ui import models as ui_models
     from views import models as view_models
 
-    _ = (access_models, subscriber_models, metric_models, ui_models, view_models)  # their tables join Base.metadata
+    _ = (access_models, subscriber_models, notify_models, metric_models, ui_models, view_models)  # their tables join Base.metadata
     return Base.metadata
 
 

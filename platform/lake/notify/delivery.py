@@ -42,8 +42,8 @@ from sqlalchemy import select, update
 from lake.catalog import Catalog
 from lake.catalog.models import utcnow
 from lake.errors import ConfigError
+from lake.notify.models import ChannelRow, OutboxRow
 from lake.settings import MailSettings
-from metrics_catalog.models import ChannelRow, OutboxRow
 
 MAX_ATTEMPTS = 5
 WEBHOOK_TIMEOUT_S = 5.0
@@ -127,7 +127,7 @@ class Dispatcher:
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": "lakegate-metrics",
+            "User-Agent": "lakegate-notify",
             "X-Lakegate-Event": str(row.payload.get("kind", "")),
             "X-Lakegate-Delivery": str(row.id),
             "X-Lakegate-Timestamp": timestamp,
@@ -143,11 +143,15 @@ class Dispatcher:
         msg = EmailMessage()
         msg["From"] = self.mail.sender
         msg["To"] = row.target
-        msg["Subject"] = str(payload.get("title", "Lakegate metrics"))
+        msg["Subject"] = str(payload.get("title", "Lakegate"))
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = make_msgid(idstring=f"outbox{row.id}", domain="lakegate.local")
         msg["X-Lakegate-Event"] = str(payload.get("kind", ""))
-        lines = [str(payload.get("body", "")), "", f"Metric: {payload.get('metric', '')}"]
+        about = str(payload.get("about") or payload.get("metric") or "")
+        lines = [str(payload.get("body", "")), "", f"About: {about}" if about else ""]
+        link = str(payload.get("link") or "")
+        if link:
+            lines.append(f"Open: {link}")
         msg.set_content("\n".join(lines).strip() + "\n")
         return msg
 

@@ -1,4 +1,4 @@
-"""Notification channels: where a user's notices go besides the inbox."""
+"""Notification channels: where a person's notices go besides the inbox (a webhook URL, an e-mail address)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from lake.catalog import Catalog
 from lake.enums import ParsableEnum
 from lake.errors import AlreadyExists, InvalidInput, NotFound
-from metrics_catalog.models import ChannelRow, OutboxRow
+from lake.notify.models import ChannelRow, OutboxRow
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
