@@ -1,4 +1,4 @@
-"""Migration 0008 closes the review notices written before notices could be done: those of
+"""Migration 0009 closes the review notices written before notices could be done: those of
 metrics no longer waiting at the notice's stage; the others stay open."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _upgrade(engine: object, revision: str) -> None:
 
 def test_stale_review_notices_are_done_after_the_upgrade(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
-    _upgrade(engine, "0007")
+    _upgrade(engine, "0008")
     with engine.begin() as conn:
         for i, (name, status, stage) in enumerate([("a.certified", "approved", None),
                                                   ("a.waiting", "in_review", "business")], start=1):
@@ -41,7 +41,7 @@ def test_stale_review_notices_are_done_after_the_upgrade(tmp_path: Path) -> None
             conn.execute(text("INSERT INTO metric_inbox (recipient, kind, metric, title, body, payload, created_at) "
                               "VALUES ('tom', :kind, :metric, 't', '', :payload, CURRENT_TIMESTAMP)"),
                          {"kind": kind, "metric": metric, "payload": payload})
-    _upgrade(engine, "0008")
+    _upgrade(engine, "0009")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT metric, kind, payload, done_at IS NOT NULL FROM metric_inbox ORDER BY id"))
         done = [(metric, kind, bool(flag)) for metric, kind, _payload, flag in rows]
