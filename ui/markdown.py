@@ -9,6 +9,7 @@ and open with ``rel="nofollow noopener noreferrer"``.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -53,3 +54,15 @@ def render_markdown(text: Any) -> Markup:
     """``text`` as sanitized HTML (empty text gives empty markup)."""
     source = "" if text is None else str(text)
     return Markup(_MD.render(source)) if source.strip() else Markup("")
+
+
+_BLOCK_TAG = re.compile(r"</?(?:p|li|ul|ol|blockquote|pre|br|hr)\b[^>]*>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def markdown_text(text: Any) -> str:
+    """``text`` without its Markdown marks, on one line (for snippets and short lists)."""
+    source = "" if text is None else str(text)
+    if not source.strip():
+        return ""
+    return " ".join(html.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", _MD.render(source)))).split())

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse
 
 from lake.timestamps import as_utc
 from metrics_catalog.formatting import format_value
-from ui.markdown import render_markdown
+from ui.markdown import markdown_text, render_markdown
 from ui.wording import plain_keys, type_words
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -118,7 +118,7 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, iso=_iso, ago=_ago, number=_number, words=_words, path=_path,
-                       markdown=render_markdown, metric_value=format_value, type_words=type_words,
+                       markdown=render_markdown, markdown_text=markdown_text, metric_value=format_value, type_words=type_words,
                        plain_keys=plain_keys, yaml=_yaml)
     env.tests["hash_like"] = _hash_like
     env.globals["ui"] = UI_PREFIX

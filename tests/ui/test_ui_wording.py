@@ -12,7 +12,7 @@ from access import AccessControl
 from lake.service import Lake
 from metrics_catalog import MetricCatalog, ValueFormat, format_value
 from ui import chart, services
-from ui.markdown import render_markdown, safe_link
+from ui.markdown import markdown_text, render_markdown, safe_link
 from ui.templating import ENV
 from ui.wording import plain_keys, type_words
 
@@ -56,6 +56,15 @@ def test_markdown_renders_a_small_set_and_escapes_everything_else() -> None:
     assert hostile.count('rel="nofollow noopener noreferrer"') == 2
     assert not safe_link(" javascript:x") and not safe_link("vbscript:x") and safe_link("mailto:a@b.c")
     assert str(render_markdown("")) == "" and str(render_markdown(None)) == ""
+
+
+def test_short_texts_drop_the_markdown_marks(world: TestClient, ui_lake: Lake) -> None:
+    assert markdown_text("Average **order value** per [day](https://x).\n\n- a <b>\n- b") == (
+        "Average order value per day. a <b> b")
+    ui_lake.register({"dataset": "sales.refunds", "owner": "sales", "description": "Refunds of **web** orders.",
+                      "columns": [{"name": "refund_id", "type": "int64"}]}, actor="alice")
+    home = _as(world, "alice").get("/ui").text
+    assert "Refunds of web orders." in home and "**web**" not in home
 
 
 def test_metric_description_is_shown_as_markdown(world: TestClient, ui_lake: Lake) -> None:
