@@ -24,6 +24,7 @@ from metrics_catalog.errors import (
     InvalidChain,
     InvalidMetric,
 )
+from metrics_catalog.formatting import format_value
 from metrics_catalog.info import MetricInfo
 from metrics_catalog.lifecycle import Decision, MetricAction, Status
 from metrics_catalog.service import MetricCatalog
@@ -31,5 +32,5 @@ from metrics_catalog.service import MetricCatalog
 __all__ = [
     "ApprovalChain", "ApprovalRefused", "ConcurrentChange", "Decision", "Grain", "IllegalTransition",
     "InvalidChain", "InvalidMetric", "MetricAction", "MetricCatalog", "MetricDefinition", "MetricInfo", "Stage",
-    "Status", "ValueFormat", "parse_chain", "parse_definition",
+    "Status", "ValueFormat", "format_value", "parse_chain", "parse_definition",
 ]

@@ -141,10 +141,11 @@ class Workflow:
 
     @staticmethod
     def _event(s: Session, row: MetricRow, action: MetricAction | str, before: str, actor: str, reason: str = "",
-               session_id: int | None = None) -> None:
+               session_id: int | None = None, *, stage: str | None = None) -> None:
+        """Record what happened; ``stage`` is where it happened (a decision's stage, not the one it leads to)."""
         s.add(EventRow(metric_id=row.id, action=str(action), from_status=before, to_status=row.status,
-                       revision=row.current_revision, stage=row.stage, actor=actor, reason=reason,
-                       session_id=session_id))
+                       revision=row.current_revision, stage=stage if stage is not None else row.stage, actor=actor,
+                       reason=reason, session_id=session_id))
 
     def check(self, definition: MetricDefinition) -> MetricDefinition:
         """``definition`` validated against its view, with the view version pinned (nothing is saved).
@@ -394,7 +395,7 @@ class Workflow:
                 if nxt is None:
                     row.status, row.stage, row.certified_revision = Status.APPROVED.value, None, row.current_revision
                     row.reason = reason
-                    self._event(s, row, "certify", before, principal.name, reason, session_id)
+                    self._event(s, row, "certify", before, principal.name, reason, session_id, stage=stage.name)
                     post(s, authors + owner_people, NoticeKind.DECISION, name,
                          f"{name} revision {row.current_revision} is approved and certified",
                          f"{principal.name} gave the last approval (stage {stage.name}).",
@@ -407,12 +408,12 @@ class Workflow:
                          f"{name} waits for your review at stage {nxt.name}",
                          f"Stage {stage.name} approved revision {row.current_revision}.",
                          {"revision": row.current_revision, "stage": nxt.name})
-                self._event(s, row, MetricAction.APPROVE, before, principal.name, reason, session_id)
+                self._event(s, row, MetricAction.APPROVE, before, principal.name, reason, session_id, stage=stage.name)
                 return
             row.status, row.reason = target.value, reason
             if decision is Decision.REJECT:
                 row.stage = None
-            self._event(s, row, decision.action, before, principal.name, reason, session_id)
+            self._event(s, row, decision.action, before, principal.name, reason, session_id, stage=stage.name)
             word = "rejected" if decision is Decision.REJECT else "sent back for changes"
             post(s, authors + owner_people, NoticeKind.DECISION, name,
                  f"{name} revision {row.current_revision} was {word}",

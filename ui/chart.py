@@ -8,7 +8,7 @@ and a ``<title>`` on every point. The page shows the same numbers in a table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -66,15 +66,28 @@ WIDE = Size()
 NARROW = Size(width=360, height=240, x_labels=3)
 
 
-def render_both(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart") -> dict[str, Markup]:
+#: Turns a value into text: ``(value, compact)``; compact for axis labels.
+Formatter = Callable[[float, bool], str]
+
+
+def _plain(value: float, compact: bool) -> str:
+    return _label(value) if compact else f"{value:,.6g}"
+
+
+def render_both(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart",
+                fmt: Formatter = _plain) -> dict[str, Markup]:
     """The chart for wide screens (``wide``) and for phones (``narrow``: fewer labels, same text size)."""
-    return {"wide": render(series, title=title, unit=unit, chart_id=f"{chart_id}-wide"),
-            "narrow": render(series, title=title, unit=unit, chart_id=f"{chart_id}-narrow", size=NARROW)}
+    return {"wide": render(series, title=title, unit=unit, chart_id=f"{chart_id}-wide", fmt=fmt),
+            "narrow": render(series, title=title, unit=unit, chart_id=f"{chart_id}-narrow", size=NARROW, fmt=fmt)}
 
 
 def render(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart",
-           size: Size = WIDE) -> Markup:
-    """The chart as an ``<svg>`` element; empty markup when there is nothing to draw."""
+           size: Size = WIDE, fmt: Formatter = _plain) -> Markup:
+    """The chart as an ``<svg>`` element; empty markup when there is nothing to draw.
+
+    ``fmt`` writes the axis labels (compact) and each point's title (in full), so that
+    a metric's format (percent, currency, ...) shows on the chart as in its table.
+    """
     width, height = size.width, size.height
     periods: list[str] = []
     for s in series:
@@ -103,7 +116,7 @@ def render(series: Sequence[Series], *, title: str, unit: str = "", chart_id: st
         y = y_of(t)
         out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" stroke="#d8dee4"/>'
                    f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#424a53">'
-                   f'{escape(_label(t))}</text>')
+                   f'{escape(fmt(t, True))}</text>')
     last = len(periods) - 1
     step = max(1, math.ceil(len(periods) / size.x_labels))
     shown = list(range(0, len(periods), step))
@@ -127,7 +140,7 @@ def render(series: Sequence[Series], *, title: str, unit: str = "", chart_id: st
             out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>')
         for x, y, p, v in pts:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>'
-                       f'{escape(s.name + ": " if len(series) > 1 else "")}{escape(p)}: {v:,.6g}'
+                       f'{escape(s.name + ": " if len(series) > 1 else "")}{escape(p)}: {escape(fmt(v, False))}'
                        f'</title></circle>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -9,16 +9,21 @@ from ``request.state``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import yaml
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from lake.timestamps import as_utc
+from metrics_catalog.formatting import format_value
+from ui.markdown import markdown_text, render_markdown
+from ui.wording import plain_keys, type_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -91,6 +96,19 @@ def _path(value: str) -> str:
     return quote(str(value), safe="@.")
 
 
+def _hash_like(value: Any) -> bool:
+    """A hex digest (SHA-256 and the like) or another long unbroken token worth shortening."""
+    return isinstance(value, str) and len(value) >= 32 and _HASH.fullmatch(value) is not None
+
+
+_HASH = re.compile(r"[0-9A-Za-z+/=_\-]+")
+
+
+def _yaml(value: Any) -> str:
+    """A document as YAML, in the order it was written."""
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip()
+
+
 def make_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -99,7 +117,10 @@ def make_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, iso=_iso, ago=_ago, number=_number, words=_words, path=_path)
+    env.filters.update(when=_when, iso=_iso, ago=_ago, number=_number, words=_words, path=_path,
+                       markdown=render_markdown, markdown_text=markdown_text, metric_value=format_value, type_words=type_words,
+                       plain_keys=plain_keys, yaml=_yaml)
+    env.tests["hash_like"] = _hash_like
     env.globals["ui"] = UI_PREFIX
     return env
 

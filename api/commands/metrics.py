@@ -302,9 +302,14 @@ def values(name: NameArg, as_user: AsOpt = "admin",
         _json({"metric": v.metric, "revision": v.revision, "grain": v.grain.value, "cached": v.cached,
                "columns": list(v.columns), "rows": v.records()})
         return
+    from metrics_catalog import format_value
+
     table = Table(*v.columns, title=f"{v.metric} r{v.revision} by {v.grain.value} ({v.unit or v.format})")
+    value_at = list(v.columns).index("value") if "value" in v.columns else -1
     for row in v.rows:
-        table.add_row(*[f"{c:,.4f}".rstrip("0").rstrip(".") if isinstance(c, float) else str(c) for c in row])
+        table.add_row(*[format_value(c, v.format, v.unit) if i == value_at
+                        else f"{c:,.4f}".rstrip("0").rstrip(".") if isinstance(c, float) else str(c)
+                        for i, c in enumerate(row)])
     out.print(table)
     if v.deprecated:
         note("this metric is deprecated", style="yellow")

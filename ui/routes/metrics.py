@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 
 from access import Resource
 from lake.errors import InvalidInput, LakegateError, NotFound
+from metrics_catalog.formatting import format_value
 from ui import chart, services
 from ui.highlight import highlight_sql
 from ui.inbox import may_review
@@ -82,7 +83,13 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
         raise NotFound(not_found_message(resource)) from None
     values, values_error = _values(request, me, info, grain)
     series = _series(values) if values is not None else []
-    unit = info.definition.unit
+    # The values are of the revision they were computed with (the certified one), and so is their format.
+    unit = values.unit if values is not None else info.definition.unit
+    value_format = values.format if values is not None else info.definition.format
+
+    def fmt(value: float, compact: bool) -> str:
+        return format_value(value, value_format, unit, compact=compact)
+
     return render(request, "metric.html", {
         "info": info, "d": info.definition, "expression": highlight_sql(info.definition.expression),
         "filters": [highlight_sql(f) for f in info.definition.filters],
@@ -90,7 +97,7 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
         "revisions": list(reversed(catalog.workflow.revisions(name))), "thread": _thread(catalog.comments.list(name)),
         "can_review": may_review(info, me), "values": values, "values_error": values_error,
         "chart": chart.render_both(series, title=f"{info.name} by {values.grain.value if values else 'period'}",
-                                   unit=unit) if series else None,
+                                   unit=unit, fmt=fmt) if series else None,
         "grain": values.grain.value if values is not None else (grain or ""), "flash": flash,
         "flash_tone": flash_tone,
     }, status_code=status_code, section="search")

@@ -28,6 +28,24 @@
     });
   }
 
+  // Shortened hashes get a button that copies the full value (it is also in the title).
+  function copyButtons() {
+    if (!navigator.clipboard) { return; }
+    document.querySelectorAll("code[data-copy]").forEach(function (code) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn-copy";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy the full value");
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(code.getAttribute("data-copy")).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+      code.insertAdjacentElement("afterend", button);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll('input[name="method"]').forEach(function (radio) {
       radio.addEventListener("change", syncMethod);
@@ -37,6 +55,7 @@
       form.addEventListener("submit", confirmSubmit);
     });
     focusableScrollers();
+    copyButtons();
     window.addEventListener("resize", focusableScrollers);
   });
 })();
