@@ -35,7 +35,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 from sqlglot import transforms as sqlglot_transforms
@@ -104,7 +104,15 @@ def _generator_class(*, any_operator: bool = True) -> Any:
         select = _without(base.TRANSFORMS.get(exp.Select), sqlglot_transforms.any_to_exists)
         if select is not None:
             transforms[exp.Select] = select
-    return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms})
+
+    def _move_ctes_to_top_level(self: Any, expression: exp.Expr) -> exp.Expr:
+        # Hoists nested WITH clauses after a search of the whole tree; skipped when render saw none.
+        if getattr(self, "nested_ctes", True):
+            return cast(exp.Expr, base._move_ctes_to_top_level(self, expression))
+        return expression
+
+    return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms,
+                                                    "_move_ctes_to_top_level": _move_ctes_to_top_level})
 
 
 _GENERATOR = _generator_class()
@@ -355,6 +363,7 @@ def render(tree: exp.Expr, found: Sequence[exp.Expr] | None = None) -> str:
     try:
         generator = generator_class(dialect=DIALECT, identify=True, comments=False,
                                     unsupported_level=ErrorLevel.RAISE)
+        generator.nested_ctes = any(isinstance(n, exp.With) and n.parent is not tree for n in found)
         return str(generator.generate(tree, copy=False))
     except UnsupportedError as exc:
         raise QueryRefused(f"the gateway cannot express this query in Spark SQL: {exc}") from None
