@@ -35,7 +35,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlglot import exp
 from sqlglot import transforms as sqlglot_transforms
@@ -108,7 +108,8 @@ def _generator_class(*, any_operator: bool = True) -> Any:
     def _move_ctes_to_top_level(self: Any, expression: exp.Expr) -> exp.Expr:
         # Hoists nested WITH clauses after a search of the whole tree; skipped when render saw none.
         if getattr(self, "nested_ctes", True):
-            return cast(exp.Expr, base._move_ctes_to_top_level(self, expression))
+            moved: exp.Expr = base._move_ctes_to_top_level(self, expression)
+            return moved
         return expression
 
     return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms,

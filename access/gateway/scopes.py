@@ -29,6 +29,7 @@ the check faster, never change what it answers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from sqlglot import exp
 from sqlglot.expressions.core import SQLGLOT_META
@@ -48,6 +49,30 @@ _COLUMN_ARGS = frozenset({"this", "table"})
 #: Nodes whose meaning for column resolution the proof does not model.
 _UNSURE_NODES = (exp.Lambda, exp.Dot, exp.Table, exp.Lateral, exp.Unnest, exp.Values, exp.Aliases,
                  exp.TableColumn, exp.Pivot, exp.With, exp.CTE, exp.From, exp.Join)
+
+
+#: What :meth:`_Prover._walk` does with a node, by its class (0: nothing but walk on).
+_COLUMN, _QUERY, _SUBQUERY, _STAR, _GROUP, _UNSURE = 1, 2, 3, 4, 5, 6
+_kinds: dict[type[exp.Expr], int] = {}
+
+
+def _kind(cls: type[exp.Expr]) -> int:
+    if issubclass(cls, exp.Column):
+        kind = _COLUMN if cls is exp.Column else _UNSURE
+    elif issubclass(cls, _QUERIES):
+        kind = _QUERY
+    elif issubclass(cls, exp.Subquery):
+        kind = _SUBQUERY if cls is exp.Subquery else _UNSURE
+    elif issubclass(cls, _UNSURE_NODES):
+        kind = _UNSURE
+    elif cls is exp.Star:
+        kind = _STAR
+    elif cls is exp.Group:
+        kind = _GROUP
+    else:
+        kind = 0
+    _kinds[cls] = kind
+    return kind
 
 
 class Unsure(Exception):
@@ -72,7 +97,12 @@ class _Scope:
 
 
 def _unsure_args(node: exp.Expr, allowed: frozenset[str]) -> bool:
-    return any(v not in (None, [], False) and k not in allowed for k, v in node.args.items())
+    """Whether ``node`` has a value for an argument outside ``allowed``."""
+    args = node.args
+    if args.keys() <= allowed:
+        return False
+    return any(k not in allowed and v is not None and v is not False and not (isinstance(v, list) and not v)
+               for k, v in args.items())
 
 
 def _has_meta_comment(node: exp.Expr) -> bool:
@@ -254,36 +284,41 @@ class _Prover:
     def _walk(self, scope: _Scope, node: exp.Expr) -> None:
         """Collect the columns of ``scope`` under ``node``; nested queries become child scopes."""
         stack = [node]
+        pop, push = stack.pop, stack.append
         columns = scope.columns
+        kinds = _kinds
         while stack:
-            item = stack.pop()
+            item = pop()
             if item.comments is not None and _has_meta_comment(item):
                 raise Unsure
             cls = item.__class__
-            if isinstance(item, exp.Column):
-                if cls is not exp.Column or isinstance(item.this, exp.Star) or _unsure_args(item, _COLUMN_ARGS):
+            kind = kinds[cls] if cls in kinds else _kind(cls)
+            if kind:
+                if kind is _COLUMN:
+                    if isinstance(item.this, exp.Star) or _unsure_args(item, _COLUMN_ARGS):
+                        raise Unsure
+                    columns.append(cast(exp.Column, item))
+                elif kind is _QUERY:
+                    self.build(item, scope, scope.ctes)
+                    continue
+                elif kind is _SUBQUERY:
+                    if _unsure_args(item, _SUBQUERY_ARGS) or item.args.get("alias") is not None:
+                        raise Unsure
+                elif kind is _STAR:
+                    if _unsure_args(item, frozenset()):
+                        raise Unsure
+                elif kind is _GROUP:
+                    if item.args.get("all"):
+                        raise Unsure
+                else:
                     raise Unsure
-                columns.append(item)
-            elif isinstance(item, _QUERIES):
-                self.build(item, scope, scope.ctes)
-                continue
-            elif cls is exp.Subquery:
-                if _unsure_args(item, _SUBQUERY_ARGS) or item.args.get("alias") is not None:
-                    raise Unsure
-            elif isinstance(item, _UNSURE_NODES):
-                raise Unsure
-            elif cls is exp.Star:
-                if _unsure_args(item, frozenset()):
-                    raise Unsure
-            elif cls is exp.Group and item.args.get("all"):
-                raise Unsure
             for value in item.args.values():
                 if isinstance(value, exp.Expr):
-                    stack.append(value)
+                    push(value)
                 elif isinstance(value, list):
                     for v in value:
                         if isinstance(v, exp.Expr):
-                            stack.append(v)
+                            push(v)
 
     # -- outputs -------------------------------------------------------------------------------
 
@@ -340,11 +375,14 @@ class _Prover:
                         isinstance(p, exp.Subquery) for p in scope.expression.expressions):
                     raise Unsure
             for column in scope.columns:
-                name = column.name
+                args = column.args
+                this, table = args.get("this"), args.get("table")
+                name = this.this if this.__class__ is exp.Identifier else column.name
                 if not name:
                     continue
-                if column.table:
-                    self._qualified(scope, column.table.lower(), name.lower())
+                qualifier = table.this if table.__class__ is exp.Identifier else column.table
+                if qualifier:
+                    self._qualified(scope, qualifier.lower(), name.lower())
                 else:
                     self._unqualified(scope, name.lower(), id(column) in scope.ordering)
 
@@ -408,6 +446,24 @@ def _positions(clause: exp.Expr) -> list[int]:
     return [int(i.this) for i in items if isinstance(i, exp.Literal) and i.is_int]
 
 
+#: Per (visible, denied) names: whether they are lower case, distinct and disjoint (what the
+#: proof assumes of them, as the analysis's schema would make them).
+_checked_names: dict[tuple[tuple[str, ...], frozenset[str]], bool] = {}
+
+
+def _plain_names(visible: tuple[str, ...], denied: frozenset[str]) -> bool:
+    key = (visible, denied)
+    known = _checked_names.get(key)
+    if known is None:
+        shown = frozenset(visible)
+        known = (len(shown) == len(visible) and not shown & denied
+                 and all(n == n.lower() for n in (*visible, *denied)))
+        if len(_checked_names) >= 1024:
+            _checked_names.clear()
+        _checked_names[key] = known
+    return known
+
+
 def columns_pass(tree: exp.Expr, ref_nodes: Sequence[exp.Table], visible: Sequence[tuple[str, ...]],
                  denied: Sequence[Iterable[str]]) -> bool:
     """Whether every column of ``tree`` provably passes the column check.
@@ -424,10 +480,9 @@ def columns_pass(tree: exp.Expr, ref_nodes: Sequence[exp.Table], visible: Sequen
     """
     if not isinstance(tree, _QUERIES):
         return False
-    if any(n != n.lower() for names in (*visible, *denied) for n in names):
-        return False
-    if any(set(v) & set(d) or len(set(v)) != len(v) for v, d in zip(visible, denied, strict=True)):
-        return False
+    for names, hidden in zip(visible, denied, strict=True):
+        if not _plain_names(names, frozenset(hidden)):
+            return False
     prover = _Prover(ref_nodes, visible, denied)
     try:
         prover.build(tree, None, {})
