@@ -379,6 +379,10 @@ class DecisionIndex:
         """The members of ``closure`` with a live allow rule for ``act`` on one of ``objs``."""
         return {r.subject for r in self._matches(self._allow, ALLOW, closure, act, objs, now)}
 
+    def allowing_sequence(self, closure: frozenset[str], act: str, objs: Iterable[str], now: float) -> list[str]:
+        """:meth:`allowing_subjects` as the rules match, ``objs`` in order (a subject may repeat)."""
+        return [r.subject for r in self._matches(self._allow, ALLOW, closure, act, objs, now)]
+
     def has_link(self, member: str, role: str) -> bool:
         """Whether the ``g`` line ``member, role`` is held (expired or not)."""
         return role in self._parents.get(member, {})

@@ -285,14 +285,22 @@ class AccessControl:
         cols = [(str(name), bool(pii)) for name, pii in columns]
         per_principal: dict[str, dict[str, Reveal]] = {}
         read = Action.READ
+        table_key = table.key
         with self._lock:
             st = self._state
-            closure = st.index.closure(subject, now)
+            index = st.index
+            closure = index.closure(subject, now)
+            # Who allows reading the table, its domain or the lake: the same for every column.
+            above = index.allowing_sequence(closure, read, table_keys, now)
             for name, pii in cols:
-                keys = (table.column_key(name), *table_keys)
-                if not st.index.allowed(subject, read, keys, now):
+                column_key = f"{table_key}.{name.lower()}"  # table.column_key(name)
+                keys = (column_key, *table_keys)
+                if not index.allowed(subject, read, keys, now):
                     continue
-                for p in st.index.allowing_subjects(closure, read, keys, now):
+                # index.allowing_subjects(closure, read, keys, now), built in the same order
+                allowing = set(index.allowing_sequence(closure, read, (column_key,), now))
+                allowing.update(above)
+                for p in allowing:
                     per_principal.setdefault(p, {})[name] = Reveal.of(self._mask(st, p, keys, pii, now), pii=pii)
             preds = {p: [f for k in table_keys if (f := st.live_filter(k, p, now)) is not None]
                      for p in per_principal}

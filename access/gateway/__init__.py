@@ -7,6 +7,7 @@ The pipeline, one module per step::
                   table functions and file paths refused
     resolve.py    catalog names to datasets (and views), one answer for unknown and denied
     check.py      every column reference checked: a denied column is refused, not nulled
+    scopes.py     check.py's fast path: the columns proven to pass on the parsed tree itself
     masks_sql.py  masks and PII decryption as Spark SQL, keys as parameter markers
     rewrite.py    each table replaced by a governed subquery (permitted columns, masks, row filter);
                   the result parsed again and verified

@@ -29,6 +29,8 @@ from access.gateway.parse import function_name
 #: Prefix of every name the gateway generates; Spark sees no other table names.
 GENERATED_PREFIX = "__lg_"
 
+#: Nodes without child nodes (nothing to bind under them).
+_LEAVES = frozenset({exp.Identifier, exp.Literal})
 _TABLE_ARGS = frozenset({"this", "db", "catalog", "alias", "sample", "version"})
 _CTE_REF_ARGS = frozenset({"this", "alias", "sample"})
 
@@ -190,11 +192,17 @@ class _Binder:
             for child in _children(node.args.get("sample")):
                 self._visit(child, env)
             return
+        visit = self._visit
         for key, value in node.args.items():
             if key == "with_":
                 continue
-            for child in _children(value):
-                self._visit(child, env)
+            if isinstance(value, exp.Expr):
+                if value.__class__ not in _LEAVES:
+                    visit(value, env)
+            elif isinstance(value, list):
+                for child in value:
+                    if isinstance(child, exp.Expr) and child.__class__ not in _LEAVES:
+                        visit(child, env)
 
 
 def _children(value: Any) -> list[exp.Expr]:

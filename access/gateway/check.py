@@ -8,8 +8,10 @@ column (in the select list, ``WHERE``, ``JOIN ... ON``/``USING``, ``GROUP BY``,
 :class:`~lake.errors.AccessDenied` naming the column, instead of being run
 with the column silently missing or resolved to another table's column.
 
-It runs on a copy of the query where each catalog table is a plain table
-whose schema is its permitted columns; sqlglot qualifies the copy (expanding
+Most queries are decided on the tree itself: :mod:`access.gateway.scopes`
+proves, without copying or qualifying it, that every column passes. Where
+that proof is unsure, the full analysis decides. It runs on a copy of the
+query where each catalog table is a plain table whose schema is its permitted columns; sqlglot qualifies the copy (expanding
 ``*`` to those columns, as Spark will), and each column is then resolved the
 way Spark resolves it against the *full* tables: innermost scope first, then
 the enclosing ones for correlated subqueries, and select-list aliases first in
@@ -34,6 +36,7 @@ from sqlglot.schema import MappingSchema
 from access.gateway.errors import QueryRefused, UnknownColumn
 from access.gateway.parse import DIALECT
 from access.gateway.parse import nodes as tree_nodes
+from access.gateway.scopes import columns_pass
 
 _REF_META = "lg_ref"
 _SCHEMA_NAME = re.compile(r"__lg_t(\d+)")
@@ -312,6 +315,17 @@ def check_columns(tree: exp.Expr, nodes: list[exp.Table], refs: list[RefColumns]
         AccessDenied: (from ``deny``) a denied column is named.
         UnknownColumn: a column no source provides.
         QueryRefused: the query cannot be analyzed.
+    """
+    if columns_pass(tree, nodes, [r.visible for r in refs], [r.denied for r in refs]):
+        return  # proven on the tree itself (access.gateway.scopes); the analysis would pass it too
+    analyze_columns(tree, nodes, refs, deny)
+
+
+def analyze_columns(tree: exp.Expr, nodes: list[exp.Table], refs: list[RefColumns], deny: DenyColumn) -> None:
+    """:func:`check_columns` by the full analysis alone (sqlglot qualifies a copy of the query).
+
+    Same arguments and errors as :func:`check_columns`, which calls it when
+    :func:`access.gateway.scopes.columns_pass` cannot prove the query passes.
     """
     analysis = _analysis_copy(tree, nodes)
     checker = _Checker(refs, deny)

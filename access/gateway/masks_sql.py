@@ -57,6 +57,15 @@ class ColumnSpec:
     pii: bool = False
     key: str | None = None
 
+    def __hash__(self) -> int:
+        # Kept: a table's columns key the gateway's templates on every query, and
+        # hashing an Arrow type is slow.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.type, self.pii, self.key))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     @property
     def encrypted(self) -> bool:
         return self.key is not None
@@ -93,12 +102,17 @@ class TableKeys:
     hash_outer: exp.Placeholder | None = None
 
 
+#: Byte translations XOR-ing every byte with HMAC's ipad (0x36) and opad (0x5C).
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     """The inner and outer padded keys of HMAC-SHA-256 (RFC 2104)."""
     if len(key) > _HMAC_BLOCK:
         key = hashlib.sha256(key).digest()
     key = key.ljust(_HMAC_BLOCK, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+    return key.translate(_IPAD), key.translate(_OPAD)
 
 
 def spark_type(dtype: pa.DataType) -> exp.DataType:

@@ -139,8 +139,10 @@ def parse_query(sql: str) -> exp.Query:
     if not isinstance(root, _QUERY_TYPES):
         kind = _statement_kind(root)
         raise QueryRefused("only a SELECT query is accepted" + (f", not {kind}" if kind else ""))
-    check_nesting(root)
-    check_constructs(root)
+    found, deepest = _nodes_and_nesting(root)
+    if deepest > MAX_QUERY_NESTING:
+        check_nesting(root)  # raises, naming where the first too-deep SELECT starts
+    check_nodes(found)
     return root
 
 
@@ -160,6 +162,29 @@ def nodes(tree: exp.Expr) -> list[exp.Expr]:
             elif isinstance(value, exp.Expr):
                 push(value)
     return out
+
+
+def _nodes_and_nesting(tree: exp.Expr) -> tuple[list[exp.Expr], int]:
+    """:func:`nodes` of ``tree``, and how many SELECTs deep it nests at most (one walk for both)."""
+    out: list[exp.Expr] = []
+    queue: deque[tuple[exp.Expr, int]] = deque(((tree, 0),))
+    pop, push, add = queue.popleft, queue.append, out.append
+    deepest = 0
+    while queue:
+        node, depth = pop()
+        add(node)
+        if isinstance(node, exp.Select):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        for value in node.args.values():
+            if isinstance(value, list):
+                for v in value:
+                    if isinstance(v, exp.Expr):
+                        push((v, depth))
+            elif isinstance(value, exp.Expr):
+                push((value, depth))
+    return out, deepest
 
 
 _FUNCTION = "function"

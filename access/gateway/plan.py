@@ -197,8 +197,8 @@ def plan_query(subject: str, sql: str, *, lookup: CatalogLookup, policy: AccessP
                                "an administrator must correct it") from None
         ref.node.replace(governed)
 
-    verify_rewritten(tree, [s.name for s in sources.values()] + list(binding.cte_names), params.names)
-    rewritten = render(tree)
+    found = verify_rewritten(tree, [s.name for s in sources.values()] + list(binding.cte_names), params.names)
+    rewritten = render(tree, found)
     check_rendered(rewritten)
     by_name = {t.name: t for t in tables}
     uses = tuple(_use(by_name[name], access) for name, access in decisions.items())

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
+from sqlglot import transforms as sqlglot_transforms
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
@@ -77,14 +78,46 @@ class GovernedSelect(exp.Expression):
     arg_types = {"this": True}
 
 
-def _generator_class() -> Any:
-    """Spark's SQL generator, writing a :class:`GovernedSelect` as its text."""
+def _without(handler: Any, step: Callable[[exp.Expr], exp.Expr]) -> Any:
+    """A ``transforms.preprocess`` handler without ``step``; ``None`` if ``handler`` is not one holding it."""
+    try:
+        cells = dict(zip(handler.__code__.co_freevars, (c.cell_contents for c in handler.__closure__), strict=True))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    steps = cells.get("transforms")
+    if set(cells) != {"transforms", "generator"} or not isinstance(steps, list) or step not in steps:
+        return None
+    kept = [s for s in steps if s is not step]
+    return sqlglot_transforms.preprocess(kept, cells["generator"]) if kept else None
+
+
+def _generator_class(*, any_operator: bool = True) -> Any:
+    """Spark's SQL generator, writing a :class:`GovernedSelect` as its text.
+
+    Spark's generator rewrites ``x = ANY(array)`` on every SELECT, searching the
+    whole SELECT for it; with ``any_operator=False`` it skips that search, for
+    trees known to hold no ``ANY``.
+    """
     base = Dialect.get_or_raise(DIALECT).generator_class
     transforms = {**base.TRANSFORMS, GovernedSelect: lambda _self, node: node.this}
-    return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms})
+    if not any_operator:
+        select = _without(base.TRANSFORMS.get(exp.Select), sqlglot_transforms.any_to_exists)
+        if select is not None:
+            transforms[exp.Select] = select
+
+    def _move_ctes_to_top_level(self: Any, expression: exp.Expr) -> exp.Expr:
+        # Hoists nested WITH clauses after a search of the whole tree; skipped when render saw none.
+        if getattr(self, "nested_ctes", True):
+            moved: exp.Expr = base._move_ctes_to_top_level(self, expression)
+            return moved
+        return expression
+
+    return type("GatewaySparkGenerator", (base,), {"TRANSFORMS": transforms,
+                                                    "_move_ctes_to_top_level": _move_ctes_to_top_level})
 
 
 _GENERATOR = _generator_class()
+_GENERATOR_NO_ANY = _generator_class(any_operator=False)
 
 
 class RowFilterUnusable(Exception):
@@ -309,32 +342,44 @@ def governed_subquery(
     return subquery
 
 
-def render(tree: exp.Expr) -> str:
+def render(tree: exp.Expr, found: Sequence[exp.Expr] | None = None) -> str:
     """The Spark SQL text of a rewritten tree (identifiers quoted, no comments).
 
     The generator may change ``tree`` (it is not used afterwards). A construct
     that sqlglot cannot write as Spark SQL is refused rather than approximated.
 
+    Args:
+        tree: The rewritten query.
+        found: Every node of ``tree`` (as :func:`verify_rewritten` returns them), when known.
+
     Raises:
         QueryRefused: The tree holds something Spark SQL cannot express.
     """
+    if found is None:
+        found = nodes(tree)
     # sqlglot writes CURRENT_CATALOG without parentheses, which Spark reads as a column.
-    for node in list(tree.find_all(exp.CurrentCatalog)):
+    for node in [n for n in found if isinstance(n, exp.CurrentCatalog)]:
         node.replace(exp.Anonymous(this="current_catalog", expressions=[]))
+    generator_class = _GENERATOR if any(isinstance(n, exp.Any) for n in found) else _GENERATOR_NO_ANY
     try:
-        generator = _GENERATOR(dialect=DIALECT, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE)
+        generator = generator_class(dialect=DIALECT, identify=True, comments=False,
+                                    unsupported_level=ErrorLevel.RAISE)
+        generator.nested_ctes = any(isinstance(n, exp.With) and n.parent is not tree for n in found)
         return str(generator.generate(tree, copy=False))
     except UnsupportedError as exc:
         raise QueryRefused(f"the gateway cannot express this query in Spark SQL: {exc}") from None
 
 
-def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: frozenset[str]) -> None:
+def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: frozenset[str]) -> list[exp.Expr]:
     """Check a rewritten query before it is rendered: it reads only generated sources.
 
     Every table the tree names must be one of ``allowed_tables`` (the query's
     source views and renamed CTEs), unqualified; every parameter marker must be
     a key the gateway bound, and only the gateway's own decryption may use it;
     nothing refused at parse time may have crept in.
+
+    Returns:
+        Every node of ``tree``, breadth first (for :func:`render`).
 
     Raises:
         QueryRefused: Otherwise (the rewrite failed; nothing runs).
@@ -353,6 +398,7 @@ def verify_rewritten(tree: exp.Expr, allowed_tables: Sequence[str], key_params: 
                 not isinstance(table.this, exp.Identifier) or table.args.get("db") is not None
                 or table.args.get("catalog") is not None or table.name.lower() not in allowed):
             raise failure
+    return found
 
 
 def check_rendered(sql: str) -> None:
