@@ -111,6 +111,11 @@ def test_the_first_page_groups_hits_by_kind(deals: TestClient) -> None:
     assert datasets.count('class="hit"') == 5 and 'href="/ui/search?q=deal&amp;kind=dataset"' in datasets
     assert "secret_deals" not in html
     assert "+" not in re.search(r'<h2 id="results-title">(.*?)</h2>', html).group(1)  # no "25+" dead end
+    # The hits are in the page's main part, under the search form, not in its title.
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert "<" not in title and "deal" in title
+    main = html.split('<main', 1)[1]
+    assert main.index('role="search"') < main.index('id="group-dataset"')
 
 
 def test_bad_search_input_is_refused_with_where(deals: TestClient, ui_lake: Lake) -> None:

@@ -17,7 +17,7 @@ import pytest
 from api.app import create_app
 from api.scheduler import Scheduler
 from demo.load import land_demo
-from lake.settings import Settings
+from lake.settings import GatewayLimits, Settings
 from lake.spark import stop_spark
 from views.cron import parse_cron
 
@@ -52,7 +52,10 @@ GROUP BY c.country
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[tuple[Any, TestClient]]:
     stop_spark()
-    settings = Settings(home=tmp_path / "home", spark_master="local[1]", scheduler_interval_seconds=0)
+    # No catalog cache in the gateway: a query right after an apply sees the new current version
+    # (a server's cache may lag the switch by its lifetime, two seconds by default).
+    settings = Settings(home=tmp_path / "home", spark_master="local[1]", scheduler_interval_seconds=0,
+                        gateway=GatewayLimits(catalog_cache_seconds=0))
     app = create_app(settings)
     with TestClient(app) as client:
         yield app, client
