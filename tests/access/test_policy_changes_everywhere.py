@@ -23,6 +23,7 @@ from api.commands import access as access_cli
 from lake.service import Lake
 from lake.settings import Settings, get_settings
 from tests.ui.ui_helpers import TestClient, csrf_of, sign_in
+from ui.wording import plain_keys
 
 ORDERS = {
     "dataset": "sales.orders", "owner": "alice",
@@ -300,12 +301,14 @@ def test_each_policy_change_does_the_same_through_the_api_the_cli_and_the_ui(
     assert [(e[1], e[2]) for e in denies] == [(s.by, _needed(s)) for s in STEPS if not s.allowed]
     changes = [e for e in api.audit if e[0] == "policy_change"]
     assert {e[1] for e in changes} == {"admin", "olga"}  # recorded under the acting principal's name
-    # A refusal says the same thing everywhere (the UI's page shows the message).
+    # A refusal says the same thing everywhere (the UI's page shows the message, with resource keys
+    # written as words).
     for i, step in enumerate(STEPS):
         if not step.allowed:
             message = api.outcomes[i].message
             assert message and cli.outcomes[i].message == message, (step, cli.outcomes[i].message)
-            assert html.escape(message, quote=True) in ui.outcomes[i].message or message in ui.outcomes[i].message
+            shown = plain_keys(message)
+            assert html.escape(shown, quote=True) in ui.outcomes[i].message or shown in ui.outcomes[i].message
 
 
 def _needed(step: Step) -> str:
