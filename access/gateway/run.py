@@ -10,7 +10,9 @@ are dropped afterwards.
 The query runs in a worker thread inside a Spark job group (Connect: an
 operation tag). When the time limit passes, the group's jobs are cancelled,
 and so are jobs it would start later (the statement may still be planning),
-and the caller gets :class:`QueryTimeout`. At most ``row_cap + 1`` rows are
+and the caller gets :class:`QueryTimeout`. Spark can still start a job of a
+cancelled group when the cancel meets the job's submission, so until the
+worker thread ends the group is cancelled again every half second. At most ``row_cap + 1`` rows are
 collected, which tells whether the answer was truncated.
 
 When the engine dies under a query (Spark exits its JVM on
@@ -67,6 +69,8 @@ _GENERATED = re.compile(r"`?__lg_[A-Za-z0-9_]*`?\.?")
 _SUGGESTION = re.compile(r"\s*Did you mean.*$", re.DOTALL)
 _CANCEL_GRACE_SECONDS = 0.5
 _CANCEL_POLL_SECONDS = 0.1
+_RECANCEL_SECONDS = 0.5
+_RECANCEL_FOR_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ def execute(query: GovernedQuery, settings: Settings, *, row_cap: int, timeout_s
                 outcome["lost"] = lost
                 raise lost from None
             _cancel(session, group)
-            done.wait(_CANCEL_GRACE_SECONDS)
+            if not done.wait(_CANCEL_GRACE_SECONDS):
+                threading.Thread(target=_keep_cancelling, args=(session, group, done),
+                                 name=f"gateway-cancel-{query.query_id[:8]}", daemon=True).start()
             if cancel is not None and cancel.is_set():
                 raise QueryCancelled()
             raise QueryTimeout(timeout_seconds)
@@ -235,6 +241,17 @@ def _cancel(session: SparkSession, group: str) -> None:
             context.cancelJobGroup(group)
     except Exception as exc:  # noqa: BLE001 - the timeout is reported either way
         log.warning("cancelling gateway query %s failed: %s", group, exc)
+
+
+def _keep_cancelling(session: SparkSession, group: str, done: threading.Event) -> None:
+    """Cancel ``group`` again until its worker ends: a job submitted as the first cancel
+    arrived can escape it (seen on Spark 4.2 with a job starting 0.8 s into planning)."""
+    deadline = time.monotonic() + _RECANCEL_FOR_SECONDS
+    while not done.wait(_RECANCEL_SECONDS):
+        if time.monotonic() > deadline:
+            log.warning("gateway query %s still runs %.0f s after it was cancelled", group, _RECANCEL_FOR_SECONDS)
+            return
+        _cancel(session, group)
 
 
 def _drop_views(session: SparkSession, query: GovernedQuery) -> None:
