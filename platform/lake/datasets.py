@@ -67,6 +67,15 @@ class DatasetInfo:
         }
 
 
+@dataclass(frozen=True)
+class DomainInfo:
+    """A domain of the lake: its name, its owner and when it was created."""
+
+    name: str
+    owner: str
+    created_at: dt.datetime
+
+
 def _as_contract(doc: Contract | Mapping[str, Any] | str, dataset: str | None = None) -> Contract:
     if isinstance(doc, Contract):
         if dataset is not None and doc.dataset != dataset:
@@ -162,6 +171,20 @@ class DatasetRegistry:
                     & (ContractVersion.version == newest.c.version)))
             }
             return [self._build(row, dom, contracts[row.id]) for row, dom in rows]
+
+    def majors(self, name: str) -> builtins.list[DatasetInfo]:
+        """Every major version of the dataset, oldest first (the current one last)."""
+        domain, table = split_dataset_name(name)
+        found = [i for i in self.list(domain=domain, include_old_majors=True) if i.name == f"{domain}.{table}"]
+        if not found:
+            raise NotFound(f"dataset {name} does not exist")
+        return found
+
+    def domains(self) -> builtins.list[DomainInfo]:
+        """Every domain of the lake, by name."""
+        with self.catalog.session() as s:
+            return [DomainInfo(d.name, d.owner, d.created_at)
+                    for d in s.scalars(select(Domain).order_by(Domain.name))]
 
     def contract_versions(self, name: str, *, major: int | None = None) -> builtins.list[dict[str, Any]]:
         with self.catalog.session() as s:

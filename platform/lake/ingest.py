@@ -452,9 +452,9 @@ class Ingestor:
             rejected_rows=result.bad_count, quarantine_version=q_version, violations=tuple(result.violations),
         )
 
-    def commits(self, dataset: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Committed batches of the dataset's current major version, newest first."""
-        info = self.registry.get(dataset)
+    def commits(self, dataset: str, *, limit: int = 100, major: int | None = None) -> list[dict[str, Any]]:
+        """Committed batches of the dataset's current major version (or ``major``), newest first."""
+        info = self.registry.get(dataset, major=major)
         with self.catalog.session() as s:
             rows = s.scalars(
                 select(Commit)

@@ -120,8 +120,8 @@ class Lake:
         info = self.datasets.get(dataset, major=major)
         return self.datasets.table(info).history(limit)
 
-    def commits(self, dataset: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        return self.ingestor.commits(dataset, limit=limit)
+    def commits(self, dataset: str, *, limit: int = 100, major: int | None = None) -> list[dict[str, Any]]:
+        return self.ingestor.commits(dataset, limit=limit, major=major)
 
     def vacuum(self, dataset: str, *, actor: str, retention_hours: int = DEFAULT_RETENTION_HOURS,
                dry_run: bool = False, major: int | None = None) -> VacuumResult:

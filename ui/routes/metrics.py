@@ -100,7 +100,7 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
                                    unit=unit, fmt=fmt) if series else None,
         "grain": values.grain.value if values is not None else (grain or ""), "flash": flash,
         "flash_tone": flash_tone,
-    }, status_code=status_code, section="search")
+    }, status_code=status_code, section="metrics")
 
 
 @router.get("/{name}")

@@ -68,7 +68,7 @@ def _page(request: Request, me: UiSessionInfo, name: str, version: int | None = 
         "schedule": get_schedule(lake, info.name),
         "may_refresh": can_refresh_view(control, me.user, info.owner, info.name),
         "flash": flash, "flash_tone": flash_tone,
-    }, section="search", status_code=status_code)
+    }, section="views", status_code=status_code)
 
 
 @router.get("/{name}")
