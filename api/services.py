@@ -24,6 +24,7 @@ What is built where::
                                   refreshes, expired-grant notices, outbox delivery
       SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer)
       CatalogSync
+      SampleCache                 the UI's dataset sample rows, keyed by data, policy and viewer's access
     Admission                     per app, in create_app (settings.gateway bounds)
     Spark engine                  started on first use by lake.spark.spark_session(settings.engine)
 """
@@ -46,6 +47,7 @@ from lake.settings import Settings, get_settings
 from lake.storage import ObjectStore
 from metrics_catalog import MetricCatalog
 from ui.indexing import CatalogSync
+from ui.samples import SampleCache
 from ui.sessions import SessionStore
 
 
@@ -64,6 +66,7 @@ class Services:
         search: Catalog search.
         ui_sessions: Web UI sessions.
         catalog_sync: Keeps the search documents of views and metrics current (UI).
+        samples: Sample rows of datasets shown on the UI's dataset pages (:mod:`ui.samples`).
     """
 
     settings: Settings
@@ -76,6 +79,7 @@ class Services:
     search: SearchIndex
     ui_sessions: SessionStore
     catalog_sync: CatalogSync
+    samples: SampleCache
     owns_lake: bool = True
 
     @property
@@ -126,7 +130,7 @@ def build_services(settings: Settings | None = None, *, lake: Lake | None = None
         metrics = MetricCatalog(lake, access=access, gateway=gateway, notifier=notifier)
         return Services(settings=settings, lake=lake, access=access, gateway=gateway, subscribers=subscribers,
                         metrics=metrics, notifier=notifier, search=SearchIndex(lake.catalog), ui_sessions=SessionStore(lake),
-                        catalog_sync=CatalogSync(lake, metrics), owns_lake=owns_lake)
+                        catalog_sync=CatalogSync(lake, metrics), samples=SampleCache(), owns_lake=owns_lake)
     except BaseException:
         if owns_lake:
             lake.close()

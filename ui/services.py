@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
     from ui.indexing import CatalogSync
+    from ui.samples import SampleCache
 
 
 def services_of(request: Request) -> Services:
@@ -73,3 +74,8 @@ def metrics(request: Request) -> MetricCatalog:
 def catalog_sync(request: Request) -> CatalogSync:
     """The app's view and metric indexer (see :mod:`ui.indexing`)."""
     return services_of(request).catalog_sync
+
+
+def samples(request: Request) -> SampleCache:
+    """The app's cache of dataset sample rows (see :mod:`ui.samples`)."""
+    return services_of(request).samples

@@ -147,6 +147,7 @@ class Person:
 
 
 def _rows(page: Any, selector: str = "table.samples tbody tr") -> list[list[str]]:
+    page.locator("table.samples").wait_for()  # sample rows not in the cache yet arrive after the page
     return [[c.strip() for c in row.locator("td").all_inner_texts()] for row in page.locator(selector).all()]
 
 

@@ -29,9 +29,9 @@
   }
 
   // Shortened hashes get a button that copies the full value (it is also in the title).
-  function copyButtons() {
+  function copyButtons(root) {
     if (!navigator.clipboard) { return; }
-    document.querySelectorAll("code[data-copy]").forEach(function (code) {
+    (root || document).querySelectorAll("code[data-copy]").forEach(function (code) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "btn-copy";
@@ -46,6 +46,37 @@
     });
   }
 
+  // Parts of a page that are slow to read (a dataset's sample rows) arrive after it: the box shows
+  // "loading" until the part's own URL answers, then takes its HTML (rendered and escaped by the server).
+  function loadParts() {
+    document.querySelectorAll("[data-load]").forEach(function (box) {
+      var url = box.getAttribute("data-load");
+      var fallback = box.querySelector(".sample-now");  // the link that loads the page with the rows
+      if (fallback) { fallback.hidden = true; }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (response.redirected || !response.ok) { throw new Error(String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) {
+          box.innerHTML = html;
+          focusableScrollers();
+          copyButtons(box);
+        })
+        .catch(function (error) {
+          var note = document.createElement("p");
+          note.className = "flash flash-bad";
+          note.setAttribute("role", "alert");
+          note.textContent = error.message === "200"
+            ? "Your session has ended; sign in again to see the sample rows."
+            : "The sample rows could not be loaded (status " + error.message + ").";
+          box.replaceChildren(note);
+          if (fallback) { fallback.hidden = false; box.appendChild(fallback); }
+        })
+        .finally(function () { box.removeAttribute("aria-busy"); box.removeAttribute("data-load"); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll('input[name="method"]').forEach(function (radio) {
       radio.addEventListener("change", syncMethod);
@@ -56,6 +87,7 @@
     });
     focusableScrollers();
     copyButtons();
+    loadParts();
     window.addEventListener("resize", focusableScrollers);
   });
 })();
