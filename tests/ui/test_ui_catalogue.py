@@ -68,7 +68,7 @@ def test_index_pages_list_only_what_the_viewer_may_discover(many: TestClient) ->
     assert page.status_code == 200
     assert _listed(page.text) == ["sales.orders"]
     assert "secret_deals" not in page.text and "dealmakers" not in page.text  # nor its owner as a choice
-    assert "1–1 of 1 dataset" in page.text
+    assert "1\u20131 of 1 dataset" in page.text
     everything = victor.get("/ui/datasets").text
     assert "of 26 datasets" in everything  # 25 in ops + sales.orders: nothing hidden is counted
     assert 'value="hr"' not in everything and "people_team" not in everything
@@ -91,7 +91,7 @@ def test_filters_sorting_and_paging(many: TestClient) -> None:
     assert "page 1 of 2" in first and 'rel="next" href="/ui/datasets?domain=ops&amp;page=2"' in first
     second = victor.get("/ui/datasets", params={"domain": "ops", "page": 2}).text
     assert _listed(second) == [f"ops.table_{i:02d}" for i in range(20, 25)]
-    assert "21–25 of 25 datasets" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    assert "21\u201325 of 25 datasets" in second and 'rel="prev"' in second and 'rel="next"' not in second
     beyond = victor.get("/ui/datasets", params={"domain": "ops", "page": 3}).text
     assert _listed(beyond) == [] and "There is no page 3" in beyond
 
