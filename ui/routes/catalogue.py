@@ -21,6 +21,9 @@ from ui.templating import UI_PREFIX, render
 
 router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
 
+#: Datasets, views and metrics listed on a domain page (the rest are a link away, in the catalogue).
+DOMAIN_ITEMS = 20
+
 HEADINGS = {
     CatalogueKind.DATASET: ("Datasets", "Data primitives landed by producers, each with its contract."),
     CatalogueKind.VIEW: ("Views", "Business logic as versioned SQL over datasets and other views."),
@@ -95,4 +98,4 @@ def domain_view(request: Request, me: Me, name: str) -> Response:
                                  me.user, name)
     if page is None:
         raise NotFound(f"there is no domain named {name} that you can see")
-    return render(request, "domain.html", {"d": page}, section="domains")
+    return render(request, "domain.html", {"d": page, "shown": DOMAIN_ITEMS}, section="domains")
