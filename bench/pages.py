@@ -144,8 +144,8 @@ def measure(base: str, token: str, loads: int, deadline: float) -> None:
                     print(f"page {path}: not measured (the budget ran out)", flush=True)
                     continue
                 _load(page, base + path)  # warm: templates, caches, and a dataset page's sample rows
-                with contextlib.suppress(Exception):
-                    page.locator(".sample-box:not([aria-busy])").first.wait_for(timeout=60_000)
+                if page.locator(".sample-box").count():
+                    page.locator(".sample-box:not([aria-busy])").first.wait_for(timeout=120_000)
                 times: list[float] = []
                 health: list[float] = []
                 for _ in range(loads):
