@@ -20,6 +20,7 @@ from ui.sessions import SessionStore
 if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
+    from access.saved import SavedQueries
     from api.services import Services
     from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
@@ -73,3 +74,8 @@ def metrics(request: Request) -> MetricCatalog:
 def catalog_sync(request: Request) -> CatalogSync:
     """The app's view and metric indexer (see :mod:`ui.indexing`)."""
     return services_of(request).catalog_sync
+
+
+def saved_queries(request: Request) -> SavedQueries:
+    """The app's saved workspace queries."""
+    return services_of(request).saved_queries
