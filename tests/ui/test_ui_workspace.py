@@ -241,3 +241,16 @@ def test_the_query_api_answers_csv_and_parquet_with_the_same_masks(world: TestCl
     assert [r["email"] for r in csv.DictReader(io.StringIO(as_csv.text))] == emails
     assert [r["email"] for r in pq.read_table(io.BytesIO(as_parquet.content)).to_pylist()] == emails
     assert not any("@" in e for e in emails)
+
+
+def test_the_demo_saves_its_shared_queries_once(ui_lake: Lake) -> None:
+    from access.saved import SavedQueries
+    from demo import personas
+    from demo.load import land_demo_queries
+
+    saved = SavedQueries(ui_lake.catalog)
+    first = land_demo_queries(saved)
+    again = land_demo_queries(saved)
+    assert [q.id for q in first] == [q.id for q in again] and all(q.shared for q in again)
+    assert {q.name for q in saved.mine("finn")} == {name for _, name, _ in personas.SAVED_QUERIES}
+    assert saved.get("ana", first[0].id).sql == personas.SAVED_QUERIES[0][2]  # shared: anyone with the link
