@@ -36,6 +36,7 @@ from lake.notify import NoticeKind, post
 from lake.timestamps import as_utc
 from metrics_catalog import approvals as rules
 from metrics_catalog.chain_store import chain_of
+from metrics_catalog.chains import ApprovalChain
 from metrics_catalog.ical import Event, calendar
 from metrics_catalog.lifecycle import Decision, Status
 from metrics_catalog.models import MeetingRow, MeetingSessionRow, MetricRow, MinuteRow
@@ -160,6 +161,12 @@ def _session(s: Session, row: MeetingSessionRow) -> SessionInfo:
         row.opened_by, row.closed_at)
 
 
+def _stage_roles(chain: ApprovalChain | None, stage: str) -> tuple[str, ...]:
+    """The roles of ``stage`` in ``chain`` (none when the chain is gone or no longer has the stage)."""
+    found = [st for st in chain.stages if st.name == stage] if chain is not None else []
+    return found[0].roles if found else ()
+
+
 class Meetings:
     """Review meetings of the metric catalog."""
 
@@ -174,6 +181,27 @@ class Meetings:
             return
         raise AccessDenied(principal.name, "run review meetings of", f"domain:{domain}",
                            "a domain admin or an approver of the meeting's stage may")
+
+    def _may_run_session(self, s: Session, row: MeetingSessionRow, actor: str) -> None:
+        """The rule of :meth:`open_session` for what is done in a session afterwards (notes, closing)."""
+        meeting = s.get(MeetingRow, row.meeting_id)
+        assert meeting is not None
+        chain = chain_of(s, meeting.domain)
+        roles = _stage_roles(chain, meeting.stage)
+        self._may_run(s, self.workflow._principal(actor), meeting.domain, roles)
+
+    def may_run(self, meeting_id: int, *, actor: str) -> bool:
+        """Whether ``actor`` may open, minute and close sessions of the meeting (interfaces ask it to offer
+        those actions; the actions check it again)."""
+        meeting = self.get(meeting_id)
+        with self.catalog.session() as s:
+            chain = chain_of(s, meeting.domain)
+            roles = _stage_roles(chain, meeting.stage)
+            try:
+                self._may_run(s, self.workflow._principal(actor), meeting.domain, roles)
+            except AccessDenied:
+                return False
+        return True
 
     def create(self, domain: str, *, title: str, stage: str, starts_at: dt.datetime, actor: str,
                duration_minutes: int = 60, frequency: Frequency | str = Frequency.WEEKLY, interval: int = 1,
@@ -327,13 +355,14 @@ class Meetings:
         if not text.strip():
             raise InvalidInput("a minutes note needs text")
         with self.catalog.session() as s:
-            self._open_row(s, session_id)
+            self._may_run_session(s, self._open_row(s, session_id), actor)
             s.add(MinuteRow(session_id=session_id, kind="note", metric=metric, actor=actor, text=text.strip()))
         return self.session(session_id)
 
     def close(self, session_id: int, *, actor: str) -> SessionInfo:
         with self.catalog.session() as s:
             row = self._open_row(s, session_id)
+            self._may_run_session(s, row, actor)
             decided = {m.metric for m in s.scalars(select(MinuteRow).where(MinuteRow.session_id == session_id,
                                                                             MinuteRow.kind == "decision"))}
             open_items = [a["metric"] for a in row.agenda if a["metric"] not in decided]
