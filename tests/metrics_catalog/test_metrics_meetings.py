@@ -58,6 +58,13 @@ def test_sessions_apply_and_minute_decisions(metrics: MetricCatalog, make_metric
     metrics.meetings.decide(session.id, NAME, "approve", actor="tara", reason="looks right")
     metrics.meetings.decide(session.id, "playback.total_watch", "request_changes", actor="tom",
                             reason="split by device")
+    # Notes and closing take the rule of opening: a domain admin or an approver of the meeting's stage.
+    assert metrics.meetings.may_run(meeting.id, actor="tom") and not metrics.meetings.may_run(meeting.id,
+                                                                                              actor="victor")
+    with pytest.raises(AccessDenied, match="approver of the meeting's stage"):
+        metrics.meetings.note(session.id, "nobody asked me", actor="victor")
+    with pytest.raises(AccessDenied):
+        metrics.meetings.close(session.id, actor="victor")
     metrics.meetings.note(session.id, "next time: look at JP", actor="tom")
     session = metrics.meetings.close(session.id, actor="tom")
     decisions = [(m.metric, m.decision, m.actor, m.text) for m in session.minutes if m.kind == "decision"]
