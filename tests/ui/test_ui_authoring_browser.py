@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from test_ui_browser import (
     _LABELLED,
     _OVERFLOW,
@@ -29,7 +28,7 @@ from test_ui_browser import (
     SLOW_PAGE_MS,
     Person,
     Served,
-    server,  # noqa: F401 (the module's server fixture)
+    server,  # noqa: F401 (its module-scoped fixture, used here as ``server``)
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -56,7 +55,8 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server: Served, browser: Any) -> None:
+def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server: Served,  # noqa: F811
+                                                                          browser: Any) -> None:
     alice = Person(browser, server, "alice")
     alice.sign_in()
     alice.go("/ui/metrics/new")
@@ -148,7 +148,7 @@ def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server
     bruno.close()
 
 
-def test_a_person_without_the_right_is_refused(server: Served, browser: Any) -> None:
+def test_a_person_without_the_right_is_refused(server: Served, browser: Any) -> None:  # noqa: F811
     victor = Person(browser, server, "victor")
     victor.sign_in()
     victor.go("/ui/metrics/new?view=sales.daily_revenue")
@@ -172,7 +172,7 @@ PAGES = ["/ui/metrics/new?view=sales.daily_revenue", f"/ui/metrics/{METRIC}/edit
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_authoring_and_meeting_pages_read_well_on_laptop_and_phone(server: Served, browser: Any,
+def test_authoring_and_meeting_pages_read_well_on_laptop_and_phone(server: Served, browser: Any,  # noqa: F811
                                                                   viewport: dict[str, int]) -> None:
     alice = Person(browser, server, "alice", viewport)
     alice.sign_in()

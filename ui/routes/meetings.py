@@ -80,11 +80,12 @@ def _domain(domain: str) -> str:
 class _Seen:
     """What of the catalog's metrics one person may discover (asked once per metric)."""
 
-    def __init__(self, request: Request, me: UiSessionInfo) -> None:
+    def __init__(self, request: Request, me: UiSessionInfo, domain: str) -> None:
         self.control = services.access(request)
-        self.workflow = services.metrics(request).workflow
         self.me = me
         self.known: dict[str, bool] = {}
+        # The domain's metrics read once: one metric is on many sessions' agendas.
+        self.metrics = {m.name: m for m in services.metrics(request).workflow.list(domain=domain)}
 
     def __call__(self, metric: str) -> bool:
         if metric not in self.known:
@@ -95,10 +96,7 @@ class _Seen:
         return self.known[metric]
 
     def item(self, a: AgendaItem, *, decide: bool) -> Item:
-        try:
-            info: MetricInfo | None = self.workflow.get(a.metric)
-        except NotFound:
-            info = None
+        info = self.metrics.get(a.metric)
         return Item(a, info, decide and info is not None and may_review(info, self.me))
 
     def minutes(self, minutes: tuple[Minute, ...], hidden: set[str]) -> tuple[Minute, ...]:
@@ -134,7 +132,7 @@ def _series(request: Request, me: UiSessionInfo, meeting: MeetingInfo, seen: _Se
 def domain_page(request: Request, me: UiSessionInfo, domain: str, *, flash: str = "", flash_tone: str = "ok",
                 status_code: int = 200, form: dict[str, Any] | None = None) -> Response:
     catalog = services.metrics(request)
-    seen = _Seen(request, me)
+    seen = _Seen(request, me, domain)
     chain = next((c for c in catalog.chains.list() if c.domain == domain), None)
     series = [_series(request, me, m, seen) for m in catalog.meetings.list(domain=domain)]
     start = (utcnow() + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
