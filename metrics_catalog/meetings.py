@@ -12,8 +12,11 @@ held session's agenda and minutes, exports as iCalendar.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import datetime as dt
 import enum
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,9 @@ from metrics_catalog.ical import Event, calendar
 from metrics_catalog.lifecycle import Decision, Status
 from metrics_catalog.models import MeetingRow, MeetingSessionRow, MetricRow, MinuteRow
 from metrics_catalog.workflow import Workflow
+
+#: What a metric the reader may not discover is called in minutes and calendars.
+HIDDEN_METRIC = "(a metric you cannot see)"
 
 
 class Frequency(ParsableEnum, label="meeting frequency"):
@@ -136,6 +142,20 @@ class SessionInfo:
     minutes: tuple[Minute, ...]
     opened_by: str
     closed_at: dt.datetime | None
+
+    def seen_by(self, may_see: Callable[[str], bool]) -> SessionInfo:
+        """This session as someone sees it who may see only the metrics ``may_see`` allows: agenda items
+        and minutes about other metrics are left out, and their names in notes are replaced."""
+        hidden = {a.metric for a in self.agenda if not may_see(a.metric)}
+        hidden |= {m.metric for m in self.minutes if m.metric is not None and not may_see(m.metric)}
+        if not hidden:
+            return self
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(h) for h in sorted(hidden, key=len, reverse=True))
+                             + r")(?![\w.])")
+        minutes = tuple(dataclasses.replace(m, text=pattern.sub(HIDDEN_METRIC, m.text))
+                        for m in self.minutes if m.metric not in hidden)
+        return dataclasses.replace(self, agenda=tuple(a for a in self.agenda if a.metric not in hidden),
+                                   minutes=minutes)
 
     def minutes_text(self) -> str:
         """The minutes as plain text, one line per entry."""
@@ -386,20 +406,37 @@ class Meetings:
 
     # -- calendar ------------------------------------------------------------------------
 
-    def ical(self, *, domain: str | None = None, meeting_id: int | None = None) -> str:
+    def visible_to(self, viewer: str) -> Callable[[str], bool]:
+        """Whether ``viewer`` may discover a metric (asked once per metric)."""
+        principal = self.workflow._principal(viewer)
+        known: dict[str, bool] = {}
+
+        def may_see(metric: str) -> bool:
+            if metric not in known:
+                known[metric] = self.workflow.permissions.may_discover(principal, metric)
+            return known[metric]
+
+        return may_see
+
+    def ical(self, *, domain: str | None = None, meeting_id: int | None = None, viewer: str | None = None) -> str:
         """The schedule as an iCalendar document: one recurring event per meeting, plus
-        one event per held session carrying its agenda and minutes."""
+        one event per held session carrying its agenda and minutes.
+
+        With ``viewer``, agendas and minutes leave out the metrics the viewer may not discover
+        (:meth:`SessionInfo.seen_by`).
+        """
+        may_see = self.visible_to(viewer) if viewer is not None else (lambda metric: True)
         meetings = [self.get(meeting_id)] if meeting_id is not None else self.list(domain=domain)
         events: list[Event] = []
         now = utcnow()
         for m in meetings:
             uid = f"metric-meeting-{m.id}@lakegate"
             duration = dt.timedelta(minutes=m.duration_minutes)
-            upcoming = self._agenda_text(m)
+            upcoming = self._agenda_text(m, may_see)
             events.append(Event(uid=uid, start=m.starts_at, end=m.starts_at + duration, summary=m.title,
                                 description=f"Review of stage {m.stage} in domain {m.domain}.\n{upcoming}",
                                 location=m.location, rrule=m.rrule, categories=("metric-review", m.domain)))
-            for sess in self.sessions(m.id):
+            for sess in (held.seen_by(may_see) for held in self.sessions(m.id)):
                 text = "Agenda: " + (", ".join(f"{a.metric} r{a.revision}" for a in sess.agenda) or "empty")
                 text += "\nMinutes:\n" + sess.minutes_text()
                 events.append(Event(uid=uid, start=sess.starts_at, end=sess.starts_at + duration,
@@ -407,8 +444,8 @@ class Meetings:
                                     location=m.location, recurrence_id=sess.starts_at))
         return calendar(events, stamp=now)
 
-    def _agenda_text(self, meeting: MeetingInfo) -> str:
-        items = self.agenda(meeting.id)
+    def _agenda_text(self, meeting: MeetingInfo, may_see: Callable[[str], bool]) -> str:
+        items = [a for a in self.agenda(meeting.id) if may_see(a.metric)]
         if not items:
             return "Nothing waits at this stage."
         return "Waiting: " + ", ".join(f"{a.metric} r{a.revision}" for a in items)

@@ -240,3 +240,6 @@ def test_agenda_items_hidden_from_the_viewer_are_left_out(world: TestClient, ui_
     page = _zoe(world, ui_lake).get("/ui/meetings/sales")
     assert page.status_code == 200 and "Tech" in page.text
     assert "sales.basket" not in page.text and "(a metric you cannot see)" in page.text
+    ics = world.get("/ui/meetings/sales/calendar.ics")  # the feed leaves it out too (the API's does as well)
+    assert ics.status_code == 200 and "SUMMARY:Tech" in ics.text and "sales.basket" not in ics.text
+    assert "sales.basket" in _as(world, "tina").get("/ui/meetings/sales/calendar.ics").text

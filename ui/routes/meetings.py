@@ -12,13 +12,11 @@ the viewer may not discover are left out, as everywhere in the UI.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from access import Resource
 from lake.catalog.models import utcnow
 from lake.contracts import NAME_RE
 from lake.errors import InvalidInput, NotFound
@@ -29,7 +27,6 @@ from ui.inbox import may_review
 from ui.routing import Me, Posted, UiRoute, form_outcome
 from ui.sessions import UiSessionInfo
 from ui.templating import UI_PREFIX, render
-from ui.visibility import discoverable
 
 router = APIRouter(prefix=f"{UI_PREFIX}/meetings", route_class=UiRoute, include_in_schema=False)
 
@@ -78,44 +75,26 @@ def _domain(domain: str) -> str:
 
 
 class _Seen:
-    """What of the catalog's metrics one person may discover (asked once per metric)."""
+    """What of the domain's metrics one person may discover (``Meetings.visible_to``), and the metrics."""
 
     def __init__(self, request: Request, me: UiSessionInfo, domain: str) -> None:
-        self.control = services.access(request)
+        catalog = services.metrics(request)
         self.me = me
-        self.known: dict[str, bool] = {}
+        self.may_see = catalog.meetings.visible_to(me.user)
         # The domain's metrics read once: one metric is on many sessions' agendas.
-        self.metrics = {m.name: m for m in services.metrics(request).workflow.list(domain=domain)}
+        self.metrics = {m.name: m for m in catalog.workflow.list(domain=domain)}
 
     def __call__(self, metric: str) -> bool:
-        if metric not in self.known:
-            try:
-                self.known[metric] = discoverable(self.control, self.me.user, Resource.metric(metric))
-            except InvalidInput:
-                self.known[metric] = False
-        return self.known[metric]
+        return self.may_see(metric)
 
     def item(self, a: AgendaItem, *, decide: bool) -> Item:
         info = self.metrics.get(a.metric)
         return Item(a, info, decide and info is not None and may_review(info, self.me))
 
-    def minutes(self, minutes: tuple[Minute, ...], hidden: set[str]) -> tuple[Minute, ...]:
-        """Minutes without entries about hidden metrics, hidden names in notes replaced."""
-        out = []
-        for m in minutes:
-            if m.metric is not None and not self(m.metric):
-                continue
-            text = m.text
-            for name in hidden:
-                text = re.sub(rf"\b{re.escape(name)}\b", "(a metric you cannot see)", text)
-            out.append(Minute(m.kind, m.metric, m.decision, m.actor, text, m.created_at))
-        return tuple(out)
-
     def session(self, sess: SessionInfo) -> HeldSession:
-        hidden = {a.metric for a in sess.agenda if not self(a.metric)}
-        open_ = sess.status is SessionStatus.OPEN
-        items = tuple(self.item(a, decide=open_) for a in sess.agenda if self(a.metric))
-        return HeldSession(sess, items, self.minutes(sess.minutes, hidden))
+        seen = sess.seen_by(self)
+        open_ = seen.status is SessionStatus.OPEN
+        return HeldSession(seen, tuple(self.item(a, decide=open_) for a in seen.agenda), seen.minutes)
 
 
 def _series(request: Request, me: UiSessionInfo, meeting: MeetingInfo, seen: _Seen) -> Series:
@@ -168,8 +147,9 @@ def meetings_of_domain(request: Request, me: Me, domain: str,
 
 @router.get("/{domain}/calendar.ics")
 def calendar(request: Request, me: Me, domain: str) -> Response:
-    """The domain's schedule as iCalendar, with held sessions' agendas and minutes (as the API's feed)."""
-    text = services.metrics(request).meetings.ical(domain=_domain(domain))
+    """The domain's schedule as iCalendar, with held sessions' agendas and minutes as the viewer may see
+    them (as the API's feed)."""
+    text = services.metrics(request).meetings.ical(domain=_domain(domain), viewer=me.user)
     return Response(text, media_type=ICS_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{domain}-metric-reviews.ics"'})
 
