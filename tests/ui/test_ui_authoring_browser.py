@@ -28,6 +28,7 @@ from test_ui_browser import (
     SLOW_PAGE_MS,
     Person,
     Served,
+    serious_accessibility_violations,
     server,  # noqa: F401 (its module-scoped fixture, used here as ``server``)
 )
 
@@ -180,6 +181,7 @@ def test_authoring_and_meeting_pages_read_well_on_laptop_and_phone(server: Serve
         alice.go(path)
         assert alice.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
         assert alice.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+        assert serious_accessibility_violations(alice.page) == [], f"{path} at {viewport['width']} px"
         name = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "")
         alice.shot(f"page-alice-{name}")
     alice.close()
