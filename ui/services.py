@@ -20,6 +20,7 @@ from ui.sessions import SessionStore
 if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
+    from access.subscribers import Subscribers
     from api.services import Services
     from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
@@ -73,3 +74,8 @@ def metrics(request: Request) -> MetricCatalog:
 def catalog_sync(request: Request) -> CatalogSync:
     """The app's view and metric indexer (see :mod:`ui.indexing`)."""
     return services_of(request).catalog_sync
+
+
+def subscribers(request: Request) -> Subscribers:
+    """The app's engine subscribers (Redshift, EMR, SageMaker) on its access control."""
+    return services_of(request).subscribers
