@@ -20,10 +20,10 @@ from ui_helpers import TestClient, csrf_of
 from ui_world import ORDERS, PASSWORDS
 
 PAGE = "/ui/datasets/sales.orders/quarantine"
-BATCH = ("order_id,order_date,country,amount,email\n"
-         "901,2026-10-07,XX,12.50,zed@example.com\n"   # a country the contract does not allow yet
-         "902,2026-10-07,US,-3.00,\n"                   # a negative amount
-         "903,2026-10-07,DE,8.00,\n").encode()          # good
+BATCH = (b"order_id,order_date,country,amount,email\n"
+         b"901,2026-10-07,XX,12.50,zed@example.com\n"   # a country the contract does not allow yet
+         b"902,2026-10-07,US,-3.00,\n"                   # a negative amount
+         b"903,2026-10-07,DE,8.00,\n")          # good
 
 
 def _quarantine(lake: Lake) -> None:
