@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from lake.catalog.models import Commit, QuarantineReplay, utcnow
 from lake.contracts import Contract
@@ -170,6 +170,8 @@ def _text(value: Any, dtype: pa.DataType) -> Any:
     """A value as quarantined (JSON) back to what a batch would carry: text, or bytes for binary columns."""
     if value is None:
         return None
+    if type(value) is str and not (pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype)):
+        return value  # the common case, first
     if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
         try:
             return bytes.fromhex(value) if isinstance(value, str) else None
@@ -338,11 +340,11 @@ class Quarantine:
         why = reason or f"replay of quarantined rows against contract version {info.contract_version}"
         commit_id = self.ingestor.claim(info, None, WriteMode.APPEND, actor, why, REPLAY_SOURCE)
         try:
-            with self.catalog.session() as s:
-                s.add_all(QuarantineReplay(commit_id=commit_id, dataset_id=info.id, source_commit_id=int(c),
-                                           row_number=int(n))
-                          for c, n in zip(landed_keys["commit_id"].to_pylist(),
-                                          landed_keys["row_number"].to_pylist(), strict=True))
+            with self.catalog.session() as s:  # one Core executemany: ORM objects cost ~0.4 ms a row
+                s.connection().execute(insert(QuarantineReplay), [
+                    {"commit_id": commit_id, "dataset_id": info.id, "source_commit_id": c, "row_number": n}
+                    for c, n in zip(landed_keys["commit_id"].to_pylist(), landed_keys["row_number"].to_pylist(),
+                                    strict=True)])
             table = self.registry.table(info, exclusive=True)
             commit = CommitInfo(actor=actor, reason=why, extra={
                 "commit_id": str(commit_id), "contract_version": str(info.contract_version),
