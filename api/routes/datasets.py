@@ -232,7 +232,8 @@ def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
 
 
-@router.get("/{name}/quarantine", responses=error_responses(403, 404))
+@router.get("/{name}/quarantine", responses=error_responses(403, 404),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def quarantine(name: str, access: AccessDep, principal: PrincipalDep,
                limit: Annotated[int, Query(ge=1, le=1000, description="The oldest N rows.")] = 200,
                ) -> QuarantinePublic:
@@ -241,7 +242,8 @@ def quarantine(name: str, access: AccessDep, principal: PrincipalDep,
     return QuarantinePublic.of(producers.quarantined_rows(access, name, by=known(access, principal), limit=limit))
 
 
-@router.get("/{name}/quarantine/trend", responses=error_responses(403, 404))
+@router.get("/{name}/quarantine/trend", responses=error_responses(403, 404),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def quarantine_trend(name: str, access: AccessDep, principal: PrincipalDep,
                      days: Annotated[int, Query(ge=1, le=366)] = 30) -> list[TrendPointPublic]:
     """Rows quarantined per day (UTC) and rule over the last ``days`` days, the newest day first."""
@@ -249,7 +251,8 @@ def quarantine_trend(name: str, access: AccessDep, principal: PrincipalDep,
                                                                       days=days)]
 
 
-@router.post("/{name}/quarantine/replay", responses=error_responses(403, 404, 409))
+@router.post("/{name}/quarantine/replay", responses=error_responses(403, 404, 409),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
 def replay_quarantine(name: str, access: AccessDep, principal: PrincipalDep,
                       dry_run: Annotated[bool, Query(description="Only say what would land.")] = False,
                       reason: Annotated[str, Query(max_length=1000)] = "") -> ReplayPublic:
