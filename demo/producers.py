@@ -2,8 +2,8 @@
 
 :func:`land_demo_producers` lands a small late batch into ``ads.conversions``
 with ``on_error=quarantine``: two conversions from Mexico (``MX``, a country
-the contract does not allow yet), one with a negative revenue, and one good
-row; so the dataset's quarantine page has rows, reasons and a trend, and
+the contract does not allow yet) and one with a negative revenue (no good row:
+the demo's tables keep the rows its summary reports); so the dataset's quarantine page has rows, reasons and a trend, and
 allowing ``MX`` in the contract then replaying lands the two. It also
 registers two engine subscribers: ``etl`` (EMR, owned by the
 ``data_engineer`` team, bound to ``analyst``) and ``warehouse`` (Redshift,
@@ -37,14 +37,13 @@ class DemoProducers:
 
 
 def late_batch() -> pa.Table:
-    """Four late conversions: two from a country the contract does not allow, one negative, one good."""
+    """Three late conversions: two from a country the contract does not allow, one with a negative revenue."""
     at = dt.datetime.combine(END_DATE, dt.time(23, 30), dt.UTC)
-    rows = [("cnv-late-1", "MX", "4.99"), ("cnv-late-2", "MX", "12.00"), ("cnv-late-3", "US", "-5.00"),
-            ("cnv-late-4", "DE", "7.50")]
+    rows = [("cnv-late-1", "MX", "4.99"), ("cnv-late-2", "MX", "12.00"), ("cnv-late-3", "US", "-5.00")]
     return pa.table({
-        "conversion_id": [r[0] for r in rows], "impression_id": [f"imp-late-{i}" for i in range(4)],
-        "subscriber_id": ["sub-000000001"] * 4, "campaign_id": ["cmp-0001"] * 4, "country": [r[1] for r in rows],
-        "conversion_ts": pa.array([at] * 4, pa.timestamp("us", tz="UTC")),
+        "conversion_id": [r[0] for r in rows], "impression_id": [f"imp-late-{i}" for i in range(len(rows))],
+        "subscriber_id": ["sub-000000001"] * len(rows), "campaign_id": ["cmp-0001"] * len(rows), "country": [r[1] for r in rows],
+        "conversion_ts": pa.array([at] * len(rows), pa.timestamp("us", tz="UTC")),
         "revenue": pa.array([decimal.Decimal(r[2]) for r in rows], pa.decimal128(12, 2)),
     })
 
