@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from access.history import HistoryItem
+from access.saved import SavedQuery
 from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
@@ -321,3 +323,57 @@ class SearchPagePublic(BaseModel):
             offset=page.offset, limit=page.limit, has_more=page.has_more,
             corrections=[SearchCorrection(word=c.word, alternatives=list(c.alternatives)) for c in page.corrections],
         )
+
+
+# -- saved queries and query history ----------------------------------------------------------
+
+
+class SavedQueryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=255, description="A name, unique among your saved queries; saving under a "
+                                                  "name you used replaces that query's SQL.")
+    sql: str = Field(description="The SQL text (run later through the gateway as whoever runs it).")
+    shared: bool | None = Field(default=None, description="Share it by link; unchanged when absent (new: not shared).")
+
+
+class SavedQueryShare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shared: bool = Field(description="Whether anyone signed in who has the link may open it.")
+
+
+class SavedQueryPublic(BaseModel):
+    """A saved query. Whoever runs it runs it as themselves: their own policy applies."""
+
+    id: str
+    owner: str
+    name: str
+    sql: str
+    shared: bool
+    link: str = Field(description="Where the web UI opens it (the share link).")
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+    @classmethod
+    def of(cls, saved: SavedQuery) -> SavedQueryPublic:
+        return cls(id=saved.id, owner=saved.owner, name=saved.name, sql=saved.sql, shared=saved.shared,
+                   link=f"/ui/workspace/saved/{saved.id}", created_at=saved.created_at, updated_at=saved.updated_at)
+
+
+class QueryHistoryItemPublic(BaseModel):
+    """One of your gateway queries, as the audit log recorded it."""
+
+    query_id: str
+    at: UtcDateTime
+    sql: str
+    sql_truncated: bool
+    outcome: str = Field(description="ok, or the error code of the answer (access_denied, query_refused...).")
+    reason: str
+    rows: int | None
+    tables: list[str]
+
+    @classmethod
+    def of(cls, item: HistoryItem) -> QueryHistoryItemPublic:
+        return cls(query_id=item.query_id, at=item.at, sql=item.sql, sql_truncated=item.sql_truncated,
+                   outcome=item.outcome, reason=item.reason, rows=item.rows, tables=list(item.tables))

@@ -22,8 +22,8 @@ What is built where::
                                   requests), MetricCatalog and view refreshes post through it
       RefreshScheduler            the API server's background jobs (api.scheduler): due view
                                   refreshes, expired-grant notices, outbox delivery
-      SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer)
-      CatalogSync
+      SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer,
+      CatalogSync, SavedQueries   saved workspace queries)
     Admission                     per app, in create_app (settings.gateway bounds)
     Spark engine                  started on first use by lake.spark.spark_session(settings.engine)
 """
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from access import AccessControl
 from access.gateway import Gateway
+from access.saved import SavedQueries
 from access.subscribers import Subscribers
 from access.subscribers.policy_sync import policy_changed
 from lake.catalog import Catalog
@@ -64,6 +65,7 @@ class Services:
         search: Catalog search.
         ui_sessions: Web UI sessions.
         catalog_sync: Keeps the search documents of views and metrics current (UI).
+        saved_queries: Saved gateway queries (the SQL workspace and ``/api/v1/queries/saved``).
     """
 
     settings: Settings
@@ -76,6 +78,7 @@ class Services:
     search: SearchIndex
     ui_sessions: SessionStore
     catalog_sync: CatalogSync
+    saved_queries: SavedQueries
     owns_lake: bool = True
 
     @property
@@ -126,7 +129,8 @@ def build_services(settings: Settings | None = None, *, lake: Lake | None = None
         metrics = MetricCatalog(lake, access=access, gateway=gateway, notifier=notifier)
         return Services(settings=settings, lake=lake, access=access, gateway=gateway, subscribers=subscribers,
                         metrics=metrics, notifier=notifier, search=SearchIndex(lake.catalog), ui_sessions=SessionStore(lake),
-                        catalog_sync=CatalogSync(lake, metrics), owns_lake=owns_lake)
+                        catalog_sync=CatalogSync(lake, metrics), saved_queries=SavedQueries(lake.catalog),
+                        owns_lake=owns_lake)
     except BaseException:
         if owns_lake:
             lake.close()

@@ -20,6 +20,7 @@ from ui.sessions import SessionStore
 if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
+    from access.saved import SavedQueries
     from access.subscribers import Subscribers
     from api.services import Services
     from lake.notify import Notifier
@@ -79,3 +80,6 @@ def catalog_sync(request: Request) -> CatalogSync:
 def subscribers(request: Request) -> Subscribers:
     """The app's engine subscribers (Redshift, EMR, SageMaker) on its access control."""
     return services_of(request).subscribers
+def saved_queries(request: Request) -> SavedQueries:
+    """The app's saved workspace queries."""
+    return services_of(request).saved_queries

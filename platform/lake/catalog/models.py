@@ -122,7 +122,7 @@ class Commit(Base):
 
 
 class QuarantineReplay(Base):
-    """A quarantined row landed by a replay (migration ``0010``).
+    """A quarantined row landed by a replay (migration ``0011``).
 
     The row stays in the dataset's quarantine table; it counts as replayed
     once its replay commit (``commit_id``) is committed. A replay that never
