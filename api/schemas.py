@@ -17,6 +17,7 @@ from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
 from lake.ingest import IngestResult
+from lake.quarantine import QuarantineListing, ReplayResult, TrendPoint
 from lake.search import SearchPage
 from lake.service import VacuumResult
 from lake.timestamps import UtcDateTime
@@ -119,6 +120,69 @@ class IngestResultPublic(BaseModel):
 
     @classmethod
     def of(cls, result: IngestResult) -> IngestResultPublic:
+        return cls.model_validate(result.to_dict())
+
+
+class RowReasonPublic(BaseModel):
+    column: str | None = Field(description="The column whose rule the row broke (none: the whole row).")
+    rule: str
+
+
+class QuarantinedRowPublic(BaseModel):
+    commit_id: int = Field(description="The commit of the batch the row came with.")
+    row_number: int = Field(description="Its place in that batch, from 1.")
+    reasons: list[RowReasonPublic]
+    values: dict[str, Any] = Field(description="Its values as received; PII columns are left out.")
+    pii_columns: list[str] = Field(description="PII columns kept encrypted, never shown.")
+    quarantined_at: UtcDateTime
+
+
+class QuarantinePublic(BaseModel):
+    """The rows waiting in a dataset's quarantine, the oldest first."""
+
+    dataset: str
+    major: int
+    waiting: int = Field(description="Rows waiting (more than listed when truncated).")
+    replayed: int = Field(description="Rows landed by replays so far.")
+    rows: list[QuarantinedRowPublic]
+
+    @classmethod
+    def of(cls, listing: QuarantineListing) -> QuarantinePublic:
+        return cls(dataset=listing.dataset, major=listing.major, waiting=listing.waiting, replayed=listing.replayed,
+                   rows=[QuarantinedRowPublic.model_validate(r.to_dict()) for r in listing.rows])
+
+
+class TrendPointPublic(BaseModel):
+    day: str = Field(description="A day (UTC), YYYY-MM-DD.")
+    column: str | None
+    rule: str
+    rows: int
+
+    @classmethod
+    def of(cls, p: TrendPoint) -> TrendPointPublic:
+        return cls(day=p.day.isoformat(), column=p.column, rule=p.rule, rows=p.rows)
+
+
+class ReplayedRowPublic(BaseModel):
+    commit_id: int
+    row_number: int
+    reasons: list[RowReasonPublic] = Field(description="The rules it breaks under the current contract.")
+
+
+class ReplayPublic(BaseModel):
+    """What a replay of the quarantine landed and what it left."""
+
+    dataset: str
+    contract_version: int
+    checked: int
+    landed: int = Field(description="Rows that pass now and landed (in a dry run: would land).")
+    commit_id: int | None
+    table_version: int | None
+    dry_run: bool
+    still_failing: list[ReplayedRowPublic]
+
+    @classmethod
+    def of(cls, result: ReplayResult) -> ReplayPublic:
         return cls.model_validate(result.to_dict())
 
 

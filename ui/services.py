@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
     from access.saved import SavedQueries
+    from access.subscribers import Subscribers
     from api.services import Services
     from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
@@ -76,6 +77,9 @@ def catalog_sync(request: Request) -> CatalogSync:
     return services_of(request).catalog_sync
 
 
+def subscribers(request: Request) -> Subscribers:
+    """The app's engine subscribers (Redshift, EMR, SageMaker) on its access control."""
+    return services_of(request).subscribers
 def saved_queries(request: Request) -> SavedQueries:
     """The app's saved workspace queries."""
     return services_of(request).saved_queries

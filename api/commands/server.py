@@ -137,6 +137,9 @@ def demo(
             land_demo_access(lake, services.access, actor=ADMIN_USER)
             land_demo_queries(services.saved_queries)
             land_demo_metrics(lake, actor=ADMIN_USER, metrics=services.metrics)
+            from demo.producers import land_demo_producers
+
+            land_demo_producers(lake, services.subscribers, actor=ADMIN_USER)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:
             summary.add_row(name, f"{rows:,}", f"{seconds:.2f}")

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action, Resource
+from access.producers import can_manage_quarantine
 from api.params import MAX_INT
 from lake.datasets import DatasetInfo
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
+from ui.freshness import freshness_views
 from ui.lineage import dataset_lineage
 from ui.routing import Me, Posted, UiRoute, in_thread
 from ui.samples import sample_rows
@@ -65,6 +67,8 @@ def dataset_page(request: Request, me: Me, name: str,
         "graph": graph.render_both(nodes, edges, title=f"Lineage of {info.name}"), "nodes": nodes, "edges": edges,
         "sample": sample, "who": who_has_access(control, resource, with_members=can_grant), "mine": mine,
         "durations": DURATIONS, "can_grant": can_grant, "flash": flash,
+        "freshness": freshness_views(lake, [info.name])[info.name],
+        "can_quarantine": can_manage_quarantine(control, me.user, info.name),
     }, section="search")
 
 
