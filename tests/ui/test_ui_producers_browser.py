@@ -4,15 +4,14 @@ a real server (uvicorn on a loopback port, the SQLite catalog, a local lake; no 
 The stories: a producer finds a quarantined batch from the dataset page, relaxes the contract over
 the API and replays the batch from the quarantine page; a subscriber's owner suspends it from its
 page and an admin resumes it; a reader is refused both pages. Each page is also opened at a laptop
-and a phone width, checked for sideways overflow and labelled controls, and screenshotted into
-``tests/ui/screenshots/`` (ignored by git), or ``$LAKEGATE_UI_SCREENSHOTS``.
+and a phone width, checked for sideways overflow, labelled controls and axe-core's serious and
+critical rules, and screenshotted into ``tests/ui/screenshots/`` (ignored by git), or
+``$LAKEGATE_UI_SCREENSHOTS``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ui_browser import (
+    _LABELLED,
+    _OVERFLOW,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    SHOTS,
+    _free_port,
+    serious_accessibility_violations,
+)
 
 from access import AccessControl
 from access.subscribers import Subscribers, SubscriberStatus
@@ -30,31 +39,13 @@ from ui_world import ORDERS, PASSWORDS, build_world
 
 pytestmark = [pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 LAPTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-SHOTS = Path(os.environ.get("LAKEGATE_UI_SCREENSHOTS") or Path(__file__).parent / "screenshots")
 TIMEOUT_MS = 60_000
 QUARANTINE = "/ui/datasets/sales.orders/quarantine"
 BATCH = (b"order_id,order_date,country,amount,email\n"
          b"901,2026-10-07,XX,12.50,zed@example.com\n"
          b"902,2026-10-07,US,-3.00,\n"
          b"903,2026-10-07,DE,8.00,\n")
-_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-_UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
-  .filter(e => e.type !== 'hidden')
-  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
-  .map(e => e.outerHTML.slice(0, 120))"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lake]]:
     """The app over the UI world without views (no Spark), a quarantined batch and two subscribers."""
@@ -213,6 +204,7 @@ def test_the_pages_read_well_on_laptop_and_phone(served: tuple[str, Lake], brows
         for path in paths:
             person.go(path)
             assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
-            assert person.page.evaluate(_UNLABELLED) == [], f"{path} has controls without a label"
+            assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+            assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
             person.shot("page-" + path.strip("/").replace("/", "-").replace("?", "-").replace("=", ""))
         person.close()

@@ -30,6 +30,7 @@ from test_ui_browser import (
     Person,
     Served,
     _free_port,
+    serious_accessibility_violations,
 )
 
 from access import AccessControl, Mask, MaskKind, Resource
@@ -201,5 +202,6 @@ def test_the_workspace_reads_well_on_laptop_and_phone(server: Served, browser: A
     assert victor.page.locator("table.result-table tbody tr").count() > 100
     assert victor.page.evaluate(_OVERFLOW) <= 0, f"the workspace scrolls sideways at {viewport['width']} px"
     assert victor.page.evaluate(_LABELLED) == [], "the workspace has controls without a label"
+    assert serious_accessibility_violations(victor.page) == [], f"the workspace at {viewport['width']} px"
     victor.shot("workspace-page")
     victor.close()

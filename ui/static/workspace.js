@@ -108,7 +108,6 @@
       list.innerHTML = "";
       shown = [];
       active = -1;
-      area.setAttribute("aria-expanded", "false");
       area.removeAttribute("aria-activedescendant");
     }
 
@@ -163,7 +162,6 @@
       list.style.top = Math.max(0, Math.min(top, area.clientHeight)) + "px";
       list.style.left = Math.max(0, Math.min(left, area.clientWidth - 200)) + "px";
       list.hidden = false;
-      area.setAttribute("aria-expanded", "true");
       mark(0);
     }
 
