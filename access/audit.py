@@ -170,7 +170,8 @@ class AuditLog:
 
     def query(self, *, actor: str | None = None, kind: AuditKind | None = None, resource: str | None = None,
               decision: Decision | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
-              after_seq: int | None = None, limit: int = 100, newest_first: bool = True) -> list[AuditEntry]:
+              after_seq: int | None = None, before_seq: int | None = None, limit: int = 100,
+              newest_first: bool = True) -> list[AuditEntry]:
         """Entries matching every given filter; ``resource`` matches the key and everything under it."""
         q = select(AuditEntryRow)
         if actor:
@@ -188,6 +189,8 @@ class AuditLog:
             q = q.where(AuditEntryRow.ts_us < int(until.timestamp() * 1e6))
         if after_seq is not None:
             q = q.where(AuditEntryRow.seq > after_seq)
+        if before_seq is not None:
+            q = q.where(AuditEntryRow.seq < before_seq)
         q = q.order_by(AuditEntryRow.seq.desc() if newest_first else AuditEntryRow.seq).limit(limit)
         with self.catalog.session() as s:
             return [_entry(r) for r in s.scalars(q)]

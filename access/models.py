@@ -1,4 +1,4 @@
-"""ORM tables of the access layer (migration ``0003``).
+"""ORM tables of the access layer (migration ``0003``; saved queries ``0010``).
 
 Policies (grants, role memberships, masks, row filters) are rows here; every
 change also bumps ``access_policy_head`` and appends to
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lake.catalog.models import AwareDateTime, Base, utcnow
@@ -176,3 +176,18 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SavedQueryRow(Base):
+    """A gateway query saved by ``owner`` under ``name`` (migration ``0010``); its id is its share link."""
+
+    __tablename__ = "saved_queries"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_saved_query_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sql: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)

@@ -40,6 +40,7 @@ from api.routes import (
     meetings,
     meta,
     metrics,
+    queries,
     requests,
     search,
     subscribers,
@@ -124,7 +125,7 @@ def api_routes() -> tuple[BaseRoute, ...]:
     )
     for resource in (datasets.router, tokens.router, users.router, views.router,
                      access.router, requests.router, audit.router, metrics.router, meetings.router, inbox.router,
-                     gateway.router, subscribers.router, search.router):
+                     gateway.router, queries.router, subscribers.router, search.router):
         authenticated.include_router(resource)
     site.include_router(authenticated)
     return tuple(site.routes)

@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "dataset": ("datasets", "commands", "Datasets and their contracts."),
     "ingest": ("datasets", "commands", "Land a batch file in a dataset, in one commit or not at all."),
     "history": ("datasets", "commands", "Show the Delta log of a dataset's table, newest first."),
+    "quarantine": ("datasets", "commands",
+                   "List a dataset's quarantined rows and why, or replay them against the current contract."),
     "vacuum": ("datasets", "commands",
                "Delete table files no version within the retention needs, orphans of failed writes included."),
     "views": ("views", "app", "Versioned SQL views: plan/apply view files, lineage, materialization."),

@@ -11,10 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from access.history import HistoryItem
+from access.saved import SavedQuery
 from lake.auth import Principal, TokenInfo
 from lake.datasets import DatasetInfo
 from lake.errors import SchemaChange
 from lake.ingest import IngestResult
+from lake.quarantine import QuarantineListing, ReplayResult, TrendPoint
 from lake.search import SearchPage
 from lake.service import VacuumResult
 from lake.timestamps import UtcDateTime
@@ -117,6 +120,69 @@ class IngestResultPublic(BaseModel):
 
     @classmethod
     def of(cls, result: IngestResult) -> IngestResultPublic:
+        return cls.model_validate(result.to_dict())
+
+
+class RowReasonPublic(BaseModel):
+    column: str | None = Field(description="The column whose rule the row broke (none: the whole row).")
+    rule: str
+
+
+class QuarantinedRowPublic(BaseModel):
+    commit_id: int = Field(description="The commit of the batch the row came with.")
+    row_number: int = Field(description="Its place in that batch, from 1.")
+    reasons: list[RowReasonPublic]
+    values: dict[str, Any] = Field(description="Its values as received; PII columns are left out.")
+    pii_columns: list[str] = Field(description="PII columns kept encrypted, never shown.")
+    quarantined_at: UtcDateTime
+
+
+class QuarantinePublic(BaseModel):
+    """The rows waiting in a dataset's quarantine, the oldest first."""
+
+    dataset: str
+    major: int
+    waiting: int = Field(description="Rows waiting (more than listed when truncated).")
+    replayed: int = Field(description="Rows landed by replays so far.")
+    rows: list[QuarantinedRowPublic]
+
+    @classmethod
+    def of(cls, listing: QuarantineListing) -> QuarantinePublic:
+        return cls(dataset=listing.dataset, major=listing.major, waiting=listing.waiting, replayed=listing.replayed,
+                   rows=[QuarantinedRowPublic.model_validate(r.to_dict()) for r in listing.rows])
+
+
+class TrendPointPublic(BaseModel):
+    day: str = Field(description="A day (UTC), YYYY-MM-DD.")
+    column: str | None
+    rule: str
+    rows: int
+
+    @classmethod
+    def of(cls, p: TrendPoint) -> TrendPointPublic:
+        return cls(day=p.day.isoformat(), column=p.column, rule=p.rule, rows=p.rows)
+
+
+class ReplayedRowPublic(BaseModel):
+    commit_id: int
+    row_number: int
+    reasons: list[RowReasonPublic] = Field(description="The rules it breaks under the current contract.")
+
+
+class ReplayPublic(BaseModel):
+    """What a replay of the quarantine landed and what it left."""
+
+    dataset: str
+    contract_version: int
+    checked: int
+    landed: int = Field(description="Rows that pass now and landed (in a dry run: would land).")
+    commit_id: int | None
+    table_version: int | None
+    dry_run: bool
+    still_failing: list[ReplayedRowPublic]
+
+    @classmethod
+    def of(cls, result: ReplayResult) -> ReplayPublic:
         return cls.model_validate(result.to_dict())
 
 
@@ -257,3 +323,57 @@ class SearchPagePublic(BaseModel):
             offset=page.offset, limit=page.limit, has_more=page.has_more,
             corrections=[SearchCorrection(word=c.word, alternatives=list(c.alternatives)) for c in page.corrections],
         )
+
+
+# -- saved queries and query history ----------------------------------------------------------
+
+
+class SavedQueryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=255, description="A name, unique among your saved queries; saving under a "
+                                                  "name you used replaces that query's SQL.")
+    sql: str = Field(description="The SQL text (run later through the gateway as whoever runs it).")
+    shared: bool | None = Field(default=None, description="Share it by link; unchanged when absent (new: not shared).")
+
+
+class SavedQueryShare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shared: bool = Field(description="Whether anyone signed in who has the link may open it.")
+
+
+class SavedQueryPublic(BaseModel):
+    """A saved query. Whoever runs it runs it as themselves: their own policy applies."""
+
+    id: str
+    owner: str
+    name: str
+    sql: str
+    shared: bool
+    link: str = Field(description="Where the web UI opens it (the share link).")
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+    @classmethod
+    def of(cls, saved: SavedQuery) -> SavedQueryPublic:
+        return cls(id=saved.id, owner=saved.owner, name=saved.name, sql=saved.sql, shared=saved.shared,
+                   link=f"/ui/workspace/saved/{saved.id}", created_at=saved.created_at, updated_at=saved.updated_at)
+
+
+class QueryHistoryItemPublic(BaseModel):
+    """One of your gateway queries, as the audit log recorded it."""
+
+    query_id: str
+    at: UtcDateTime
+    sql: str
+    sql_truncated: bool
+    outcome: str = Field(description="ok, or the error code of the answer (access_denied, query_refused...).")
+    reason: str
+    rows: int | None
+    tables: list[str]
+
+    @classmethod
+    def of(cls, item: HistoryItem) -> QueryHistoryItemPublic:
+        return cls(query_id=item.query_id, at=item.at, sql=item.sql, sql_truncated=item.sql_truncated,
+                   outcome=item.outcome, reason=item.reason, rows=item.rows, tables=list(item.tables))

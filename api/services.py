@@ -22,8 +22,8 @@ What is built where::
                                   requests), MetricCatalog and view refreshes post through it
       RefreshScheduler            the API server's background jobs (api.scheduler): due view
                                   refreshes, expired-grant notices, outbox delivery
-      SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer)
-      CatalogSync
+      SearchIndex, SessionStore,  over the same lake (the UI's search, sessions, indexer,
+      CatalogSync, SavedQueries   saved workspace queries)
       SampleCache                 the UI's dataset sample rows, keyed by data, policy and viewer's access
     Admission                     per app, in create_app (settings.gateway bounds)
     Spark engine                  started on first use by lake.spark.spark_session(settings.engine)
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from access import AccessControl
 from access.gateway import Gateway
+from access.saved import SavedQueries
 from access.subscribers import Subscribers
 from access.subscribers.policy_sync import policy_changed
 from lake.catalog import Catalog
@@ -67,6 +68,7 @@ class Services:
         ui_sessions: Web UI sessions.
         catalog_sync: Keeps the search documents of views and metrics current (UI).
         samples: Sample rows of datasets shown on the UI's dataset pages (:mod:`ui.samples`).
+        saved_queries: Saved gateway queries (the SQL workspace and ``/api/v1/queries/saved``).
     """
 
     settings: Settings
@@ -80,6 +82,7 @@ class Services:
     ui_sessions: SessionStore
     catalog_sync: CatalogSync
     samples: SampleCache
+    saved_queries: SavedQueries
     owns_lake: bool = True
 
     @property
@@ -130,7 +133,8 @@ def build_services(settings: Settings | None = None, *, lake: Lake | None = None
         metrics = MetricCatalog(lake, access=access, gateway=gateway, notifier=notifier)
         return Services(settings=settings, lake=lake, access=access, gateway=gateway, subscribers=subscribers,
                         metrics=metrics, notifier=notifier, search=SearchIndex(lake.catalog), ui_sessions=SessionStore(lake),
-                        catalog_sync=CatalogSync(lake, metrics), samples=SampleCache(), owns_lake=owns_lake)
+                        catalog_sync=CatalogSync(lake, metrics), saved_queries=SavedQueries(lake.catalog),
+                        samples=SampleCache(), owns_lake=owns_lake)
     except BaseException:
         if owns_lake:
             lake.close()

@@ -3,8 +3,9 @@
 ``lakegate demo`` calls, in order: :func:`land_demo` (register the demo
 datasets from ``contracts/`` and land generated rows), :func:`land_demo_views`
 (apply and materialize ``views/``), :func:`land_demo_access` (the roles,
-users, grants, masks and row filters of :mod:`demo.personas`) and
-:func:`land_demo_metrics`. Each is idempotent.
+users, grants, masks and row filters of :mod:`demo.personas`),
+:func:`land_demo_queries` (shared workspace queries) and :func:`land_demo_metrics`.
+Each is idempotent.
 
 The metric demo:
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 from access.policy import AccessControl
 from access.resources import Resource
+from access.saved import SavedQueries, SavedQuery
 from access.values import RoleKind
 from demo import personas
 from demo.definitions import DEMO_CONTRACTS, FUNNEL_VIEW_FILE, VIEWS_DIR, approval_chain, metric_definition
@@ -186,6 +188,11 @@ def land_demo_access(lake: Lake, access: AccessControl | None = None, *, actor: 
                 continue
             owners[info.name] = info.owner
     return DemoAccess(dict(personas.USERS), added, owners)
+
+
+def land_demo_queries(saved: SavedQueries) -> list[SavedQuery]:
+    """Save the demo personas' shared workspace queries (idempotent: saving again keeps one of each name)."""
+    return [saved.save(owner, name, sql, shared=True) for owner, name, sql in personas.SAVED_QUERIES]
 
 
 # -- metrics -----------------------------------------------------------------------

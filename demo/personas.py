@@ -77,3 +77,14 @@ METRIC_GRANTS: list[tuple[str, Action]] = [
     ("analyst", Action.PROPOSE), (TECH_ROLE, Action.APPROVE), (BUSINESS_ROLE, Action.APPROVE),
     (TECH_ROLE, Action.READ), (BUSINESS_ROLE, Action.READ),
 ]
+
+#: Saved workspace queries: (owner, name, SQL), shared by link. Whoever opens one runs it
+#: as themselves: finn (finance) sees e-mails in clear, ana (analyst) keyed hashes, mia (marketing) EU rows only.
+SAVED_QUERIES: list[tuple[str, str, str]] = [
+    ("finn", "Active subscribers by plan and country",
+     "SELECT s.country, s.plan, count(*) AS subscribers, sum(s.monthly_price) AS monthly_revenue\n"
+     "FROM subscriptions.subscribers AS s\nWHERE s.status = 'active'\nGROUP BY s.country, s.plan\nORDER BY 1, 2"),
+    ("finn", "Newest subscribers with contact",
+     "SELECT s.subscriber_id, s.email, s.country, s.plan, s.signup_date\n"
+     "FROM subscriptions.subscribers AS s\nORDER BY s.signup_date DESC\nLIMIT 200"),
+]

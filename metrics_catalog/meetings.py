@@ -12,8 +12,11 @@ held session's agenda and minutes, exports as iCalendar.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import datetime as dt
 import enum
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +39,14 @@ from lake.notify import NoticeKind, post
 from lake.timestamps import as_utc
 from metrics_catalog import approvals as rules
 from metrics_catalog.chain_store import chain_of
+from metrics_catalog.chains import ApprovalChain
 from metrics_catalog.ical import Event, calendar
 from metrics_catalog.lifecycle import Decision, Status
 from metrics_catalog.models import MeetingRow, MeetingSessionRow, MetricRow, MinuteRow
 from metrics_catalog.workflow import Workflow
+
+#: What a metric the reader may not discover is called in minutes and calendars.
+HIDDEN_METRIC = "(a metric you cannot see)"
 
 
 class Frequency(ParsableEnum, label="meeting frequency"):
@@ -136,6 +143,20 @@ class SessionInfo:
     opened_by: str
     closed_at: dt.datetime | None
 
+    def seen_by(self, may_see: Callable[[str], bool]) -> SessionInfo:
+        """This session as someone sees it who may see only the metrics ``may_see`` allows: agenda items
+        and minutes about other metrics are left out, and their names in notes are replaced."""
+        hidden = {a.metric for a in self.agenda if not may_see(a.metric)}
+        hidden |= {m.metric for m in self.minutes if m.metric is not None and not may_see(m.metric)}
+        if not hidden:
+            return self
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(h) for h in sorted(hidden, key=len, reverse=True))
+                             + r")(?![\w.])")
+        minutes = tuple(dataclasses.replace(m, text=pattern.sub(HIDDEN_METRIC, m.text))
+                        for m in self.minutes if m.metric not in hidden)
+        return dataclasses.replace(self, agenda=tuple(a for a in self.agenda if a.metric not in hidden),
+                                   minutes=minutes)
+
     def minutes_text(self) -> str:
         """The minutes as plain text, one line per entry."""
         lines = []
@@ -160,6 +181,12 @@ def _session(s: Session, row: MeetingSessionRow) -> SessionInfo:
         row.opened_by, row.closed_at)
 
 
+def _stage_roles(chain: ApprovalChain | None, stage: str) -> tuple[str, ...]:
+    """The roles of ``stage`` in ``chain`` (none when the chain is gone or no longer has the stage)."""
+    found = [st for st in chain.stages if st.name == stage] if chain is not None else []
+    return found[0].roles if found else ()
+
+
 class Meetings:
     """Review meetings of the metric catalog."""
 
@@ -174,6 +201,27 @@ class Meetings:
             return
         raise AccessDenied(principal.name, "run review meetings of", f"domain:{domain}",
                            "a domain admin or an approver of the meeting's stage may")
+
+    def _may_run_session(self, s: Session, row: MeetingSessionRow, actor: str) -> None:
+        """The rule of :meth:`open_session` for what is done in a session afterwards (notes, closing)."""
+        meeting = s.get(MeetingRow, row.meeting_id)
+        assert meeting is not None
+        chain = chain_of(s, meeting.domain)
+        roles = _stage_roles(chain, meeting.stage)
+        self._may_run(s, self.workflow._principal(actor), meeting.domain, roles)
+
+    def may_run(self, meeting_id: int, *, actor: str) -> bool:
+        """Whether ``actor`` may open, minute and close sessions of the meeting (interfaces ask it to offer
+        those actions; the actions check it again)."""
+        meeting = self.get(meeting_id)
+        with self.catalog.session() as s:
+            chain = chain_of(s, meeting.domain)
+            roles = _stage_roles(chain, meeting.stage)
+            try:
+                self._may_run(s, self.workflow._principal(actor), meeting.domain, roles)
+            except AccessDenied:
+                return False
+        return True
 
     def create(self, domain: str, *, title: str, stage: str, starts_at: dt.datetime, actor: str,
                duration_minutes: int = 60, frequency: Frequency | str = Frequency.WEEKLY, interval: int = 1,
@@ -327,13 +375,14 @@ class Meetings:
         if not text.strip():
             raise InvalidInput("a minutes note needs text")
         with self.catalog.session() as s:
-            self._open_row(s, session_id)
+            self._may_run_session(s, self._open_row(s, session_id), actor)
             s.add(MinuteRow(session_id=session_id, kind="note", metric=metric, actor=actor, text=text.strip()))
         return self.session(session_id)
 
     def close(self, session_id: int, *, actor: str) -> SessionInfo:
         with self.catalog.session() as s:
             row = self._open_row(s, session_id)
+            self._may_run_session(s, row, actor)
             decided = {m.metric for m in s.scalars(select(MinuteRow).where(MinuteRow.session_id == session_id,
                                                                             MinuteRow.kind == "decision"))}
             open_items = [a["metric"] for a in row.agenda if a["metric"] not in decided]
@@ -357,20 +406,37 @@ class Meetings:
 
     # -- calendar ------------------------------------------------------------------------
 
-    def ical(self, *, domain: str | None = None, meeting_id: int | None = None) -> str:
+    def visible_to(self, viewer: str) -> Callable[[str], bool]:
+        """Whether ``viewer`` may discover a metric (asked once per metric)."""
+        principal = self.workflow._principal(viewer)
+        known: dict[str, bool] = {}
+
+        def may_see(metric: str) -> bool:
+            if metric not in known:
+                known[metric] = self.workflow.permissions.may_discover(principal, metric)
+            return known[metric]
+
+        return may_see
+
+    def ical(self, *, domain: str | None = None, meeting_id: int | None = None, viewer: str | None = None) -> str:
         """The schedule as an iCalendar document: one recurring event per meeting, plus
-        one event per held session carrying its agenda and minutes."""
+        one event per held session carrying its agenda and minutes.
+
+        With ``viewer``, agendas and minutes leave out the metrics the viewer may not discover
+        (:meth:`SessionInfo.seen_by`).
+        """
+        may_see = self.visible_to(viewer) if viewer is not None else (lambda metric: True)
         meetings = [self.get(meeting_id)] if meeting_id is not None else self.list(domain=domain)
         events: list[Event] = []
         now = utcnow()
         for m in meetings:
             uid = f"metric-meeting-{m.id}@lakegate"
             duration = dt.timedelta(minutes=m.duration_minutes)
-            upcoming = self._agenda_text(m)
+            upcoming = self._agenda_text(m, may_see)
             events.append(Event(uid=uid, start=m.starts_at, end=m.starts_at + duration, summary=m.title,
                                 description=f"Review of stage {m.stage} in domain {m.domain}.\n{upcoming}",
                                 location=m.location, rrule=m.rrule, categories=("metric-review", m.domain)))
-            for sess in self.sessions(m.id):
+            for sess in (held.seen_by(may_see) for held in self.sessions(m.id)):
                 text = "Agenda: " + (", ".join(f"{a.metric} r{a.revision}" for a in sess.agenda) or "empty")
                 text += "\nMinutes:\n" + sess.minutes_text()
                 events.append(Event(uid=uid, start=sess.starts_at, end=sess.starts_at + duration,
@@ -378,8 +444,8 @@ class Meetings:
                                     location=m.location, recurrence_id=sess.starts_at))
         return calendar(events, stamp=now)
 
-    def _agenda_text(self, meeting: MeetingInfo) -> str:
-        items = self.agenda(meeting.id)
+    def _agenda_text(self, meeting: MeetingInfo, may_see: Callable[[str], bool]) -> str:
+        items = [a for a in self.agenda(meeting.id) if may_see(a.metric)]
         if not items:
             return "Nothing waits at this stage."
         return "Waiting: " + ", ".join(f"{a.metric} r{a.revision}" for a in items)

@@ -181,6 +181,19 @@ class Workflow:
         raise AccessDenied(principal.name, what, f"metric:{row.name}",
                            "only its authors, its owner or an admin may")
 
+    def may_edit(self, name: str, *, actor: str) -> bool:
+        """Whether ``actor`` may revise, propose and withdraw ``name`` (the rule those actions apply).
+
+        Interfaces ask this to offer the actions; the actions check it again.
+        """
+        principal = self._principal(actor)
+        with self.catalog.session() as s:
+            try:
+                self._may_edit(s, metric_row(s, name), principal, "edit")
+            except AccessDenied:
+                return False
+        return True
+
     def _may_manage(self, row: MetricRow, principal: Principal, what: str) -> None:
         if _owns(row.owner, principal) or self.permissions.may_administer(principal, row.domain):
             return

@@ -46,3 +46,16 @@ if [ "${WITH_BROWSER:-0}" = "1" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr
     apt_install chromium chromium-driver ||
         say "browser tests need Debian's chromium and chromium-driver packages"
 fi
+
+# The browser tests inject axe-core (accessibility rules) into every page: the
+# version and checksum of tests/ui/axe/package-lock.json, installed by `npm ci`.
+if [ "${WITH_BROWSER:-0}" = "1" ]; then
+    if ! command -v npm >/dev/null; then
+        apt_install npm || say "the accessibility check needs npm (Debian: apt-get install npm)"
+    fi
+    axe=tests/ui/axe
+    if command -v npm >/dev/null && ! cmp -s "$axe/package-lock.json" "$axe/node_modules/.package-lock.json.installed"; then
+        npm ci --prefix "$axe" --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null >&2
+        cp "$axe/package-lock.json" "$axe/node_modules/.package-lock.json.installed"
+    fi
+fi

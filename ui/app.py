@@ -14,7 +14,21 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute
 
 from lake.errors import NotFound
-from ui.routes import admin, auth, catalogue, datasets, inbox, metrics, search, views
+from ui.routes import (
+    admin,
+    auth,
+    catalogue,
+    datasets,
+    inbox,
+    meetings,
+    metric_authoring,
+    metrics,
+    producers,
+    search,
+    subscribers,
+    views,
+    workspace,
+)
 from ui.routing import Me, UiRoute
 from ui.templating import STATIC, UI_PREFIX
 
@@ -33,7 +47,8 @@ def not_found(path: str, request: Request, me: Me) -> Response:
 def page_routes() -> tuple[BaseRoute, ...]:
     """The UI's page routes, built once per process and shared by every app (see ``api.app.api_routes``)."""
     pages = APIRouter()
-    for module in (auth, search, catalogue, datasets, views, metrics, inbox, admin):
+    for module in (auth, search, catalogue, datasets, producers, views, metric_authoring, metrics, meetings, workspace, inbox,
+                   admin, subscribers):
         pages.include_router(module.router)
     pages.include_router(_fallback)
     return tuple(pages.routes)

@@ -9,6 +9,8 @@ tokenizer cannot read is shown plain.
 
 from __future__ import annotations
 
+import functools
+
 from markupsafe import Markup, escape
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
@@ -88,3 +90,10 @@ def highlight_diff(diff: str) -> Markup:
         text = escape(line) if line else Markup("&#8203;")
         out.append(f'<span class="{css}">{text}</span>')
     return Markup("".join(out))
+
+
+@functools.cache
+def sql_keywords(dialect: str = "spark") -> tuple[str, ...]:
+    """The keywords of ``dialect``'s tokenizer that are single words (what the editor highlights as keywords)."""
+    words = Dialect.get_or_raise(dialect).tokenizer_class.KEYWORDS
+    return tuple(sorted(w for w in words if w.replace("_", "").isalpha()))

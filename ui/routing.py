@@ -179,21 +179,23 @@ async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
-async def form_outcome(call: Callable[[], object], *, done: str, refused: Callable[[str, int], Response],
+async def form_outcome(call: Callable[[], T], *, done: str | Callable[[T], str],
+                       refused: Callable[[str, int], Response],
                        error_pages: tuple[type[LakegateError], ...] = ()) -> Response:
     """How every form's action ends: done, or its page again with the refusal.
 
     Args:
         call: The domain action (blocking: it runs in a worker thread).
-        done: Where a success goes (303, so reloading the page does not post the form again).
+        done: Where a success goes (303, so reloading the page does not post the form again),
+            or a function of the action's result that says where.
         refused: The form's page again, given the refusal's message and HTTP status
             (built in a worker thread); the page shows the message and answers with the status.
         error_pages: Refusals shown as an error page instead, as every server error is.
     """
     try:
-        await in_thread(call)
+        result = await in_thread(call)
     except LakegateError as exc:
         if exc.http_status >= 500 or isinstance(exc, error_pages):
             raise
         return await in_thread(refused, exc.message, exc.http_status)
-    return RedirectResponse(done, status_code=303)
+    return RedirectResponse(done(result) if callable(done) else done, status_code=303)

@@ -20,6 +20,8 @@ from ui.sessions import SessionStore
 if TYPE_CHECKING:
     from access import AccessControl
     from access.gateway import Admission, Gateway
+    from access.saved import SavedQueries
+    from access.subscribers import Subscribers
     from api.services import Services
     from lake.notify import Notifier
     from metrics_catalog import MetricCatalog
@@ -79,3 +81,13 @@ def catalog_sync(request: Request) -> CatalogSync:
 def samples(request: Request) -> SampleCache:
     """The app's cache of dataset sample rows (see :mod:`ui.samples`)."""
     return services_of(request).samples
+
+
+def subscribers(request: Request) -> Subscribers:
+    """The app's engine subscribers (Redshift, EMR, SageMaker) on its access control."""
+    return services_of(request).subscribers
+
+
+def saved_queries(request: Request) -> SavedQueries:
+    """The app's saved workspace queries."""
+    return services_of(request).saved_queries

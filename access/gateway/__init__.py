@@ -16,12 +16,14 @@ The pipeline, one module per step::
     results.py    Arrow, JSON and Arrow IPC answers
     service.py    Gateway: plan, run and audit
     admission.py  how many queries run at once, per server and per user; a short queue, then 429
+    readable.py   the tables and columns a caller may name (the SQL workspace's completions)
 """
 
 from access.gateway.admission import Admission, AdmissionLimits
 from access.gateway.errors import QueryCancelled, QueryFailed, QueryRefused, QueryTimeout, UnknownColumn
 from access.gateway.limits import GatewayLimits
 from access.gateway.plan import GovernedQuery, TableUse, plan_query
+from access.gateway.readable import ReadableColumn, ReadableTable, readable_tables
 from access.gateway.resolve import (
     CatalogLookup,
     CatalogTable,
@@ -29,7 +31,7 @@ from access.gateway.resolve import (
     TableResolver,
     ViewResolver,
 )
-from access.gateway.results import QueryResult
+from access.gateway.results import FileFormat, QueryResult
 from access.gateway.service import Gateway
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "CatalogLookup",
     "CatalogTable",
     "DatasetResolver",
+    "FileFormat",
     "Gateway",
     "GatewayLimits",
     "GovernedQuery",
@@ -46,9 +49,12 @@ __all__ = [
     "QueryRefused",
     "QueryResult",
     "QueryTimeout",
+    "ReadableColumn",
+    "ReadableTable",
     "TableResolver",
     "TableUse",
     "UnknownColumn",
     "ViewResolver",
     "plan_query",
+    "readable_tables",
 ]

@@ -1,4 +1,4 @@
-"""Results of gateway queries: Arrow tables, JSON rows and Arrow IPC streams."""
+"""Results of gateway queries: Arrow tables, JSON rows, Arrow IPC streams, CSV and Parquet files."""
 
 from __future__ import annotations
 
@@ -14,12 +14,24 @@ from typing import Any
 import pyarrow as pa
 
 from lake.contracts import type_name
+from lake.enums import ParsableEnum
 
 #: Schema metadata keys of an Arrow IPC answer.
 META_QUERY_ID = b"lakegate.query_id"
 META_TRUNCATED = b"lakegate.truncated"
 META_ROW_CAP = b"lakegate.row_cap"
 META_STALE = b"lakegate.stale"
+
+
+class FileFormat(ParsableEnum, label="download format"):
+    """The file formats a result downloads as."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+
+    @property
+    def media_type(self) -> str:
+        return "text/csv; charset=utf-8" if self is FileFormat.CSV else "application/vnd.apache.parquet"
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,50 @@ class QueryResult:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
         return bytes(sink.getvalue().to_pybytes())
+
+
+    def file_name(self, fmt: FileFormat) -> str:
+        """``query-<first 12 of the query id>.<csv|parquet>``, the name of a download."""
+        return f"query-{self.query_id[:12]}.{fmt.value}"
+
+    def to_file(self, fmt: FileFormat) -> bytes:
+        """The rows as a CSV (header line, RFC 4180 quoting, UTF-8) or Parquet file.
+
+        The values are the ones the caller was given: masked columns are masked
+        in the file exactly as in the JSON answer. In CSV, values without a plain
+        text form (bytes, nested values) are written as :func:`json_value` writes them.
+        """
+        if fmt is FileFormat.PARQUET:
+            import pyarrow.parquet as pq
+
+            sink = pa.BufferOutputStream()
+            pq.write_table(self.table.replace_schema_metadata(None), sink)
+            return bytes(sink.getvalue().to_pybytes())
+        import pyarrow.csv as pacsv
+
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(_csv_ready(self.table), sink)
+        return bytes(sink.getvalue().to_pybytes())
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """``table`` with the columns CSV cannot hold as they are turned into text."""
+    columns = []
+    for field_, column in zip(table.schema, table.columns, strict=True):
+        kind = field_.type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind) \
+                or pa.types.is_fixed_size_binary(kind) or pa.types.is_duration(kind):
+            columns.append(pa.array([_csv_text(v) for v in column.to_pylist()], pa.string()))
+        else:
+            columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _csv_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    plain = json_value(value)
+    return plain if isinstance(plain, str) else json.dumps(plain)
 
 
 def _type_label(dtype: pa.DataType) -> str:

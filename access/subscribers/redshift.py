@@ -31,6 +31,7 @@ everything that depends on them (a recreated view gets its grants again).
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import enum
 import hashlib
 import json
@@ -307,6 +308,15 @@ class RedshiftSync:
             return {r.object_key: RedshiftObject(r.object_key, ObjectKind(r.kind), dict(r.spec.get("spec") or {}),
                                                  tuple(r.spec.get("depends") or ()))
                     for r in rows}
+
+    def applied_at(self, name: str) -> dt.datetime | None:
+        """When the applied state was last recorded (``None``: never)."""
+        from sqlalchemy import func
+
+        with self.access.lake.catalog.session() as s:
+            when: dt.datetime | None = s.scalar(select(func.max(RedshiftObjectRow.applied_at))
+                                                .where(RedshiftObjectRow.subscriber == name))
+            return when
 
     def record(self, plan: RedshiftPlan) -> None:
         """Remember ``plan``'s objects as applied (the next sync starts from them)."""

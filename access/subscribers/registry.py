@@ -33,7 +33,7 @@ from access.subscribers.values import (
 from access.values import EVERYONE, check_subject
 from lake.auth import PrincipalKind
 from lake.catalog.models import ApiToken, User, utcnow
-from lake.errors import AlreadyExists, NotFound
+from lake.errors import AccessDenied, AlreadyExists, NotFound
 
 if TYPE_CHECKING:
     from access.policy import AccessControl
@@ -126,6 +126,27 @@ class SubscriberRegistry:
         if sub.owner in self.access.roles_of(caller):
             return True
         return self.access.can(caller, Action.ADMIN, Resource.lake())
+
+    def require_acting_for(self, caller: str, name: str, what: str) -> Subscriber:
+        """The subscriber, if ``caller`` may act for it (:meth:`may_act_for`).
+
+        Raises:
+            NotFound: No such subscriber.
+            AccessDenied: naming who may (``what`` is the action refused, as "suspend").
+        """
+        sub = self.get(name)
+        if not self.may_act_for(caller, sub):
+            raise AccessDenied(caller, what, f"subscriber {name}",
+                               f"only the subscriber ({sub.subject}), its owner ({sub.owner}) or an admin may")
+        return sub
+
+    def require_admin(self, caller: str) -> None:
+        """Pass if ``caller`` is an admin of the lake (the decision is audited).
+
+        Raises:
+            AccessDenied: ``caller`` is no admin.
+        """
+        self.access.require(caller, Action.ADMIN, Resource.lake())
 
     # -- changing ---------------------------------------------------------------------------
 

@@ -107,6 +107,28 @@ class Subscribers:
         self.policies.sync(name, force=True)
         return self.registry.get(name)
 
+    def suspend_as(self, name: str, *, by: str) -> Subscriber:
+        """:meth:`suspend` as ``by``, who must be the subscriber itself, its owner or an admin: the one rule
+        the API and the UI follow (the CLI acts as the host's administrator).
+
+        Raises:
+            NotFound: No such subscriber.
+            AccessDenied: ``by`` may not act for it.
+        """
+        self.registry.require_acting_for(by, name, "suspend")
+        return self.suspend(name, actor=by)
+
+    def resume_as(self, name: str, *, by: str) -> Subscriber:
+        """:meth:`resume` as ``by``, who must be an admin of the lake (a suspended subscriber's owner
+        may not lift the suspension).
+
+        Raises:
+            AccessDenied: ``by`` is no admin.
+            NotFound: No such subscriber.
+        """
+        self.registry.require_admin(by)
+        return self.resume(name, actor=by)
+
     def delete(self, name: str, *, actor: str = SYSTEM_ACTOR,
                target: Target | str = Target.REDSHIFT) -> tuple[Subscriber, RedshiftPlan | None]:
         """Delete: the IAM role goes first, then memberships, direct grants and tokens.

@@ -137,6 +137,43 @@ def ingest(
 
 @commands.command()
 @domain_errors
+def quarantine(
+    dataset: Annotated[str, typer.Argument(help="domain.dataset")],
+    replay: Annotated[bool, typer.Option("--replay", help="Land the rows that pass the current contract.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --replay: only say what would land.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Rows listed.")] = 50,
+    as_user: AsOpt = ADMIN_USER,
+) -> None:
+    """List a dataset's quarantined rows and why, or replay them against the current contract.
+
+    With --replay the rows that pass the current contract land in one commit and
+    the others stay; as --as, who must be a producer, the owner or an admin of the dataset.
+    """
+    from access import producers
+    from api.services import open_services
+
+    with open_services() as services:
+        by = actor_name(services.lake, as_user)
+        if replay:
+            result = producers.replay_quarantine(services.access, dataset, by=by, dry_run=dry_run)
+            verb = "would land" if dry_run else "landed"
+            typer.echo(f"{result.dataset}: {verb} {result.landed} of {result.checked} quarantined row(s)"
+                       + (f" (commit {result.commit_id}, table version {result.table_version})"
+                          if result.commit_id else "") + f"; {len(result.still_failing)} stay")
+            for r in result.still_failing[:limit]:
+                typer.echo(f"  batch {r.commit_id} row {r.row_number}: "
+                           + "; ".join(f"{x.column}: {x.rule}" if x.column else x.rule for x in r.reasons))
+            return
+        listing = producers.quarantined_rows(services.access, dataset, by=by, limit=limit)
+    typer.echo(f"{listing.dataset} (major {listing.major}): {listing.waiting} row(s) waiting, "
+               f"{listing.replayed} replayed")
+    for row in listing.rows:
+        typer.echo(f"  batch {row.commit_id} row {row.row_number}: "
+                   + "; ".join(f"{x.column}: {x.rule}" if x.column else x.rule for x in row.reasons))
+
+
+@commands.command()
+@domain_errors
 def history(
     dataset: Annotated[str, typer.Argument(help="domain.dataset")],
     limit: Annotated[int | None, typer.Option(min=1, help="Newest N entries only.")] = None,

@@ -115,7 +115,7 @@ def demo(
     if serve:
         check_transport(settings, cert, key)
     try:
-        from demo.load import land_demo, land_demo_access, land_demo_metrics, land_demo_views
+        from demo.load import land_demo, land_demo_access, land_demo_metrics, land_demo_queries, land_demo_views
     except ImportError:
         fail("this installation of Lakegate has no demo package (demo.load)")
     landed: list[tuple[str, int, float]] = []
@@ -135,7 +135,11 @@ def demo(
             land_demo(lake, scale=scale, seed=seed, actor=ADMIN_USER, progress=progress)
             land_demo_views(lake, actor=ADMIN_USER)
             land_demo_access(lake, services.access, actor=ADMIN_USER)
+            land_demo_queries(services.saved_queries)
             land_demo_metrics(lake, actor=ADMIN_USER, metrics=services.metrics)
+            from demo.producers import land_demo_producers
+
+            land_demo_producers(lake, services.subscribers, actor=ADMIN_USER)
         summary = Table("dataset", "rows", "seconds", title=f"demo data (scale {scale:g}, seed {seed})")
         for name, rows, seconds in landed:
             summary.add_row(name, f"{rows:,}", f"{seconds:.2f}")

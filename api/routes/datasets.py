@@ -16,7 +16,7 @@ from typing import Annotated, Any, BinaryIO, cast
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from access import Action, Resource, registration
+from access import Action, Resource, producers, registration
 from api.authz import LAKE, AccessDep, dataset_from_path, known, require
 from api.deps import LakeDep, PrincipalDep, SettingsDep
 from api.guards import bounded_stream, read_text
@@ -28,7 +28,10 @@ from api.schemas import (
     ContractVersionPublic,
     DatasetPublic,
     IngestResultPublic,
+    QuarantinePublic,
+    ReplayPublic,
     TableVersionPublic,
+    TrendPointPublic,
     VacuumPublic,
     error_responses,
 )
@@ -227,6 +230,36 @@ def table_history(name: str, lake: LakeDep, principal: PrincipalDep,
                   limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[TableVersionPublic]:
     """The Delta log of the dataset's table, newest first."""
     return [TableVersionPublic.model_validate(v) for v in lake.history(name, major=major, limit=limit)]
+
+
+@router.get("/{name}/quarantine", responses=error_responses(403, 404),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
+def quarantine(name: str, access: AccessDep, principal: PrincipalDep,
+               limit: Annotated[int, Query(ge=1, le=1000, description="The oldest N rows.")] = 200,
+               ) -> QuarantinePublic:
+    """Rows waiting in the dataset's quarantine with the rules they broke (its producers, owner and
+    admins: ``write`` on it); PII values are never shown."""
+    return QuarantinePublic.of(producers.quarantined_rows(access, name, by=known(access, principal), limit=limit))
+
+
+@router.get("/{name}/quarantine/trend", responses=error_responses(403, 404),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
+def quarantine_trend(name: str, access: AccessDep, principal: PrincipalDep,
+                     days: Annotated[int, Query(ge=1, le=366)] = 30) -> list[TrendPointPublic]:
+    """Rows quarantined per day (UTC) and rule over the last ``days`` days, the newest day first."""
+    return [TrendPointPublic.of(p) for p in producers.violation_trend(access, name, by=known(access, principal),
+                                                                      days=days)]
+
+
+@router.post("/{name}/quarantine/replay", responses=error_responses(403, 404, 409),
+             dependencies=[require(Action.DISCOVER, dataset_from_path, audit=False)])
+def replay_quarantine(name: str, access: AccessDep, principal: PrincipalDep,
+                      dry_run: Annotated[bool, Query(description="Only say what would land.")] = False,
+                      reason: Annotated[str, Query(max_length=1000)] = "") -> ReplayPublic:
+    """Check the quarantined rows against the current contract and land those that pass, in one
+    commit; the others stay quarantined (producers, owner and admins)."""
+    return ReplayPublic.of(producers.replay_quarantine(access, name, by=known(access, principal), dry_run=dry_run,
+                                                       reason=reason))
 
 
 @router.post("/{name}/vacuum", responses=error_responses(403, 404, 409, 422),

@@ -2,7 +2,9 @@
 
 The answer is JSON by default, or an Arrow IPC stream when the request says
 ``Accept: application/vnd.apache.arrow.stream`` (the query id, row cap and
-truncation are then in the schema metadata and in ``X-Lakegate-*`` headers).
+truncation are then in the schema metadata and in ``X-Lakegate-*`` headers),
+or a CSV (``text/csv``) or Parquet (``application/vnd.apache.parquet``) file,
+the same rows with the same masks (query id and truncation in the headers).
 Any caller who may use the API (``discover`` on the lake, the baseline of
 every route) may send queries; what each one sees is decided per table by the
 access layer.
@@ -27,7 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from access.gateway import Admission, Gateway, QueryCancelled
-from access.gateway.results import QueryResult
+from access.gateway.results import FileFormat, QueryResult
 from access.gateway.schemas import ARROW_STREAM, QueryRequest, QueryResultPublic
 from api.authz import BASELINE, audit_refusal, known
 from api.deps import PrincipalDep, ServicesDep
@@ -67,10 +69,19 @@ async def _watch_disconnect(request: Request, cancel: threading.Event, phase: di
         main.cancel()
 
 
-def _wants_arrow(accept: str | None) -> bool:
-    if not accept:
-        return False
-    return any(part.split(";", 1)[0].strip().lower() == ARROW_STREAM for part in accept.split(","))
+#: Media types of file answers, to the format.
+FILE_TYPES = {"text/csv": FileFormat.CSV, "application/vnd.apache.parquet": FileFormat.PARQUET}
+
+
+def _wanted(accept: str | None) -> str | FileFormat | None:
+    """The answer the ``Accept`` header asks for: ``ARROW_STREAM``, a file format, or ``None`` (JSON)."""
+    for part in (accept or "").split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media == ARROW_STREAM:
+            return ARROW_STREAM
+        if media in FILE_TYPES:
+            return FILE_TYPES[media]
+    return None
 
 
 def _headers(result: QueryResult) -> dict[str, str]:
@@ -90,8 +101,9 @@ def _headers(result: QueryResult) -> dict[str, str]:
     response_model=QueryResultPublic,
     responses={
         **error_responses(403, 422, 429, 504),
-        200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
-              "description": "The rows, as JSON or (Accept: " + ARROW_STREAM + ") an Arrow IPC stream."},
+        200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
+                          for media in (ARROW_STREAM, *FILE_TYPES)},
+              "description": "The rows, as JSON, or (Accept) an Arrow IPC stream, a CSV or a Parquet file."},
     },
 )
 async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, principal: PrincipalDep,
@@ -109,15 +121,19 @@ async def run_query(body: QueryRequest, request: Request, gateway: GatewayDep, p
     main = asyncio.current_task()
     watcher = asyncio.create_task(_watch_disconnect(request, cancel, phase, main))
 
-    arrow = _wants_arrow(request.headers.get("accept"))
+    wanted = _wanted(request.headers.get("accept"))
 
     def run() -> Response:
         subject = known(gateway.access, principal)
         result = gateway.query(subject, body.sql, max_rows=body.max_rows, timeout_seconds=body.timeout_seconds,
                                cancel=cancel)
         # Encoded here, on the query's thread, not on the event loop.
-        if arrow:
+        if wanted == ARROW_STREAM:
             return Response(content=result.to_ipc(), media_type=ARROW_STREAM, headers=_headers(result))
+        if isinstance(wanted, FileFormat):
+            disposition = f'attachment; filename="{result.file_name(wanted)}"'
+            return Response(content=result.to_file(wanted), media_type=wanted.media_type,
+                            headers={**_headers(result), "Content-Disposition": disposition})
         payload = QueryResultPublic.of(result).model_dump(mode="json")
         return JSONResponse(payload, headers=_headers(result))
 

@@ -32,14 +32,16 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 @router.get("/calendar.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
 def calendar(metrics: MetricsDep, principal: PrincipalDep,
              domain: Annotated[str | None, Query(description="Only this domain")] = None) -> Response:
-    """Every review meeting (of a domain) as iCalendar, with held sessions' agendas and minutes."""
-    return Response(metrics.meetings.ical(domain=domain), media_type=ICS_TYPE,
+    """Every review meeting (of a domain) as iCalendar, with held sessions' agendas and minutes
+    (metrics you may not discover left out)."""
+    return Response(metrics.meetings.ical(domain=domain, viewer=principal.name), media_type=ICS_TYPE,
                     headers={"Content-Disposition": 'attachment; filename="metric-reviews.ics"'})
 
 
 @router.get("/sessions/{session_id}", responses=error_responses(404))
 def get_session(session_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> SessionPublic:
-    return SessionPublic.of(metrics.meetings.session(session_id))
+    """A session's agenda and minutes (metrics you may not discover left out)."""
+    return SessionPublic.of(metrics.meetings.session(session_id).seen_by(metrics.meetings.visible_to(principal.name)))
 
 
 @router.post("/sessions/{session_id}/decisions", responses=error_responses(403, 404, 409, 422))
@@ -92,12 +94,13 @@ def meeting_agenda(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep)
 
 @router.get("/{meeting_id}/calendar.ics", response_class=Response, responses=error_responses(404))
 def meeting_calendar(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> Response:
-    return Response(metrics.meetings.ical(meeting_id=meeting_id), media_type=ICS_TYPE)
+    return Response(metrics.meetings.ical(meeting_id=meeting_id, viewer=principal.name), media_type=ICS_TYPE)
 
 
 @router.get("/{meeting_id}/sessions", responses=error_responses(404))
 def list_sessions(meeting_id: Id, metrics: MetricsDep, principal: PrincipalDep) -> list[SessionPublic]:
-    return [SessionPublic.of(s) for s in metrics.meetings.sessions(meeting_id)]
+    may_see = metrics.meetings.visible_to(principal.name)
+    return [SessionPublic.of(s.seen_by(may_see)) for s in metrics.meetings.sessions(meeting_id)]
 
 
 @router.post("/{meeting_id}/sessions", status_code=201, responses=error_responses(403, 404, 409, 422))

@@ -36,7 +36,6 @@ from access.subscribers.values import Subscriber
 from api.authz import BASELINE, LAKE, AccessDep, known
 from api.deps import PrincipalDep, ServicesDep
 from api.schemas import error_responses
-from lake.errors import AccessDenied
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], dependencies=[BASELINE])
 
@@ -58,11 +57,7 @@ def _admin(access: AccessDep, principal: PrincipalDep) -> str:
 def _acting_for(subs: Subscribers, principal: PrincipalDep, name: str, what: str) -> tuple[str, Subscriber]:
     """The caller, if it is the subscriber, its owner or an admin; else 403 naming who may."""
     subject = known(subs.access, principal)
-    sub = subs.get(name)
-    if not subs.registry.may_act_for(subject, sub):
-        raise AccessDenied(subject, what, f"subscriber {name}",
-                           f"only the subscriber ({sub.subject}), its owner ({sub.owner}) or an admin may")
-    return subject, sub
+    return subject, subs.registry.require_acting_for(subject, name, what)
 
 
 @router.post("", status_code=201, responses=error_responses(403, 404, 409, 422))
@@ -105,15 +100,14 @@ def delete_subscriber(name: str, subs: SubscribersDep, access: AccessDep, princi
 @router.post("/{name}/suspend", responses=error_responses(403, 404))
 def suspend_subscriber(name: str, subs: SubscribersDep, principal: PrincipalDep) -> SubscriberPublic:
     """Suspend: its role policy is removed at once and its tokens stop working (owner or admin)."""
-    actor, _ = _acting_for(subs, principal, name, "suspend")
-    return SubscriberPublic.of(subs.suspend(name, actor=actor))
+    return SubscriberPublic.of(subs.suspend_as(name, by=known(subs.access, principal)))
 
 
 @router.post("/{name}/resume", responses=error_responses(403, 404))
 def resume_subscriber(name: str, subs: SubscribersDep, access: AccessDep, principal: PrincipalDep
                       ) -> SubscriberPublic:
     """Resume a suspended subscriber (admin)."""
-    return SubscriberPublic.of(subs.resume(name, actor=_admin(access, principal)))
+    return SubscriberPublic.of(subs.resume_as(name, by=known(access, principal)))
 
 
 @router.put("/{name}/roles/{role}", responses=error_responses(403, 404, 409))

@@ -17,10 +17,18 @@ Example::
       - {name: country, type: string, nullable: false, allowed: [US, DE, FR]}
       - {name: revenue, type: "decimal(12,2)", min: 0}
       - {name: email, type: string, pii: true}
+    freshness: 1d        # a batch lands at least once a day (optional)
+
+``freshness`` is the producer's promise of how often new data lands: a
+number and a unit, ``m`` (minutes), ``h`` (hours), ``d`` (days) or ``w``
+(weeks). It is optional and there is none by default; a dataset whose last
+batch landed longer ago than its promise is shown as late (see
+:mod:`lake.freshness`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,6 +64,8 @@ _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "date32": pa.date32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
+_FRESHNESS_RE = re.compile(r"\s*(\d{1,6})\s*([mhdw])\s*")
+_FRESHNESS_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DECIMAL_RE = re.compile(r"decimal(?:128)?\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 _TIMESTAMP_RE = re.compile(r"timestamp\[\s*(s|ms|us|ns)\s*(?:,\s*tz\s*=\s*([\w/+:-]+))?\s*\]")
 
@@ -159,6 +169,13 @@ class Contract:
     primary_key: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: How often a batch is promised to land (``"1d"``), or ``None``: no promise.
+    freshness: str | None = None
+
+    @property
+    def freshness_sla(self) -> dt.timedelta | None:
+        """The freshness promise as a duration (``None``: no promise)."""
+        return parse_freshness(self.freshness) if self.freshness else None
 
     @property
     def dataset(self) -> str:
@@ -200,6 +217,8 @@ class Contract:
             out["partition_by"] = list(self.partition_by)
         if self.tags:
             out["tags"] = list(self.tags)
+        if self.freshness:
+            out["freshness"] = self.freshness
         out["columns"] = [c.to_dict() for c in self.columns]
         return out
 
@@ -222,7 +241,30 @@ def split_dataset_name(name: str, *, where: str = "dataset") -> tuple[str, str]:
 
 
 _COLUMN_KEYS = {"name", "type", "nullable", "description", "pii", "allowed", "min", "max", "tags"}
-_CONTRACT_KEYS = {"dataset", "owner", "description", "primary_key", "partition_by", "columns", "tags"}
+_CONTRACT_KEYS = {"dataset", "owner", "description", "primary_key", "partition_by", "columns", "tags", "freshness"}
+
+
+def parse_freshness(text: str, *, where: str = "freshness") -> dt.timedelta:
+    """A freshness promise (``30m``, ``6h``, ``1d``, ``1w``) as a duration.
+
+    Raises:
+        InvalidContract: not a positive number followed by m, h, d or w.
+    """
+    m = _FRESHNESS_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None or int(m.group(1)) == 0:
+        raise InvalidContract(f"freshness must be a positive number and a unit m, h, d or w "
+                              f"(for example 6h or 1d), got {text!r}", where=where)
+    return dt.timedelta(**{_FRESHNESS_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def _freshness(value: Any) -> str | None:
+    """The contract's freshness promise, normalized (``" 6H "`` → ``"6h"``)."""
+    if value is None:
+        return None
+    text = "".join(value.split()).lower() if isinstance(value, str) else ""
+    sla = parse_freshness(text or repr(value))
+    unit = text[-1]
+    return f"{sla // dt.timedelta(**{_FRESHNESS_UNITS[unit]: 1})}{unit}"
 
 
 def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
@@ -344,6 +386,7 @@ def parse_contract(raw: Mapping[str, Any] | str, *, dataset: str | None = None) 
         primary_key=pk,
         partition_by=parts,
         tags=_str_tuple(raw.get("tags"), "tags"),
+        freshness=_freshness(raw.get("freshness")),
     )
 
 
@@ -412,6 +455,9 @@ def diff_contracts(old: Contract, new: Contract) -> list[SchemaChange]:
     if old.partition_by != new.partition_by:
         changes.append(SchemaChange(
             "partition", None, f"partitioning changed from {list(old.partition_by)} to {list(new.partition_by)}", True))
+    if old.freshness != new.freshness:
+        changes.append(SchemaChange("freshness", None, f"freshness promise changed from {old.freshness or 'none'} "
+                                    f"to {new.freshness or 'none'}", False))
     if (old.owner, old.description, old.tags) != (new.owner, new.description, new.tags):
         changes.append(SchemaChange("docs", None, "dataset owner, description or tags changed", False))
     return changes

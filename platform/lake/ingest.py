@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from lake.catalog import Catalog
-from lake.catalog.models import Commit, utcnow
+from lake.catalog.models import Commit, QuarantineReplay, utcnow
 from lake.contracts import Contract
 from lake.crypto import encrypt_array
 from lake.datasets import DatasetInfo, DatasetRegistry
@@ -280,6 +280,7 @@ class Ingestor:
         with self.catalog.session() as s:
             row = s.get(Commit, commit_id)
             if row is not None and row.status == "pending":
+                s.execute(delete(QuarantineReplay).where(QuarantineReplay.commit_id == commit_id))
                 s.delete(row)
         log.info("undid commit %d of %s: it never reached the Delta log", commit_id, info.name)
 
@@ -364,15 +365,20 @@ class Ingestor:
                 return previous
             if mode is WriteMode.APPEND and contract.primary_key:
                 prepared = self._check_table_keys(info, contract, prepared, on_error)
-            commit_id = self._claim(info, idempotency_key, mode, actor, reason, source_name)
+            commit_id = self.claim(info, idempotency_key, mode, actor, reason, source_name)
             try:
                 return self._commit(info, contract, commit_id, prepared, actor, mode, idempotency_key, reason)
             except BaseException:
-                try:
-                    self.settle(info)
-                except Exception:  # the original error matters more; the next writer settles
-                    log.exception("could not settle commit %d of %s after a failed write", commit_id, info.name)
+                self.settle_after_failure(info, commit_id)
                 raise
+
+    def settle_after_failure(self, info: DatasetInfo, commit_id: int) -> None:
+        """Settle ``commit_id`` after its write failed (under the write lock); never raises, since the
+        write's own error matters more (the next writer settles what this could not)."""
+        try:
+            self.settle(info)
+        except Exception:
+            log.exception("could not settle commit %d of %s after a failed write", commit_id, info.name)
 
     def _prepare(self, info: DatasetInfo, contract: Contract, source: Source, fmt: BatchFormat,
                  on_error: OnError) -> _Prepared:
@@ -399,8 +405,8 @@ class Ingestor:
         keep = ~checked.bad[np.flatnonzero(~result.bad)]
         return _Prepared(checked, prepared.stored.filter(pa.array(keep)), prepared.data_key)
 
-    def _claim(self, info: DatasetInfo, key: str | None, mode: WriteMode, actor: str, reason: str,
-               source: str) -> int:
+    def claim(self, info: DatasetInfo, key: str | None, mode: WriteMode, actor: str, reason: str,
+              source: str) -> int:
         """Record the commit as pending (under the write lock, just before the Delta commit)."""
         try:
             with self.catalog.session() as s:

@@ -21,6 +21,7 @@ from lake.datasets import DatasetInfo, DatasetRegistry
 from lake.errors import ConfigError, InvalidInput
 from lake.formats import BatchFormat, Source
 from lake.ingest import Ingestor, IngestResult, OnError, WriteMode, decrypt_pii
+from lake.quarantine import Quarantine
 from lake.s3 import S3Store
 from lake.settings import Settings, get_settings
 from lake.storage import ObjectStore, open_store
@@ -69,6 +70,7 @@ class Lake:
             self.keys = LocalKeyProvider(self.settings.master_key_file)
         self.datasets = DatasetRegistry(self.catalog, self.store, self.keys)
         self.ingestor = Ingestor(self.catalog, self.datasets, lock_timeout=self.settings.commit_lock_timeout)
+        self.quarantine = Quarantine(self.ingestor)
         self.users = Users(self.catalog, SignInThrottle(ThrottlePolicy(
             free_attempts=self.settings.sign_in_free_attempts,
             max_backoff_seconds=self.settings.sign_in_max_backoff_seconds,

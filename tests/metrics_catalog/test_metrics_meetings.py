@@ -58,6 +58,13 @@ def test_sessions_apply_and_minute_decisions(metrics: MetricCatalog, make_metric
     metrics.meetings.decide(session.id, NAME, "approve", actor="tara", reason="looks right")
     metrics.meetings.decide(session.id, "playback.total_watch", "request_changes", actor="tom",
                             reason="split by device")
+    # Notes and closing take the rule of opening: a domain admin or an approver of the meeting's stage.
+    assert metrics.meetings.may_run(meeting.id, actor="tom") and not metrics.meetings.may_run(meeting.id,
+                                                                                              actor="victor")
+    with pytest.raises(AccessDenied, match="approver of the meeting's stage"):
+        metrics.meetings.note(session.id, "nobody asked me", actor="victor")
+    with pytest.raises(AccessDenied):
+        metrics.meetings.close(session.id, actor="victor")
     metrics.meetings.note(session.id, "next time: look at JP", actor="tom")
     session = metrics.meetings.close(session.id, actor="tom")
     decisions = [(m.metric, m.decision, m.actor, m.text) for m in session.minutes if m.kind == "decision"]
@@ -117,3 +124,20 @@ def test_folding_keeps_octets_and_characters(line: str) -> None:
 
 def test_text_escaping() -> None:
     assert escape_text("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
+
+
+def test_a_session_as_seen_by_someone_who_may_not_see_a_metric() -> None:
+    from metrics_catalog.meetings import HIDDEN_METRIC, AgendaItem, Minute, SessionInfo, SessionStatus
+
+    at = START
+    session = SessionInfo(1, 1, at, SessionStatus.OPEN,
+                          (AgendaItem("hr.pay", 1, "in_review", "tech"), AgendaItem("hr.payroll", 2, "proposed", "tech")),
+                          (Minute("note", None, None, "tom", "session opened; agenda: hr.payroll, hr.pay", at),
+                           Minute("decision", "hr.payroll", "approve", "tom", "fine", at),
+                           Minute("note", "hr.pay", None, "tom", "review started", at)),
+                          "tom", None)
+    assert session.seen_by(lambda metric: True) is session
+    seen = session.seen_by(lambda metric: metric != "hr.payroll")
+    assert [a.metric for a in seen.agenda] == ["hr.pay"]
+    assert [m.text for m in seen.minutes] == [f"session opened; agenda: {HIDDEN_METRIC}, hr.pay", "review started"]
+    assert "hr.payroll" not in seen.minutes_text()

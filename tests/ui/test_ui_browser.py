@@ -7,8 +7,9 @@ The stories: a person signs in, searches, opens a dataset and sees masked
 samples, requests access; the owner approves it from their inbox; the first
 person now sees the data. A metric proposal is approved through its
 two-stage chain from the approvers' inboxes. Every page is also opened at a
-laptop and a phone width, checked for sideways overflow, labelled controls
-and a visible keyboard focus, and screenshotted.
+laptop and a phone width, checked for sideways overflow, labelled controls,
+axe-core's serious and critical accessibility rules and a visible keyboard
+focus, and screenshotted.
 
 Screenshots go to ``tests/ui/screenshots/`` (ignored by git), or to
 ``$LAKEGATE_UI_SCREENSHOTS``.
@@ -41,6 +42,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SHOTS = Path(os.environ.get("LAKEGATE_UI_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+#: axe-core, the accessibility rules, installed from tests/ui/axe/package-lock.json by the bootstrap.
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 #: Spark answers samples and metric values; its first query in a process takes a while.
 SLOW_PAGE_MS = 120_000
 
@@ -280,11 +283,28 @@ _LABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
   .map(e => e.outerHTML.slice(0, 120))"""
 _OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
+
+
+def serious_accessibility_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run WITH_BROWSER=1 scripts/bootstrap.sh")
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())  # through the browser's debugging protocol: the page's CSP does not apply
+    return list(page.evaluate(_AXE_RUN))
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_pages_read_well_on_laptop_and_phone(server: Served, browser: Any, viewport: dict[str, int]) -> None:
     shots = 0
+    stranger = Person(browser, server, "nobody", viewport)
+    stranger.go("/ui/login")
+    assert stranger.page.evaluate(_OVERFLOW) <= 0 and stranger.page.evaluate(_LABELLED) == []
+    assert serious_accessibility_violations(stranger.page) == [], f"/ui/login at {viewport['width']} px"
+    stranger.close()
     for user, paths in PAGES.items():
         person = Person(browser, server, user, viewport)
         person.sign_in(with_token=user == "root")
@@ -292,6 +312,7 @@ def test_pages_read_well_on_laptop_and_phone(server: Served, browser: Any, viewp
             person.go(path)
             assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
             assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+            assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
             if "/metrics/" in path:  # the chart drawn for this screen size is the one shown
                 shown = ".chart-narrow" if viewport is PHONE else ".chart-wide"
                 hidden = ".chart-wide" if viewport is PHONE else ".chart-narrow"

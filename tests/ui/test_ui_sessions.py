@@ -298,7 +298,8 @@ def test_every_ui_route_but_sign_in_needs_a_session(world: TestClient) -> None:
     public = {("GET", "/ui/login"), ("POST", "/ui/login")}
     assert public <= set(routes) and len(routes) >= 25
     values = {"name": "sales.orders", "path": "anything", "request_id": "1", "notice_id": "1", "grant_id": "1",
-              "channel_id": "1"}
+              "channel_id": "1", "domain": "sales", "meeting_id": "1", "session_id": "1",
+              "query_id": "0" * 32}
     answers = {}
     for method, path in routes:
         if (method, path) in public:

@@ -18,10 +18,12 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from starlette.responses import RedirectResponse
 
 from access import Action, Resource
+from access.producers import can_manage_quarantine
 from api.params import MAX_INT, OptionalNumberQuery
 from lake.datasets import DatasetInfo
 from lake.errors import InvalidInput, NotFound
 from ui import graph, services
+from ui.freshness import freshness_views
 from ui.lineage import dataset_lineage
 from ui.routing import Me, Posted, UiRoute, in_thread
 from ui.samples import Sample, data_version, sample_rows
@@ -85,6 +87,8 @@ def dataset_page(request: Request, me: Me, name: str,
         "sample": rows, "sample_url": _sample_url(info), "majors": majors,
         "who": who_has_access(control, resource, with_members=can_grant), "mine": mine,
         "durations": DURATIONS, "can_grant": can_grant, "flash": flash,
+        "freshness": freshness_views(lake, [info.name])[info.name],
+        "can_quarantine": can_manage_quarantine(control, me.user, info.name),
     }, section="datasets")
 
 

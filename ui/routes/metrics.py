@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from access import Resource
 from lake.errors import InvalidInput, LakegateError, NotFound
 from metrics_catalog.formatting import format_value
+from metrics_catalog.lifecycle import allowed_actions
 from ui import chart, services
 from ui.highlight import highlight_sql
 from ui.inbox import may_review
@@ -28,6 +29,8 @@ DONE = {
     "reject": "The proposal was rejected.",
     "start_review": "The review has started; approvers of this stage may decide now.",
     "comment": "Your comment was added.",
+    "propose": "The metric is proposed; the approvers of its first stage are told.",
+    "withdraw": "The proposal was withdrawn; the metric is a draft again.",
 }
 
 
@@ -95,7 +98,9 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
         "filters": [highlight_sql(f) for f in info.definition.filters],
         "approvals": catalog.workflow.approvals(name), "history": list(reversed(catalog.workflow.history(name))),
         "revisions": list(reversed(catalog.workflow.revisions(name))), "thread": _thread(catalog.comments.list(name)),
-        "can_review": may_review(info, me), "values": values, "values_error": values_error,
+        "can_review": may_review(info, me), "may_edit": catalog.workflow.may_edit(name, actor=me.user),
+        "allowed": allowed_actions(info.status),
+        "values": values, "values_error": values_error,
         "chart": chart.render_both(series, title=f"{info.name} by {values.grain.value if values else 'period'}",
                                    unit=unit, fmt=fmt) if series else None,
         "grain": values.grain.value if values is not None else (grain or ""), "flash": flash,

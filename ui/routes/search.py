@@ -15,6 +15,7 @@ from lake.errors import InvalidInput
 from lake.search import MAX_OFFSET, Correction, KindGroup, SearchHit, SearchKind, SearchPage
 from lake.service import Lake
 from ui import services
+from ui.freshness import FreshnessView, freshness_views
 from ui.inbox import waiting_for
 from ui.routing import Me, UiRoute
 from ui.templating import UI_PREFIX, render
@@ -99,6 +100,8 @@ def search(
                                  per_kind=PER_KIND)
         groups, corrections = grouped.groups, grouped.corrections
     elapsed_ms = (time.perf_counter() - started) * 1000
+    shown = [h for g in groups for h in g.hits] + list(results.hits if results else ())
+    fresh = freshness_views(services.lake_of(request), (h.key for h in shown if h.kind == "dataset"))
 
     def url(**change: object) -> str:
         params: dict[str, object] = {"q": q, "kind": [k.value for k in kinds], "domain": domain,
@@ -109,9 +112,9 @@ def search(
     return render(request, "search.html", {
         "q": q, "kinds": list(SearchKind), "chosen": {k.value for k in kinds}, "domain": domain,
         "domains": _domains(services.lake_of(request)), "certified": cert.value, "elapsed_ms": elapsed_ms,
-        "groups": [{"kind": SearchKind(g.kind), "hits": [_hit(h) for h in g.hits],
+        "groups": [{"kind": SearchKind(g.kind), "hits": [_hit(h, fresh) for h in g.hits],
                     "more": url(kind=[g.kind], page=1) if g.has_more else ""} for g in groups],
-        "results": [_hit(h) for h in results.hits] if results else [],
+        "results": [_hit(h, fresh) for h in results.hits] if results else [],
         "paged": results is not None, "page": page,
         "previous": url(page=page - 1) if results and page > 1 else "",
         "next": url(page=page + 1) if results and results.has_more and page < PAGE_LIMIT else "",
@@ -120,5 +123,6 @@ def search(
     }, section="search")
 
 
-def _hit(hit: SearchHit) -> dict[str, object]:
-    return {"hit": hit, "href": link_for(hit.kind, hit.key)}
+def _hit(hit: SearchHit, fresh: dict[str, FreshnessView]) -> dict[str, object]:
+    return {"hit": hit, "href": link_for(hit.kind, hit.key),
+            "freshness": fresh.get(hit.key) if hit.kind == "dataset" else None}

@@ -33,29 +33,18 @@ _TABLE, _COLUMN, _CTE, _SELECT, _IDENTIFIER, _STAR, _ALIAS, _FORBIDDEN, _SCOPE, 
 _KINDS: dict[type, int] = {}
 
 
+#: The first matching class names a node's kind; the order settles nodes of two (forbidden first).
+_ORDER: tuple[tuple[type[exp.Expr] | tuple[type[exp.Expr], ...], int], ...] = (
+    (FORBIDDEN, _FORBIDDEN), (exp.Table, _TABLE), (exp.Column, _COLUMN), (exp.CTE, _CTE),
+    (exp.Select, _SELECT), (exp.Identifier, _IDENTIFIER), (exp.Star, _STAR), (exp.Alias, _ALIAS),
+    (_SCOPING, _SCOPE),
+)
+
+
 def _kind(cls: type) -> int:
     kind = _KINDS.get(cls)
     if kind is None:
-        if issubclass(cls, FORBIDDEN):
-            kind = _FORBIDDEN
-        elif issubclass(cls, exp.Table):
-            kind = _TABLE
-        elif issubclass(cls, exp.Column):
-            kind = _COLUMN
-        elif issubclass(cls, exp.CTE):
-            kind = _CTE
-        elif issubclass(cls, exp.Select):
-            kind = _SELECT
-        elif issubclass(cls, exp.Identifier):
-            kind = _IDENTIFIER
-        elif issubclass(cls, exp.Star):
-            kind = _STAR
-        elif issubclass(cls, exp.Alias):
-            kind = _ALIAS
-        elif issubclass(cls, _SCOPING):
-            kind = _SCOPE
-        else:
-            kind = _OTHER
+        kind = next((k for classes, k in _ORDER if issubclass(cls, classes)), _OTHER)
         _KINDS[cls] = kind
     return kind
 

@@ -121,6 +121,25 @@ class Commit(Base):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 
+class QuarantineReplay(Base):
+    """A quarantined row landed by a replay (migration ``0011``).
+
+    The row stays in the dataset's quarantine table; it counts as replayed
+    once its replay commit (``commit_id``) is committed. A replay that never
+    reached the Delta log is undone with its commit, these rows included.
+    """
+
+    __tablename__ = "quarantine_replays"
+    __table_args__ = (UniqueConstraint("dataset_id", "source_commit_id", "row_number",
+                                       name="uq_quarantine_replay_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commit_id: Mapped[int] = mapped_column(ForeignKey("commits.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    source_commit_id: Mapped[int] = mapped_column(BigInteger)
+    row_number: Mapped[int] = mapped_column(BigInteger)
+
+
 class User(Base):
     __tablename__ = "users"
 
