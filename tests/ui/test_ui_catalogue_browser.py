@@ -27,6 +27,7 @@ from test_ui_browser import (
     Person,
     Served,
     _free_port,
+    serious_accessibility_violations,
 )
 
 from access import AccessControl, Action, Resource
@@ -184,6 +185,7 @@ def test_catalogue_pages_read_well_on_laptop_and_phone(server: Served, browser: 
         person.go(path)
         assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
         assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+        assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
         name = path.strip("/").replace("/", "-").replace("?", "-").replace("&", "-").replace("=", "")
         person.shot(f"catalogue-page-{name}")
     person.close()
