@@ -116,6 +116,9 @@ def test_the_first_page_groups_hits_by_kind(deals: TestClient) -> None:
     assert "<" not in title and "deal" in title
     main = html.split('<main', 1)[1]
     assert main.index('role="search"') < main.index('id="group-dataset"')
+    # Each kind's checkbox says which kind it is.
+    boxes = re.findall(r'<input type="checkbox" name="kind" value="(\w+)"[^>]*> ([^<]+)</label>', html)
+    assert boxes == [("dataset", "Datasets"), ("view", "Views"), ("metric", "Metrics"), ("column", "Columns")]
 
 
 def test_bad_search_input_is_refused_with_where(deals: TestClient, ui_lake: Lake) -> None:
