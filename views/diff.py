@@ -124,7 +124,11 @@ def summarize_sql(old: VersionRecord, new: VersionRecord) -> list[str]:
             else:
                 out.append(f"{label} changed from {x} to {y}")
     pa_, pb = _projections(a), _projections(b)
-    for name in pa_.keys() & pb.keys():
+    for name in sorted(pb.keys() - pa_.keys()):
+        out.append(f"column {name!r} added: {pb[name]}")
+    for name in sorted(pa_.keys() - pb.keys()):
+        out.append(f"column {name!r} removed")
+    for name in sorted(pa_.keys() & pb.keys()):
         if pa_[name] != pb[name]:
             out.append(f"column {name!r} computed as {pb[name]} instead of {pa_[name]}")
     if type(a) is not type(b):

@@ -118,6 +118,14 @@ def test_filter_change_is_summarized_not_breaking(make_view: Callable[..., Any],
     assert "+" in d.sql_diff and "-" in d.sql_diff
 
 
+def test_an_added_column_is_summarized_by_name(make_view: Callable[..., Any], demo_lake: Lake) -> None:
+    make_view("analytics.daily", DAILY)
+    make_view("analytics.daily", DAILY.replace(" FROM ", ", MAX(e.watch_seconds) AS longest FROM ", 1))
+    d = diff(demo_lake, "analytics.daily", 1, 2)
+    assert [s for s in d.sql_summary if "longest" in s] == ["column 'longest' added: MAX(`e`.`watch_seconds`)"]
+    assert not any("same clauses and columns" in s for s in d.sql_summary)
+
+
 def test_downstream_follows_compatible_versions_and_stays_before_major(
         make_view: Callable[..., Any], demo_lake: Lake) -> None:
     make_view("analytics.daily", DAILY)
