@@ -282,37 +282,3 @@ def test_a_query_whose_client_went_away_is_cancelled(world: World) -> None:
     entry = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0]
     assert entry.detail["outcome"] == "query_cancelled"
 
-
-@pytest.mark.slow
-def test_no_job_escapes_a_cancel_whenever_it_arrives(world: World) -> None:
-    # Spark can start a job of a group cancelled with its future jobs when the cancel meets
-    # the job's submission; the gateway cancels the group again until its worker ends.
-    import threading
-
-    from access.gateway import QueryCancelled
-
-    heavy = ("SELECT sum(hash(i, j)) FROM "
-             "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i) a CROSS JOIN "
-             "(SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")
-    world.gateway.query("analyst", "SELECT 1")
-    context = spark_session(world.lake.settings).sparkContext
-    store = context._jsc.sc().statusStore()
-
-    def groups() -> set[str]:
-        found = set()
-        for job in context.statusTracker().getActiveJobsIds():
-            group = store.job(job).jobGroup()
-            found.add(group.get() if group.isDefined() else "")
-        return found
-
-    for delay in (0.3, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0):
-        cancel = threading.Event()
-        threading.Timer(delay, cancel.set).start()
-        with pytest.raises(QueryCancelled):
-            world.gateway.query("analyst", heavy, timeout_seconds=120, cancel=cancel)
-        query_id = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0].detail["query_id"]
-        group = f"lakegate-gateway-{query_id}"
-        deadline = time.monotonic() + 20
-        while group in groups() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert group not in groups(), f"a job of the query cancelled after {delay} s still runs"
