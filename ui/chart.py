@@ -1,8 +1,12 @@
 """Line charts of metric values over time, drawn as inline SVG on the server.
 
 One line per series (per dimension value, or one for the metric as a whole),
-a y axis with round tick values, at most eight period labels on the x axis,
-and a ``<title>`` on every point. The page shows the same numbers in a table.
+a y axis with round tick values, as many period labels on the x axis as fit
+the drawing's size, and a ``<title>`` on every point. Pages draw the chart at
+three sizes (:func:`render_sizes`) and CSS shows the one that fits the screen,
+so its text stays near its real size at every width. At most :data:`MAX_SERIES`
+lines are drawn (the largest); the page lists them in a legend and shows every
+number in a table.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 760
-HEIGHT = 300
+WIDTH = 1200
+HEIGHT = 340
 LEFT = 64
 RIGHT = 16
 TOP = 16
 BOTTOM = 44
-MAX_X_LABELS = 8
+MAX_X_LABELS = 12
 #: Colour-blind safe line colours (Okabe-Ito), dark enough on white.
 COLORS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00", "#000000")
+#: More lines than colours cannot be told apart: the rest are left to the table.
+MAX_SERIES = len(COLORS)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,10 @@ class Size:
 
 
 WIDE = Size()
+MEDIUM = Size(width=680, height=280, x_labels=6)
 NARROW = Size(width=360, height=240, x_labels=3)
+#: The sizes pages draw, by the CSS class suffix that shows each (``chart-wide``...).
+SIZES = {"wide": WIDE, "medium": MEDIUM, "narrow": NARROW}
 
 
 #: Turns a value into text: ``(value, compact)``; compact for axis labels.
@@ -74,11 +83,29 @@ def _plain(value: float, compact: bool) -> str:
     return _label(value) if compact else f"{value:,.6g}"
 
 
-def render_both(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart",
-                fmt: Formatter = _plain) -> dict[str, Markup]:
-    """The chart for wide screens (``wide``) and for phones (``narrow``: fewer labels, same text size)."""
-    return {"wide": render(series, title=title, unit=unit, chart_id=f"{chart_id}-wide", fmt=fmt),
-            "narrow": render(series, title=title, unit=unit, chart_id=f"{chart_id}-narrow", size=NARROW, fmt=fmt)}
+def render_sizes(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart",
+                 fmt: Formatter = _plain) -> dict[str, Markup]:
+    """The chart for wide screens (``wide``), tablets (``medium``) and phones (``narrow``):
+    fewer period labels on smaller drawings, text of the same size."""
+    return {name: render(series, title=title, unit=unit, chart_id=f"{chart_id}-{name}", size=size, fmt=fmt)
+            for name, size in SIZES.items()}
+
+
+def largest(series: Sequence[Series], limit: int = MAX_SERIES) -> list[Series]:
+    """The ``limit`` series with the largest total (by absolute value), in their given order."""
+    if len(series) <= limit:
+        return list(series)
+
+    def total(s: Series) -> float:
+        return sum(abs(v) for _, v in s.points if v is not None and math.isfinite(v))
+
+    keep = {id(s) for s in sorted(series, key=total, reverse=True)[:limit]}
+    return [s for s in series if id(s) in keep]
+
+
+def legend(series: Sequence[Series]) -> list[tuple[str, str]]:
+    """(series name, line colour) in drawing order, for a legend beside the chart."""
+    return [(s.name, COLORS[n % len(COLORS)]) for n, s in enumerate(series)]
 
 
 def render(series: Sequence[Series], *, title: str, unit: str = "", chart_id: str = "chart",

@@ -114,14 +114,26 @@ def test_chart_draws_one_line_per_series_with_a_point_per_value() -> None:
     assert chart.render([chart.Series("x", (("2026-10-01", None),))], title="t") == ""
 
 
-def test_narrow_chart_labels_fewer_periods_and_always_the_last() -> None:
+def test_smaller_charts_label_fewer_periods_and_always_the_last() -> None:
     days = tuple((f"2026-10-{d:02d}", float(d)) for d in range(1, 31))
-    both = chart.render_both([chart.Series("all", days)], title="t")
+    sizes = chart.render_sizes([chart.Series("all", days)], title="t")
     def labels(svg):
         return re.findall(r">(2026-10-\d\d)</text>", str(svg))
-    assert len(labels(both["narrow"])) <= 4 < len(labels(both["wide"])) <= 9
-    assert labels(both["narrow"])[-1] == labels(both["wide"])[-1] == "2026-10-30"
-    assert 'viewBox="0 0 360 240"' in both["narrow"]
+    assert len(labels(sizes["narrow"])) <= 4 < len(labels(sizes["medium"])) <= 7 < len(labels(sizes["wide"])) <= 13
+    assert labels(sizes["narrow"])[-1] == labels(sizes["medium"])[-1] == labels(sizes["wide"])[-1] == "2026-10-30"
+    assert 'viewBox="0 0 360 240"' in sizes["narrow"] and 'viewBox="0 0 1200 340"' in sizes["wide"]
+    assert len({re.search(r'id="([^"]+)-title"', str(svg)).group(1) for svg in sizes.values()}) == 3  # ids unique
+
+
+def test_only_the_largest_series_are_drawn_in_their_order_with_a_colour_each() -> None:
+    series = [chart.Series(f"s{n}", (("2026-10-01", float(n % 5 - 2) * n),)) for n in range(12)]
+    kept = chart.largest(series, limit=4)
+    assert [s.name for s in kept] == ["s5", "s9", "s10", "s11"]  # totals -10, 18, -20, -11: the largest by size
+    assert chart.largest(series[:3]) == series[:3]
+    legend = chart.legend(chart.largest(series))
+    assert len(legend) == chart.MAX_SERIES and len({colour for _, colour in legend}) == chart.MAX_SERIES
+    drawn = str(chart.render(chart.largest(series), title="t"))
+    assert all(f'fill="{colour}"' in drawn for _, colour in legend)
 
 
 def test_every_template_compiles() -> None:

@@ -4,6 +4,7 @@ stage's state, decisions, the comment thread, and a chart of its values."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -67,16 +68,29 @@ def _thread(comments: list[Any]) -> dict[int | None, list[Any]]:
     return out
 
 
-def _values(request: Request, me: UiSessionInfo, info: Any, grain: str | None) -> tuple[Any, str]:
-    """The metric's values for the chart, or why there are none."""
+@dataclass(frozen=True)
+class Picked:
+    """What the values form asks for: a grain, a dimension to split by, a date range (empty: the default)."""
+
+    grain: str = ""
+    dimension: str = ""
+    start: str = ""
+    end: str = ""
+
+
+def _values(request: Request, me: UiSessionInfo, info: Any, picked: Picked) -> tuple[Any, str]:
+    """The metric's values for the chart, or why there are none (a bad pick is named by the domain's error)."""
     catalog = services.metrics(request)
     try:
-        return catalog.values.get(info.name, actor=me.user, grain=grain, uncertified=not info.certified), ""
+        return catalog.values.get(info.name, actor=me.user, grain=picked.grain or None,
+                                  dimensions=[picked.dimension] if picked.dimension else (),
+                                  start=picked.start or None, end=picked.end or None,
+                                  uncertified=not info.certified), ""
     except LakegateError as exc:
         return None, exc.message
 
 
-def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | None = None, flash: str = "",
+def metric_page(request: Request, me: UiSessionInfo, name: str, *, picked: Picked = Picked(), flash: str = "",
                 flash_tone: str = "ok", status_code: int = 200) -> Response:
     resource = _resource(request, me.user, name)
     catalog = services.metrics(request)
@@ -84,8 +98,9 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
         info = catalog.workflow.get(name)
     except NotFound:
         raise NotFound(not_found_message(resource)) from None
-    values, values_error = _values(request, me, info, grain)
-    series = _series(values) if values is not None else []
+    values, values_error = _values(request, me, info, picked)
+    every_series = _series(values) if values is not None else []
+    series = chart.largest(every_series)
     # The values are of the revision they were computed with (the certified one), and so is their format.
     unit = values.unit if values is not None else info.definition.unit
     value_format = values.format if values is not None else info.definition.format
@@ -101,19 +116,25 @@ def metric_page(request: Request, me: UiSessionInfo, name: str, *, grain: str | 
         "can_review": may_review(info, me), "may_edit": catalog.workflow.may_edit(name, actor=me.user),
         "allowed": allowed_actions(info.status),
         "values": values, "values_error": values_error,
-        "chart": chart.render_both(series, title=f"{info.name} by {values.grain.value if values else 'period'}",
-                                   unit=unit, fmt=fmt) if series else None,
-        "grain": values.grain.value if values is not None else (grain or ""), "flash": flash,
+        "chart": chart.render_sizes(series, title=f"{info.name} by {values.grain.value if values else 'period'}",
+                                    unit=unit, fmt=fmt) if series else None,
+        "legend": chart.legend(series) if len(series) > 1 else [], "series_total": len(every_series),
+        "picked": picked, "grain": values.grain.value if values is not None else picked.grain, "flash": flash,
         "flash_tone": flash_tone,
     }, status_code=status_code, section="metrics")
 
 
 @router.get("/{name}")
 def metric_view(request: Request, me: Me, name: str,
-                grain: Annotated[str | None, Query(max_length=10)] = None,
+                grain: Annotated[str, Query(max_length=10)] = "",
+                dimension: Annotated[str, Query(max_length=255)] = "",
+                start: Annotated[str, Query(alias="from", max_length=10)] = "",
+                end: Annotated[str, Query(alias="to", max_length=10)] = "",
                 done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
-    """A metric as the viewer may see it."""
-    return metric_page(request, me, name, grain=grain, flash=DONE.get(done or "", ""))
+    """A metric as the viewer may see it; its values by ``grain``, split by one ``dimension``,
+    between ``from`` and ``to`` (days, both included)."""
+    picked = Picked(grain.strip(), dimension.strip(), start.strip(), end.strip())
+    return metric_page(request, me, name, picked=picked, flash=DONE.get(done or "", ""))
 
 
 async def _act(request: Request, me: UiSessionInfo, name: str, action: str, call: Any, back: str) -> Response:
