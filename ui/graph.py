@@ -10,6 +10,7 @@ also listed as text beside the drawing.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,14 +31,23 @@ class Geometry:
     node_h: int
     layer_gap: int  # between layers
     sibling_gap: int  # between nodes of one layer
-    label_chars: int
+    label_chars: int  # of a line of the name: about 0.55 em a character in bold, with the box's padding
     font: float
+    label_lines: int  # a longer name wraps onto this many lines at most (the last one then ends in "…")
+
+    @property
+    def line_height(self) -> float:
+        return self.font + 3
 
 
 GEOMETRY = {
-    Direction.ACROSS: Geometry(node_w=210, node_h=50, layer_gap=70, sibling_gap=18, label_chars=28, font=13),
-    Direction.DOWN: Geometry(node_w=148, node_h=46, layer_gap=34, sibling_gap=12, label_chars=20, font=12),
+    Direction.ACROSS: Geometry(node_w=210, node_h=50, layer_gap=70, sibling_gap=18, label_chars=25, font=13,
+                               label_lines=2),
+    Direction.DOWN: Geometry(node_w=148, node_h=46, layer_gap=34, sibling_gap=12, label_chars=18, font=12,
+                             label_lines=3),
 }
+#: Where a name may wrap: after these characters (``sales.`` / ``daily_`` / ``revenue``).
+BREAK_AFTER = "._- "
 
 
 class NodeKind(enum.StrEnum):
@@ -111,9 +121,9 @@ def layers(nodes: Sequence[GraphNode], edges: Iterable[GraphEdge]) -> dict[str, 
 
 
 def place(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
-          direction: Direction = Direction.ACROSS) -> list[Placed]:
+          direction: Direction = Direction.ACROSS, geometry: Geometry | None = None) -> list[Placed]:
     """Positions of the nodes' top-left corners."""
-    g = GEOMETRY[direction]
+    g = geometry or GEOMETRY[direction]
     depth = layers(nodes, edges)
     by_layer: dict[int, list[GraphNode]] = {}
     for n in nodes:
@@ -146,13 +156,34 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def wrap(text: str, limit: int, lines: int) -> list[str]:
+    """``text`` in lines of at most ``limit`` characters, broken after a dot, underscore,
+    hyphen or space where one is near enough (else mid-word); at most ``lines`` lines,
+    the last ending in "…" when the text does not fit."""
+    out: list[str] = []
+    rest = text
+    while rest:
+        if len(rest) <= limit or len(out) == lines - 1:  # fits, or the last line: shortened
+            out.append(_short(rest, limit))
+            break
+        cut = max((i + 1 for i, c in enumerate(rest[:limit]) if c in BREAK_AFTER), default=0)
+        if cut < limit // 2:  # no break in the line's second half: cut the word
+            cut = limit
+        out.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return out or [""]
+
+
 def render(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], *, title: str, graph_id: str = "lineage",
            direction: Direction = Direction.ACROSS) -> Markup:
     """The graph as an ``<svg>`` element (empty markup when there are no nodes)."""
     if not nodes:
         return Markup("")
     g = GEOMETRY[direction]
-    placed = place(nodes, edges, direction)
+    names = {n.id: wrap(n.label, g.label_chars, g.label_lines) for n in nodes}
+    extra_lines = max(len(lines) for lines in names.values()) - 1  # every node as tall as the tallest name
+    g = dataclasses.replace(g, node_h=round(g.node_h + extra_lines * g.line_height))
+    placed = place(nodes, edges, direction, g)
     where = {p.node.id: p for p in placed}
     width = max(p.x for p in placed) + g.node_w + PAD
     height = max(p.y for p in placed) + g.node_h + PAD
@@ -180,13 +211,18 @@ def render(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], *, title: str
         fill, stroke = _STYLE[n.kind]
         dash = ' stroke-dasharray="5 4"' if n.kind is NodeKind.HIDDEN else ""
         width_attr = "3" if n.focus else "1.5"
-        box = (f'<rect x="{p.x}" y="{p.y}" width="{g.node_w}" height="{g.node_h}" rx="8" fill="{fill}" '
-               f'stroke="{stroke}" stroke-width="{width_attr}"{dash}/>'
-               f'<text x="{p.x + 9}" y="{p.y + g.node_h * 0.4:.0f}" font-size="{g.font}" font-weight="600" '
-               f'fill="#1f2328">{escape(_short(n.label, g.label_chars))}</text>'
-               f'<text x="{p.x + 9}" y="{p.y + g.node_h * 0.76:.0f}" font-size="{g.font - 1.5}" fill="#424a53">'
-               f'{escape(_short(n.kind.value + (" · " + n.detail if n.detail else ""), g.label_chars + 6))}</text>')
+        lines = names[n.id]
+        top = p.y + (g.node_h - (len(lines) + 1) * g.line_height) / 2 + g.font  # name and detail lines, centred
+        name = "".join(f'<tspan x="{p.x + 9}" y="{top + i * g.line_height:.0f}">{escape(line)}</tspan>'
+                       for i, line in enumerate(lines))
         label = f"{n.kind.value} {n.label}" + (f", {n.detail}" if n.detail else "")
+        box = (f'<title>{escape(label)}</title>'
+               f'<rect x="{p.x}" y="{p.y}" width="{g.node_w}" height="{g.node_h}" rx="8" fill="{fill}" '
+               f'stroke="{stroke}" stroke-width="{width_attr}"{dash}/>'
+               f'<text font-size="{g.font}" font-weight="600" fill="#1f2328">{name}</text>'
+               f'<text x="{p.x + 9}" y="{top + len(lines) * g.line_height:.0f}" font-size="{g.font - 1.5}" '
+               f'fill="#424a53">'
+               f'{escape(_short(n.kind.value + (" · " + n.detail if n.detail else ""), g.label_chars + 4))}</text>')
         if n.href:
             out.append(f'<a href="{escape(n.href)}" aria-label="{escape(label)}">{box}</a>')
         else:

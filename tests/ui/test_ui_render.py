@@ -94,6 +94,32 @@ def test_graph_places_each_layer_after_its_inputs_across_or_down() -> None:
     assert 'id="lineage-across-title"' in both["across"] and 'id="lineage-down-title"' in both["down"]
 
 
+@pytest.mark.parametrize(("name", "limit", "lines", "wrapped"), [
+    ("sales.daily_revenue", 25, 2, ["sales.daily_revenue"]),
+    ("subscriptions.subscribers", 18, 3, ["subscriptions.", "subscribers"]),
+    ("marketing.campaign_attribution_by_channel", 18, 3, ["marketing.", "campaign_", "attribution_by_ch…"]),
+    ("abcdefghijklmnopqrstuvwxyz", 10, 2, ["abcdefghij", "klmnopqrs…"]),
+])
+def test_long_names_wrap_at_dots_and_underscores_and_end_in_an_ellipsis(name: str, limit: int, lines: int,
+                                                                         wrapped: list[str]) -> None:
+    assert graph.wrap(name, limit, lines) == wrapped
+    assert all(len(line) <= limit for line in wrapped)
+
+
+def test_a_long_name_is_drawn_whole_on_lines_of_its_own_and_its_box_grows() -> None:
+    short = [GraphNode("a", "a.b", NodeKind.DATASET)]
+    long = [*short, GraphNode("b", "subscriptions.subscribers_by_region", NodeKind.VIEW, detail="v2")]
+    edges = [GraphEdge("a", "b")]
+    def heights(svg: str) -> set[str]:
+        return set(re.findall(r'<rect x="\d+" y="\d+" width="\d+" height="(\d+)"', svg))
+    down = str(graph.render(long, edges, title="t", direction=graph.Direction.DOWN))
+    assert ">subscriptions.</tspan>" in down and ">subscribers_by_</tspan>" in down and ">region</tspan>" in down
+    assert "<title>view subscriptions.subscribers_by_region, v2</title>" in down  # the whole name on hover
+    assert len(heights(down)) == 1  # every box as tall as the tallest
+    assert int(heights(down).pop()) > int(heights(str(graph.render(short, [], title="t",
+                                                                   direction=graph.Direction.DOWN))).pop())
+
+
 # -- charts ----------------------------------------------------------------------------------
 
 

@@ -9,8 +9,11 @@ whether a change is allowed is decided there, not by the page.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
@@ -20,6 +23,7 @@ from access import (
     AuditKind,
     Decision,
     Effect,
+    Grant,
     Mask,
     Resource,
     RoleKind,
@@ -27,7 +31,7 @@ from access import (
 from access.changes import PolicyChanges
 from api.params import MAX_INT, Id
 from lake.catalog.models import utcnow
-from lake.errors import AccessDenied
+from lake.errors import AccessDenied, InvalidInput
 from ui import services
 from ui.routing import Me, Posted, UiRoute, form_outcome
 from ui.sessions import UiSessionInfo
@@ -36,6 +40,7 @@ from ui.templating import UI_PREFIX, render
 router = APIRouter(prefix=UI_PREFIX, route_class=UiRoute, include_in_schema=False)
 
 AUDIT_PAGE = 100
+GRANTS_PAGE = 50
 DONE = {
     "role": "The role was created.", "member": "The member was added.", "unmember": "The member was removed.",
     "grant": "The grant was added.", "revoke": "The grant was revoked.", "mask": "The mask was set.",
@@ -50,13 +55,74 @@ def _admin(request: Request, me: UiSessionInfo) -> AccessControl:
     return control
 
 
-def admin_page(request: Request, me: UiSessionInfo, *, flash: str = "", flash_tone: str = "ok",
-               status_code: int = 200) -> Response:
+@dataclass(frozen=True)
+class GrantFilter:
+    """Which grants the admin page lists: by subject, on a resource (and everything under it),
+    of one action; expired ones only when asked; one page of :data:`GRANTS_PAGE`."""
+
+    subject: str = ""
+    resource: str = ""
+    action: str = ""
+    expired: bool = False
+    page: int = 1
+
+    @classmethod
+    def of(cls, params: dict[str, str]) -> GrantFilter:
+        """The filter a query string names (unknown keys ignored; a bad page is the first)."""
+        page = params.get("page", "1")
+        return cls(subject=params.get("subject", "").strip()[:255], resource=params.get("resource", "").strip()[:400],
+                   action=params.get("action", "").strip()[:20], expired=params.get("expired", "") in ("1", "on"),
+                   page=int(page) if page.isdigit() and 0 < int(page) <= MAX_INT else 1)
+
+    def query(self, **change: object) -> str:
+        """This filter as a query string, with ``change`` applied (defaults left out)."""
+        values: dict[str, object] = {"subject": self.subject, "resource": self.resource, "action": self.action,
+                                     "expired": "1" if self.expired else "", "page": self.page, **change}
+        return urlencode({k: v for k, v in values.items() if v not in ("", 1)})
+
+    def narrowed(self) -> bool:
+        return bool(self.subject or self.resource or self.action)
+
+
+@dataclass(frozen=True)
+class GrantPage:
+    grants: list[Grant]
+    total: int  # matching, on every page
+    expired_hidden: int  # matching but expired, left out
+    pages: int
+    first: int  # position of the page's first grant (1-based)
+
+
+def grant_page(control: AccessControl, f: GrantFilter) -> GrantPage:
+    """The page of grants ``f`` chooses.
+
+    Raises:
+        InvalidInput: the resource or the action does not parse (the error names which).
+    """
+    resource = Resource.parse(f.resource) if f.resource else None
+    action = Action.parse(f.action) if f.action else None
+    now = utcnow()
+    found = [g for g in control.policies.grants(subject=f.subject or None, resource=resource, include_expired=True)
+             if action is None or g.action is action]
+    live = [g for g in found if g.live(now)]
+    shown = found if f.expired else live
+    pages = max(1, math.ceil(len(shown) / GRANTS_PAGE))
+    start = (f.page - 1) * GRANTS_PAGE
+    return GrantPage(shown[start:start + GRANTS_PAGE], len(shown), 0 if f.expired else len(found) - len(live),
+                     pages, start + 1)
+
+
+def admin_page(request: Request, me: UiSessionInfo, *, grants: GrantFilter = GrantFilter(), flash: str = "",
+               flash_tone: str = "ok", status_code: int = 200) -> Response:
     control = _admin(request, me)
     p = control.policies
     now = utcnow()
+    try:
+        listed: GrantPage | None = grant_page(control, grants)
+    except InvalidInput as exc:
+        listed, flash, flash_tone, status_code = None, f"Grant filter: {exc.message}", "bad", 422
     return render(request, "admin.html", {
-        "roles": p.roles(), "memberships": p.memberships(), "grants": p.grants(include_expired=True),
+        "roles": p.roles(), "memberships": p.memberships(), "listed": listed, "grant_filter": grants,
         "masks": p.masks(), "filters": p.row_filters(), "now": now, "actions": list(Action),
         "effects": list(Effect), "kinds": list(RoleKind), "flash": flash, "flash_tone": flash_tone,
         "version": control.version,
@@ -64,17 +130,27 @@ def admin_page(request: Request, me: UiSessionInfo, *, flash: str = "", flash_to
 
 
 @router.get("/admin")
-def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
-    """Roles, members, grants, masks and row filters."""
-    return admin_page(request, me, flash=DONE.get(done or "", ""))
+def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length=20)] = None,
+          subject: Annotated[str, Query(max_length=255)] = "",
+          resource: Annotated[str, Query(max_length=400)] = "",
+          action: Annotated[str, Query(max_length=20)] = "",
+          expired: Annotated[str, Query(max_length=2)] = "",
+          page: Annotated[int, Query(ge=1, le=MAX_INT)] = 1) -> Response:
+    """Roles, members, grants (filtered by subject, resource and action; paged), masks and row filters."""
+    grants = GrantFilter.of({"subject": subject, "resource": resource, "action": action, "expired": expired,
+                             "page": str(page)})
+    return admin_page(request, me, grants=grants, flash=DONE.get(done or "", ""))
 
 
 async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str,
-                  change: Callable[[PolicyChanges], object]) -> Response:
+                  change: Callable[[PolicyChanges], object], back: str = "") -> Response:
+    """Make a policy change; back to the page (the grant list as it was filtered, from ``back``)."""
+    grants = GrantFilter.of({k: v[0] for k, v in parse_qs(back[:1000]).items()})
+    query = grants.query(done=done)
     return await form_outcome(lambda: change(services.access(request).changes),
-                              done=f"{UI_PREFIX}/admin?done={done}#{anchor}",
-                              refused=lambda message, status: admin_page(request, me, flash=message, flash_tone="bad",
-                                                                         status_code=status),
+                              done=f"{UI_PREFIX}/admin?{query}#{anchor}",
+                              refused=lambda message, status: admin_page(request, me, grants=grants, flash=message,
+                                                                         flash_tone="bad", status_code=status),
                               error_pages=(AccessDenied,))
 
 
@@ -112,8 +188,9 @@ async def add_grant(request: Request, me: Posted, subject: Annotated[str, Form(m
 
 
 @router.post("/admin/grants/{grant_id}/revoke")
-async def revoke_grant(request: Request, me: Posted, grant_id: Id) -> Response:
-    return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, by=me.user))
+async def revoke_grant(request: Request, me: Posted, grant_id: Id,
+                       back: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    return await _change(request, me, "revoke", "grants", lambda c: c.revoke(grant_id, by=me.user), back)
 
 
 @router.post("/admin/masks")

@@ -74,7 +74,8 @@ def dataset_page(request: Request, me: Me, name: str,
     versions = list(reversed(lake.datasets.contract_versions(info.name, major=info.major)))
     majors = list(reversed(lake.datasets.majors(info.name)))
     catalog = services.metrics(request)
-    nodes, edges = dataset_lineage(lake, info.name, (c["source"] or "unknown source" for c in commits),
+    # Commits without a source (the table's creation, maintenance) brought no batch: no source node.
+    nodes, edges = dataset_lineage(lake, info.name, (c["source"] for c in commits if c["source"]),
                                    catalog.workflow.list(), lambda r: control.can(me.user, Action.DISCOVER, r))
     version = int(history[0]["version"]) if history else data_version(lake, info)
     rows = _sample(request, me.user, info, version, cached_only=sample != "now")
