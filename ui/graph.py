@@ -157,9 +157,10 @@ def _short(text: str, limit: int) -> str:
 
 
 def wrap(text: str, limit: int, lines: int) -> list[str]:
-    """``text`` in lines of at most ``limit`` characters, broken after a dot, underscore,
-    hyphen or space where one is near enough (else mid-word); at most ``lines`` lines,
-    the last ending in "…" when the text does not fit."""
+    """``text`` in lines of at most ``limit`` characters: broken after the domain's dot when
+    the rest then fits, else after the line's last dot, underscore, hyphen or space if it is
+    in the line's second half, else mid-word; at most ``lines`` lines, the last ending in "…"
+    when the text does not fit."""
     out: list[str] = []
     rest = text
     while rest:
@@ -167,7 +168,10 @@ def wrap(text: str, limit: int, lines: int) -> list[str]:
             out.append(_short(rest, limit))
             break
         cut = max((i + 1 for i, c in enumerate(rest[:limit]) if c in BREAK_AFTER), default=0)
-        if cut < limit // 2:  # no break in the line's second half: cut the word
+        dot = rest.rfind(".", 0, limit) + 1
+        if dot and len(rest) - dot <= limit * (lines - len(out) - 1):  # the domain on a line of its own
+            cut = dot
+        elif cut < limit // 2:  # no break in the line's second half: cut the word
             cut = limit
         out.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()

@@ -46,7 +46,7 @@ def dataset_lineage(lake: Lake, name: str, sources: Iterable[str], metrics: Iter
     nodes[root.id] = root
     for src in sorted(set(sources)):
         sid = f"source:{src}"
-        nodes[sid] = GraphNode(sid, src, NodeKind.SOURCE, detail="batches land from here")
+        nodes[sid] = GraphNode(sid, src, NodeKind.SOURCE, detail="lands batches")
         edges.add((sid, root.id))
     snapshot = Snapshot.load(lake)
     frontier, seen = [(name, root.id)], {name}

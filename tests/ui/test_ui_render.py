@@ -96,6 +96,8 @@ def test_graph_places_each_layer_after_its_inputs_across_or_down() -> None:
 
 @pytest.mark.parametrize(("name", "limit", "lines", "wrapped"), [
     ("sales.daily_revenue", 25, 2, ["sales.daily_revenue"]),
+    ("sales.daily_revenue", 18, 3, ["sales.", "daily_revenue"]),
+    ("sales.daily_revenue_by_country_and_week", 18, 2, ["sales.daily_", "revenue_by_countr…"]),
     ("subscriptions.subscribers", 18, 3, ["subscriptions.", "subscribers"]),
     ("marketing.campaign_attribution_by_channel", 18, 3, ["marketing.", "campaign_", "attribution_by_ch…"]),
     ("abcdefghijklmnopqrstuvwxyz", 10, 2, ["abcdefghij", "klmnopqrs…"]),
