@@ -21,6 +21,7 @@ from lake.settings import Settings, get_settings
 
 from catalog_fixtures import _catalog_from_template, catalog_template  # noqa: F401  (fixtures)
 from factories import contract_doc
+from mail_fixtures import smtp  # noqa: F401  (fixture)
 from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
 
 # The server and role scripts/ensure-postgres.sh starts and creates.

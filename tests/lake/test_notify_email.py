@@ -4,22 +4,14 @@ notices done once the request is decided."""
 
 from __future__ import annotations
 
-import email
-import socket
-import threading
-import time
 import warnings
-from collections.abc import Iterator
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
-
 from api.app import create_app
 from lake.settings import MailSettings, Settings
+
+from mail_fixtures import Mailbox
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
@@ -30,50 +22,6 @@ ORDERS: dict[str, Any] = {
     "dataset": "sales.orders", "owner": "sales", "description": "Orders.",
     "columns": [{"name": "order_id", "type": "int64", "nullable": False}, {"name": "country", "type": "string"}],
 }
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        with self.arrived:
-            self.messages.append(msg)
-            self.arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-    def wait_for(self, count: int, limit_s: float = 30.0) -> None:
-        """Wait until ``count`` messages arrived (a bound on waiting, not an assertion on speed)."""
-        deadline = time.monotonic() + limit_s
-        with self.arrived:
-            while len(self.messages) < count and time.monotonic() < deadline:
-                self.arrived.wait(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def _bearer(token: str) -> dict[str, str]:
