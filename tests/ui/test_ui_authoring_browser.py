@@ -1,6 +1,6 @@
 """Writing a metric and reviewing it in a meeting, in a real browser (Chromium
 through Playwright) against a real server with Spark (the world of
-:mod:`ui_world`, served as in ``test_ui_browser``).
+:mod:`ui_world`, built and served as in ``test_ui_browser``).
 
 The story: the author writes a metric over a view in the editor, is shown
 the catalog's error with its caret, fixes it with the column list, saves and
@@ -17,20 +17,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_ui_browser import (
-    _LABELLED,
-    _OVERFLOW,
-    CHROMIUM,
-    CHROMIUM_ARGS,
+
+from api.app import create_app
+from lake.service import Lake
+from lake.settings import Settings
+
+from browser_harness import (
     LAPTOP,
+    OVERFLOW,
     PHONE,
-    SHOTS,
     SLOW_PAGE_MS,
+    UNLABELLED,
     Person,
     Served,
     serious_accessibility_violations,
-    server,  # noqa: F401 (its module-scoped fixture, used here as ``server``)
+    serve,
 )
+from ui_world import build_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -38,25 +41,21 @@ METRIC = "sales.basket"  # the world lets the approvers approve it (ui_world.MET
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium; screenshots go beside the other browser tests' (the folder is git-ignored)."""
-    from pathlib import Path
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The API app with the UI, served by uvicorn in a thread, over a world built with Spark."""
+    from lake.spark import stop_spark
 
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    lake = Lake(Settings(home=tmp_path_factory.mktemp("ui-authoring") / "home"))
+    try:
+        build_world(lake)
+        with serve(create_app(lake=lake), name="ui-authoring-server") as base:
+            yield Served(base, lake)
+    finally:
+        lake.close()
+        stop_spark()
 
 
-def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server: Served,  # noqa: F811
+def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server: Served,
                                                                           browser: Any) -> None:
     alice = Person(browser, server, "alice")
     alice.sign_in()
@@ -149,7 +148,7 @@ def test_a_metric_is_written_proposed_reviewed_in_a_meeting_and_certified(server
     bruno.close()
 
 
-def test_a_person_without_the_right_is_refused(server: Served, browser: Any) -> None:  # noqa: F811
+def test_a_person_without_the_right_is_refused(server: Served, browser: Any) -> None:
     victor = Person(browser, server, "victor")
     victor.sign_in()
     victor.go("/ui/metrics/new?view=sales.daily_revenue")
@@ -173,14 +172,14 @@ PAGES = ["/ui/metrics/new?view=sales.daily_revenue", f"/ui/metrics/{METRIC}/edit
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_authoring_and_meeting_pages_read_well_on_laptop_and_phone(server: Served, browser: Any,  # noqa: F811
+def test_authoring_and_meeting_pages_read_well_on_laptop_and_phone(server: Served, browser: Any,
                                                                   viewport: dict[str, int]) -> None:
     alice = Person(browser, server, "alice", viewport)
     alice.sign_in()
     for path in PAGES:
         alice.go(path)
-        assert alice.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
-        assert alice.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+        assert alice.page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
+        assert alice.page.evaluate(UNLABELLED) == [], f"{path} has controls without a label"
         assert serious_accessibility_violations(alice.page) == [], f"{path} at {viewport['width']} px"
         name = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "")
         alice.shot(f"page-alice-{name}")

@@ -17,136 +17,44 @@ Screenshots go to ``tests/ui/screenshots/`` (ignored by git), or to
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.app import create_app
 from lake.service import Lake
 from lake.settings import Settings
 
-from ui_world import EMAILS, PASSWORDS, build_world
+from browser_harness import (
+    LAPTOP,
+    OVERFLOW,
+    PHONE,
+    SLOW_PAGE_MS,
+    UNLABELLED,
+    Person,
+    Served,
+    serious_accessibility_violations,
+    serve,
+)
+from ui_world import EMAILS, build_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-SHOTS = Path(os.environ.get("LAKEGATE_UI_SCREENSHOTS") or Path(__file__).parent / "screenshots")
-#: axe-core, the accessibility rules, installed from tests/ui/axe/package-lock.json by the bootstrap.
-AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-#: Spark answers samples and metric values; its first query in a process takes a while.
-SLOW_PAGE_MS = 120_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Served:
-    base: str
-    lake: Lake
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The API app with the UI, served by uvicorn in a thread, over a world built with Spark."""
-    import uvicorn
-
-    from api.app import create_app
     from lake.spark import stop_spark
 
-    home = tmp_path_factory.mktemp("ui-browser") / "home"
-    lake = Lake(Settings(home=home))
-    build_world(lake)
-    app = create_app(lake=lake)  # the app mounts the UI
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                                       lifespan="on", access_log=False))
-    thread = threading.Thread(target=uv.run, name="ui-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
+    lake = Lake(Settings(home=tmp_path_factory.mktemp("ui-browser") / "home"))
     try:
-        yield Served(f"http://127.0.0.1:{port}", lake)
+        build_world(lake)
+        with serve(create_app(lake=lake)) as base:  # the app mounts the UI
+            yield Served(base, lake)
     finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
         lake.close()
         stop_spark()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    if SHOTS.exists():
-        shutil.rmtree(SHOTS)
-    SHOTS.mkdir(parents=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Person:
-    """One browser context (cookies of one person) at one screen size."""
-
-    def __init__(self, browser: Any, server: Served, user: str, viewport: dict[str, int] = LAPTOP) -> None:
-        self.context = browser.new_context(viewport=viewport, device_scale_factor=1)
-        self.context.set_default_timeout(SLOW_PAGE_MS)
-        self.page = self.context.new_page()
-        self.base = server.base
-        self.lake = server.lake
-        self.user = user
-        self.size = "phone" if viewport["width"] < 600 else "laptop"
-
-    def go(self, path: str) -> Any:
-        response = self.page.goto(self.base + path, timeout=SLOW_PAGE_MS)
-        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
-        return response
-
-    def sign_in(self, *, with_token: bool = False) -> None:
-        """Sign in through the form, with the password or with a new API token."""
-        self.go("/ui/login")
-        if with_token:
-            token, _ = self.lake.users.create_token(self.user, name="browser test")
-            self.page.get_by_role("radio", name="API token").check()
-            assert self.page.locator("#password").is_hidden()
-            self.page.locator("#token").fill(token)
-        else:
-            self.page.get_by_label("User name", exact=True).fill(self.user)
-            self.page.get_by_label("Password", exact=True).fill(PASSWORDS[self.user])
-        self.page.get_by_role("button", name="Sign in").click()
-        self.page.wait_for_url(f"{self.base}/ui")
-        assert self.page.locator(".whoami .user").inner_text().lower() == self.user
-
-    def shot(self, name: str) -> Path:
-        path = SHOTS / f"{name}-{self.size}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def _rows(page: Any, selector: str = "table.samples tbody tr") -> list[list[str]]:
@@ -278,31 +186,12 @@ PAGES = {
     "root": ["/ui/admin", "/ui/audit"],
 }
 
-_LABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
-  .filter(e => e.type !== 'hidden')
-  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
-  .map(e => e.outerHTML.slice(0, 120))"""
-_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-  .filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
-
-
-def serious_accessibility_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now, one line each."""
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run WITH_BROWSER=1 scripts/bootstrap.sh")
-    if not page.evaluate("() => typeof axe !== 'undefined'"):
-        page.evaluate(AXE.read_text())  # through the browser's debugging protocol: the page's CSP does not apply
-    return list(page.evaluate(_AXE_RUN))
-
-
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_pages_read_well_on_laptop_and_phone(server: Served, browser: Any, viewport: dict[str, int]) -> None:
     shots = 0
     stranger = Person(browser, server, "nobody", viewport)
     stranger.go("/ui/login")
-    assert stranger.page.evaluate(_OVERFLOW) <= 0 and stranger.page.evaluate(_LABELLED) == []
+    assert stranger.page.evaluate(OVERFLOW) <= 0 and stranger.page.evaluate(UNLABELLED) == []
     assert serious_accessibility_violations(stranger.page) == [], f"/ui/login at {viewport['width']} px"
     stranger.close()
     for user, paths in PAGES.items():
@@ -310,8 +199,8 @@ def test_pages_read_well_on_laptop_and_phone(server: Served, browser: Any, viewp
         person.sign_in(with_token=user == "root")
         for path in paths:
             person.go(path)
-            assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
-            assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+            assert person.page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
+            assert person.page.evaluate(UNLABELLED) == [], f"{path} has controls without a label"
             assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
             if "/metrics/" in path:  # the chart drawn for this screen size is the one shown
                 shown = ".chart-narrow" if viewport is PHONE else ".chart-wide"

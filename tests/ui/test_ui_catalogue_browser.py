@@ -8,33 +8,28 @@ catalogue pages are also checked at laptop and phone widths and screenshotted
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from test_ui_browser import (
-    _LABELLED,
-    _OVERFLOW,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LAPTOP,
-    PHONE,
-    SHOTS,
-    Person,
-    Served,
-    _free_port,
-    serious_accessibility_violations,
-)
 
 from access import AccessControl, Action, Resource
 from access.gateway import Gateway
+from api.app import create_app
 from lake.service import Lake
 from lake.settings import GatewayLimits, Settings
 
+from browser_harness import (
+    LAPTOP,
+    OVERFLOW,
+    PHONE,
+    UNLABELLED,
+    Person,
+    Served,
+    serious_accessibility_violations,
+    serve,
+)
 from ui_world import build_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -69,50 +64,20 @@ def _catalogue(lake: Lake) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import uvicorn
-
-    from api.app import create_app
     from lake.spark import stop_spark
 
-    home = tmp_path_factory.mktemp("ui-catalogue") / "home"
-    lake = Lake(Settings(home=home, gateway=GatewayLimits(default_timeout_seconds=240)))
-    build_world(lake, with_views=False)
-    _catalogue(lake)
-    # Start Spark before the browser comes (a process's first query takes long on a busy machine).
-    Gateway(lake, AccessControl(lake)).query("root", "SELECT count(*) AS n FROM sales.orders")
-    app = create_app(lake=lake)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                                       lifespan="on", access_log=False))
-    thread = threading.Thread(target=uv.run, name="ui-catalogue-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
+    lake = Lake(Settings(home=tmp_path_factory.mktemp("ui-catalogue") / "home",
+                         gateway=GatewayLimits(default_timeout_seconds=240)))
     try:
-        yield Served(f"http://127.0.0.1:{port}", lake)
+        build_world(lake, with_views=False)
+        _catalogue(lake)
+        # Start Spark before the browser comes (a process's first query takes long on a busy machine).
+        Gateway(lake, AccessControl(lake)).query("root", "SELECT count(*) AS n FROM sales.orders")
+        with serve(create_app(lake=lake), name="ui-catalogue-server") as base:
+            yield Served(base, lake)
     finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
         lake.close()
         stop_spark()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _loaded(page: Any) -> None:
@@ -183,8 +148,8 @@ def test_catalogue_pages_read_well_on_laptop_and_phone(server: Served, browser: 
     person.sign_in()
     for path in PAGES:
         person.go(path)
-        assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
-        assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+        assert person.page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
+        assert person.page.evaluate(UNLABELLED) == [], f"{path} has controls without a label"
         assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
         name = path.strip("/").replace("/", "-").replace("?", "-").replace("&", "-").replace("=", "")
         person.shot(f"catalogue-page-{name}")

@@ -12,120 +12,60 @@ critical rules, and screenshotted into ``tests/ui/screenshots/`` (ignored by git
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_browser import (
-    _LABELLED,
-    _OVERFLOW,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    SHOTS,
-    _free_port,
-    serious_accessibility_violations,
-)
 
 from access import AccessControl
 from access.subscribers import Subscribers, SubscriberStatus
+from api.app import create_app
 from lake.service import Lake
 from lake.settings import Settings
 
-from ui_world import ORDERS, PASSWORDS, build_world
+from browser_harness import (
+    OVERFLOW,
+    PHONE,
+    SMALL_LAPTOP,
+    UNLABELLED,
+    Person,
+    Served,
+    serious_accessibility_violations,
+    serve,
+)
+from ui_world import ORDERS, build_world
 
 pytestmark = [pytest.mark.slow]
 
-LAPTOP = {"width": 1280, "height": 900}
-TIMEOUT_MS = 60_000
 QUARANTINE = "/ui/datasets/sales.orders/quarantine"
 BATCH = (b"order_id,order_date,country,amount,email\n"
          b"901,2026-10-07,XX,12.50,zed@example.com\n"
          b"902,2026-10-07,US,-3.00,\n"
          b"903,2026-10-07,DE,8.00,\n")
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lake]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The app over the UI world without views (no Spark), a quarantined batch and two subscribers."""
-    import uvicorn
-
-    from api.app import create_app
-
     lake = Lake(Settings(home=tmp_path_factory.mktemp("ui-producers") / "home"))
-    access = AccessControl(lake, refresh_seconds=0)
-    build_world(lake, access, with_views=False)
-    lake.ingest("sales.orders", BATCH, "csv", actor="alice", on_error="quarantine", source_name="shop-export")
-    subs = Subscribers(access)
-    subs.create("etl", "emr", owner="alice", roles=["analyst"], description="Nightly Spark jobs.", actor="root")
-    subs.create("warehouse", "redshift", owner="root", roles=["analyst"], actor="root")
-    app = create_app(lake=lake)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                                           lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, name="ui-producers-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", lake
+        access = AccessControl(lake, refresh_seconds=0)
+        build_world(lake, access, with_views=False)
+        lake.ingest("sales.orders", BATCH, "csv", actor="alice", on_error="quarantine", source_name="shop-export")
+        subs = Subscribers(access)
+        subs.create("etl", "emr", owner="alice", roles=["analyst"], description="Nightly Spark jobs.", actor="root")
+        subs.create("warehouse", "redshift", owner="root", roles=["analyst"], actor="root")
+        with serve(create_app(lake=lake), name="ui-producers-server") as base:
+            yield Served(base, lake)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         lake.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Person:
-    """One signed-in person in their own browser context, at one screen size."""
-
-    def __init__(self, browser: Any, served: tuple[str, Lake], user: str, viewport: dict[str, int] = LAPTOP) -> None:
-        self.base, self.lake = served
-        self.user = user
-        self.size = "phone" if viewport["width"] < 600 else "laptop"
-        self.context = browser.new_context(viewport=viewport, device_scale_factor=1)
-        self.context.set_default_timeout(TIMEOUT_MS)
-        self.page = self.context.new_page()
-        self.page.goto(f"{self.base}/ui/login")
-        self.page.get_by_label("User name", exact=True).fill(user)
-        self.page.get_by_label("Password", exact=True).fill(PASSWORDS[user])
-        self.page.get_by_role("button", name="Sign in").click()
-        self.page.wait_for_url(f"{self.base}/ui")
-
-    def go(self, path: str, status: int = 200) -> Any:
-        response = self.page.goto(self.base + path)
-        assert response is not None and response.status == status, f"{path}: {response and response.status}"
-        return response
-
-    def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(SHOTS / f"{name}-{self.size}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
-
-
 def test_a_quarantined_batch_is_replayed_from_the_page_after_the_contract_is_relaxed(
-        served: tuple[str, Lake], browser: Any) -> None:
+        served: Served, browser: Any) -> None:
     base, lake = served
-    alice = Person(browser, served, "alice")
+    alice = Person(browser, served, "alice", SMALL_LAPTOP)
+    alice.sign_in()
     alice.go(QUARANTINE)  # linked from the dataset page (tests/ui/test_ui_producers.py; its samples need Spark)
     rows = alice.page.locator("table.quarantine-rows tbody tr")
     assert rows.count() == 2
@@ -155,9 +95,10 @@ def test_a_quarantined_batch_is_replayed_from_the_page_after_the_contract_is_rel
     alice.close()
 
 
-def test_a_subscriber_is_suspended_and_resumed_from_its_page(served: tuple[str, Lake], browser: Any) -> None:
+def test_a_subscriber_is_suspended_and_resumed_from_its_page(served: Served, browser: Any) -> None:
     base, lake = served
-    alice = Person(browser, served, "alice")
+    alice = Person(browser, served, "alice", SMALL_LAPTOP)
+    alice.sign_in()
     alice.go("/ui")
     alice.page.get_by_role("navigation", name="Main").get_by_role("link", name="Subscribers").click()
     alice.page.get_by_role("link", name="etl").click()
@@ -171,7 +112,8 @@ def test_a_subscriber_is_suspended_and_resumed_from_its_page(served: tuple[str, 
     alice.shot("subscribers-01-suspended-by-owner")
     alice.close()
 
-    root = Person(browser, served, "root")
+    root = Person(browser, served, "root", SMALL_LAPTOP)
+    root.sign_in()
     root.go("/ui/subscribers/etl")
     root.page.get_by_role("button", name="Resume etl").click()
     root.page.wait_for_url(f"{base}/ui/subscribers/etl?done=resumed")
@@ -180,8 +122,9 @@ def test_a_subscriber_is_suspended_and_resumed_from_its_page(served: tuple[str, 
     assert Subscribers(AccessControl(lake)).get("etl").status is SubscriberStatus.ACTIVE
 
 
-def test_a_reader_is_refused_the_quarantine_and_the_subscriber(served: tuple[str, Lake], browser: Any) -> None:
-    victor = Person(browser, served, "victor")
+def test_a_reader_is_refused_the_quarantine_and_the_subscriber(served: Served, browser: Any) -> None:
+    victor = Person(browser, served, "victor", SMALL_LAPTOP)
+    victor.sign_in()
     victor.go(QUARANTINE, status=403)
     assert "only the dataset's producers" in victor.page.locator("main").inner_text()
     assert victor.page.get_by_role("button", name="Replay").count() == 0
@@ -196,15 +139,16 @@ PAGES = {"alice": [QUARANTINE, "/ui/subscribers", "/ui/subscribers/etl", "/ui/se
          "root": ["/ui/subscribers/warehouse"]}
 
 
-@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_the_pages_read_well_on_laptop_and_phone(served: tuple[str, Lake], browser: Any,
+@pytest.mark.parametrize("viewport", [SMALL_LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_the_pages_read_well_on_laptop_and_phone(served: Served, browser: Any,
                                                  viewport: dict[str, int]) -> None:
     for user, paths in PAGES.items():
         person = Person(browser, served, user, viewport)
+        person.sign_in()
         for path in paths:
             person.go(path)
-            assert person.page.evaluate(_OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
-            assert person.page.evaluate(_LABELLED) == [], f"{path} has controls without a label"
+            assert person.page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
+            assert person.page.evaluate(UNLABELLED) == [], f"{path} has controls without a label"
             assert serious_accessibility_violations(person.page) == [], f"{path} at {viewport['width']} px"
             person.shot("page-" + path.strip("/").replace("/", "-").replace("?", "-").replace("=", ""))
         person.close()

@@ -12,31 +12,28 @@ widths (no sideways scrolling, every control labelled) and screenshotted to
 from __future__ import annotations
 
 import csv
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_browser import (
-    _LABELLED,
-    _OVERFLOW,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    SHOTS,
-    SLOW_PAGE_MS,
-    Person,
-    Served,
-    _free_port,
-    serious_accessibility_violations,
-)
 
 from access import AccessControl, Mask, MaskKind, Resource
+from api.app import create_app
 from lake.service import Lake
 from lake.settings import GatewayLimits, Settings
 
+from browser_harness import (
+    OVERFLOW,
+    PHONE,
+    SLOW_PAGE_MS,
+    SMALL_LAPTOP,
+    UNLABELLED,
+    Person,
+    Served,
+    serious_accessibility_violations,
+    serve,
+)
 from ui_world import EMAILS, ORDERS, make_policy, make_users, order_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -48,54 +45,24 @@ EMAIL = Resource.column_of(Resource.table("sales.orders"), "email")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The app over the UI world's users and policy, with 20 days of orders (over a hundred rows) and
     no views; analysts (victor) see e-mails as ``partial:4``, alice ``redact``."""
-    import uvicorn
-
-    from api.app import create_app
     from lake.spark import spark_session, stop_spark
 
     # A loaded machine starts Spark slowly: a time limit that only a hung query reaches.
     lake = Lake(Settings(home=tmp_path_factory.mktemp("ui-workspace") / "home",
                          gateway=GatewayLimits(default_timeout_seconds=240, max_timeout_seconds=300)))
-    access = AccessControl(lake, refresh_seconds=0)
-    make_users(lake)
-    lake.register(ORDERS, actor="alice")
-    lake.ingest_table("sales.orders", order_rows(days=20), actor="alice", source_name="shop-export")
-    make_policy(lake, access)
-    spark_session(lake.settings)  # started here, as the world of test_ui_browser starts it building views
-    access.set_mask("analyst", EMAIL, Mask(MaskKind.PARTIAL, 4), actor="root")
-    app = create_app(lake=lake)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                                       lifespan="on", access_log=False))
-    thread = threading.Thread(target=uv.run, name="ui-workspace-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", lake)
+        access = AccessControl(lake, refresh_seconds=0)
+        make_users(lake)
+        lake.register(ORDERS, actor="alice")
+        lake.ingest_table("sales.orders", order_rows(days=20), actor="alice", source_name="shop-export")
+        make_policy(lake, access)
+        spark_session(lake.settings)  # started here, as the world of test_ui_browser starts it building views
+        access.set_mask("analyst", EMAIL, Mask(MaskKind.PARTIAL, 4), actor="root")
+        with serve(create_app(lake=lake), name="ui-workspace-server") as base:
+            yield Served(base, lake)
     finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
         lake.close()
         stop_spark()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _column(page: Any, index: int) -> list[str]:
@@ -190,7 +157,7 @@ def test_write_run_save_download_reopen_and_share_to_someone_with_other_masks(se
     victor.close()
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["laptop", "phone"])
+@pytest.mark.parametrize("viewport", [SMALL_LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_the_workspace_reads_well_on_laptop_and_phone(server: Served, browser: Any, viewport: dict[str, int]) -> None:
     victor = Person(browser, server, "victor", viewport)
     victor.sign_in()
@@ -200,8 +167,8 @@ def test_the_workspace_reads_well_on_laptop_and_phone(server: Served, browser: A
     victor.page.get_by_role("button", name="Run").click()
     victor.page.wait_for_url("**/ui/workspace/run", timeout=SLOW_PAGE_MS)
     assert victor.page.locator("table.result-table tbody tr").count() > 100
-    assert victor.page.evaluate(_OVERFLOW) <= 0, f"the workspace scrolls sideways at {viewport['width']} px"
-    assert victor.page.evaluate(_LABELLED) == [], "the workspace has controls without a label"
+    assert victor.page.evaluate(OVERFLOW) <= 0, f"the workspace scrolls sideways at {viewport['width']} px"
+    assert victor.page.evaluate(UNLABELLED) == [], "the workspace has controls without a label"
     assert serious_accessibility_violations(victor.page) == [], f"the workspace at {viewport['width']} px"
     victor.shot("workspace-page")
     victor.close()
