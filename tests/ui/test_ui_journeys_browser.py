@@ -14,26 +14,17 @@ and a real SMTP server (aiosmtpd on loopback):
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_ui_browser import (  # noqa: F401  (browser: its module fixture)
-    SLOW_PAGE_MS,
-    Person,
-    Served,
-    _free_port,
-    browser,
-    serious_accessibility_violations,
-)
 
 from lake.service import Lake
-from lake.settings import MailSettings, Settings
+from lake.settings import GatewayLimits, MailSettings, Settings
 
+from browser_harness import SLOW_PAGE_MS, Person, Served, serious_accessibility_violations, serve
 from mail_fixtures import Mailbox, smtp_server
 from ui_world import DAILY_REVENUE_V2_SQL, build_world
 
@@ -46,26 +37,6 @@ DAILY_REVENUE_V3_SQL = DAILY_REVENUE_V2_SQL.replace("COUNT(*) AS orders", "COUNT
 DUE_WITHIN_S = 150
 
 
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                                       lifespan="on", access_log=False))
-    thread = threading.Thread(target=uv.run, name="ui-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def mailed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Mailbox, Any]]:
     """The server (scheduler looking every second, mail through the SMTP server), its mailbox and its app."""
@@ -73,7 +44,10 @@ def mailed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, M
     from lake.spark import stop_spark
 
     with smtp_server() as (box, port):
+        # No catalog cache in the gateway: a query right after the apply sees the new version (a server's
+        # cache may lag a switch by its lifetime, two seconds by default).
         settings = Settings(home=tmp_path_factory.mktemp("ui-journeys") / "home", scheduler_interval_seconds=1,
+                            gateway=GatewayLimits(catalog_cache_seconds=0),
                             mail=MailSettings(smtp_url=f"smtp+plain://127.0.0.1:{port}", sender="lakegate@example.com"))
         lake = Lake(settings)
         build_world(lake)
@@ -94,7 +68,7 @@ def _add_email(person: Person, address: str) -> None:
     assert address in person.page.locator("#settings").inner_text()
 
 
-def test_an_access_request_and_its_decision_arrive_by_email(mailed: tuple[Served, Mailbox, Any], browser: Any) -> None:  # noqa: F811
+def test_an_access_request_and_its_decision_arrive_by_email(mailed: tuple[Served, Mailbox, Any], browser: Any) -> None:
     server, box, _app = mailed
     victor, alice = Person(browser, server, "victor"), Person(browser, server, "alice")
     for person in (victor, alice):
@@ -146,7 +120,7 @@ def _run(person: Person, sql: str) -> tuple[list[str], str]:
 
 
 def test_a_reader_keeps_reading_a_view_while_its_new_version_waits_for_its_scheduled_refresh(
-        mailed: tuple[Served, Mailbox, Any], browser: Any) -> None:  # noqa: F811
+        mailed: tuple[Served, Mailbox, Any], browser: Any) -> None:
     from access import Action, Resource, registration
     from views import ViewDefinition
 
