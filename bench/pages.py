@@ -47,7 +47,9 @@ TARGET_MS = 300.0
 PAGES = (
     "/ui", "/ui/search?q=revenue", "/ui/datasets", "/ui/views", "/ui/metrics", "/ui/domains", "/ui/domains/ads",
     "/ui/datasets/ads.conversions", "/ui/views/ads.attributed_conversions", "/ui/metrics/ads.conversion_rate",
-    "/ui/inbox",
+    "/ui/inbox", "/ui/workspace", "/ui/meetings", "/ui/meetings/ads", "/ui/subscribers", "/ui/subscribers/etl",
+    "/ui/datasets/ads.conversions/quarantine", "/ui/metrics/new", "/ui/metrics/ads.conversion_rate/edit",
+    "/ui/views/ads.attributed_conversions/diff?from=1", "/ui/admin", "/ui/audit",
 )
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{24,}$")
 
