@@ -182,7 +182,8 @@ def test_a_metric_proposal_is_approved_through_its_chain_from_the_inbox(server: 
 
 PAGES = {
     "victor": ["/ui", "/ui/search?q=revenue", "/ui/datasets/sales.orders", "/ui/views/sales.daily_revenue",
-               "/ui/views/sales.daily_revenue/diff?from=1&to=2", "/ui/metrics/sales.revenue", "/ui/inbox"],
+               "/ui/views/sales.daily_revenue/diff?from=1&to=2", "/ui/metrics/sales.revenue",
+               "/ui/metrics/sales.revenue?dimension=country&from=2026-10-02", "/ui/inbox"],
     "root": ["/ui/admin", "/ui/audit"],
 }
 
