@@ -40,6 +40,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """New password hashes cost 2**10 in the tests (1 MiB, ~2 ms) instead of the platform's 2**14
+    (16 MiB, ~40 ms each, about a fifth of the UI tests' time). Each stored hash names its cost,
+    so checking a password works the same; ``test_catalog.py`` checks the platform's cost."""
+    from lake import auth
+
+    saved, auth.SCRYPT_N = auth.SCRYPT_N, 2**10
+    yield
+    auth.SCRYPT_N = saved
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test reads the developer's own ~/.lakegate or LAKEGATE_* variables."""

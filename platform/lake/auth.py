@@ -87,20 +87,45 @@ def check_password_rules(password: str) -> None:
         raise InvalidInput("a password cannot be only spaces")
 
 
+#: scrypt's cost (its N: 2**14 is 16 MiB and tens of milliseconds) for new hashes. A stored hash
+#: names the cost it was made with (``scrypt$<N>$<salt>$<key>``), so changing this changes new
+#: passwords only; hashes without one (``scrypt$<salt>$<key>``) were made with 2**14.
+DEFAULT_SCRYPT_N = 2**14
+SCRYPT_N = DEFAULT_SCRYPT_N
+#: The costs a stored hash may name: a power of two in this range (nothing else is verified).
+SCRYPT_N_RANGE = (2**10, 2**17)
+_SCRYPT_R, _SCRYPT_P = 8, 1
+_LEGACY_N = 2**14  # of the hashes that do not name their cost
+
+
+def _scrypt(password: str, salt: bytes, n: int) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, maxmem=2 * 128 * _SCRYPT_R * n)
+
+
 def hash_password(password: str) -> str:
+    """The stored form of ``password``: scrypt at :data:`SCRYPT_N`, a random salt, and the cost."""
     salt = os.urandom(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${key.hex()}"
+    return f"scrypt${SCRYPT_N}${salt.hex()}${_scrypt(password, salt, SCRYPT_N).hex()}"
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` is the one ``stored`` was made from (at the cost it names)."""
+    parts = stored.split("$")
+    if len(parts) == 3:
+        scheme, salt, key = parts
+        n = _LEGACY_N
+    elif len(parts) == 4:
+        scheme, cost, salt, key = parts
+        n = int(cost) if cost.isdigit() and len(cost) <= 8 else 0
+    else:
+        return False
+    low, high = SCRYPT_N_RANGE
+    if scheme != "scrypt" or not low <= n <= high or n & (n - 1):
+        return False
     try:
-        scheme, salt, key = stored.split("$")
+        got = _scrypt(password, bytes.fromhex(salt), n)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
     return hmac.compare_digest(got.hex(), key)
 
 

@@ -135,3 +135,27 @@ def test_passwords_are_hashed(any_lake: Lake) -> None:
     assert any_lake.users.check_password("carol", "correct horse").name == "carol"
     with pytest.raises(AuthenticationError):
         any_lake.users.check_password("carol", "wrong")
+
+
+def test_a_hash_names_its_cost_and_is_checked_at_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from lake import auth
+
+    assert auth.SCRYPT_N == 2**10 and auth.DEFAULT_SCRYPT_N == 2**14  # the suite's cost (conftest.py), the platform's
+    monkeypatch.setattr(auth, "SCRYPT_N", auth.DEFAULT_SCRYPT_N)
+    strong = auth.hash_password("correct horse")
+    scheme, cost, salt, key = strong.split("$")
+    assert (scheme, cost, len(salt), len(key)) == ("scrypt", "16384", 32, 128)
+    monkeypatch.setattr(auth, "SCRYPT_N", 2**10)
+    assert auth.verify_password("correct horse", strong)  # a cheaper setting later does not matter to it
+    assert not auth.verify_password("correct horsE", strong)
+    # A hash from before the cost was stored reads as 2**14.
+    raw = os.urandom(16)
+    legacy = f"scrypt${raw.hex()}${hashlib.scrypt(b'pw', salt=raw, n=2**14, r=8, p=1).hex()}"
+    assert auth.verify_password("pw", legacy) and not auth.verify_password("px", legacy)
+    # A cost that is not a power of two in range, or a damaged hash, verifies nothing.
+    for cost in ("1000", "512", str(2**18), "99999999999", "-1024", "x"):
+        assert not auth.verify_password("correct horse", f"scrypt${cost}${salt}${key}")
+    assert not auth.verify_password("correct horse", f"scrypt$16384$zz${key}")
+    assert not auth.verify_password("correct horse", f"bcrypt$16384${salt}${key}")

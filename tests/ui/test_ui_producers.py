@@ -86,7 +86,8 @@ def test_a_reader_is_refused_on_the_ui_the_api_and_the_cli_alike(world: TestClie
     login(world, "victor", PASSWORDS["victor"])  # reads the sales domain, writes nothing
     page = world.get(PAGE)
     assert page.status_code == 403
-    assert "only the dataset's producers" in _text(page.text) and "XX" not in page.text
+    assert "only the dataset's producers" in _text(page.text)
+    assert "XX" not in re.sub(r"[A-Za-z0-9_\-]{30,}", "", page.text)  # the rejected value (not inside a random token)
     assert f'href="{PAGE}"' not in world.get("/ui/datasets/sales.orders").text
     refused = world.post(f"{PAGE}/replay", data={"csrf_token": csrf_of(world.get("/ui").text)})
     assert refused.status_code == 403
