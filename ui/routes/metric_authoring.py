@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
 from access import Resource
 from lake.errors import InvalidInput, LakegateError, NotFound
@@ -253,35 +253,35 @@ def _as_definition(draft: Draft, name: str | None, workflow: Workflow) -> dict[s
         {"view_version": None} if draft.view.strip() != current.view else {})
 
 
-@router.post("/new")
-async def create_metric(
-    request: Request, me: Posted,
-    name: FormShort = "", view: FormShort = "", expression: FormText = "", filters: FormText = "",
+def _posted_draft(
+    view: FormShort = "", expression: FormText = "", filters: FormText = "",
     time_dimension: FormShort = "", dimensions: FormList = [],  # noqa: B006 (FastAPI copies defaults)
     grains: FormList = [],  # noqa: B006
     unit: FormShort = "", format: FormShort = ValueFormat.NUMBER.value, owner: FormShort = "",
-    description: FormText = "", message: FormText = "", intent: FormShort = "save",
-) -> Response:
+    description: FormText = "", message: FormText = "",
+) -> Draft:
+    """The editor's fields as posted (the name is set by the route: its own field, or the path's)."""
+    return Draft(view=view, expression=expression, filters=filters, time_dimension=time_dimension,
+                 dimensions=dimensions, grains=grains, unit=unit, format=format, owner=owner,
+                 description=description, message=message)
+
+
+PostedDraft = Annotated[Draft, Depends(_posted_draft)]
+
+
+@router.post("/new")
+async def create_metric(request: Request, me: Posted, draft: PostedDraft, name: FormShort = "",
+                        intent: FormShort = "save") -> Response:
     """Check or save a new metric (a draft, revision 1)."""
-    draft = Draft(name=name, view=view, expression=expression, filters=filters, time_dimension=time_dimension,
-                  dimensions=dimensions, grains=grains, unit=unit, format=format, owner=owner,
-                  description=description, message=message)
+    draft.name = name
     return await _submit(request, me, draft, intent, None)
 
 
 @router.post("/{name}/edit")
-async def revise_metric(
-    request: Request, me: Posted, name: str,
-    view: FormShort = "", expression: FormText = "", filters: FormText = "",
-    time_dimension: FormShort = "", dimensions: FormList = [],  # noqa: B006
-    grains: FormList = [],  # noqa: B006
-    unit: FormShort = "", format: FormShort = ValueFormat.NUMBER.value, owner: FormShort = "",
-    description: FormText = "", message: FormText = "", intent: FormShort = "save",
-) -> Response:
+async def revise_metric(request: Request, me: Posted, name: str, draft: PostedDraft,
+                        intent: FormShort = "save") -> Response:
     """Check or save the next revision of ``name``."""
-    draft = Draft(name=name, view=view, expression=expression, filters=filters, time_dimension=time_dimension,
-                  dimensions=dimensions, grains=grains, unit=unit, format=format, owner=owner,
-                  description=description, message=message)
+    draft.name = name
     return await _submit(request, me, draft, intent, name)
 
 
