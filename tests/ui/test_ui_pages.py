@@ -231,6 +231,10 @@ def test_admin_grants_are_filtered_paged_and_a_revoke_keeps_the_filter(world: Te
     more = re.findall(r'action="/ui/admin/grants/(\d+)/revoke"', second.text)
     assert len(more) == total - 50 and not set(more) & set(ids) and f"Grants 51{DASH}{total} of {total}" in second.text
 
+    beyond = root.get("/ui/admin", params={"resource": "dataset:sales.orders", "action": "read", "page": "9999"})
+    assert beyond.status_code == 200 and f"There is no page 9999: {total} grants fill 2 pages" in beyond.text
+    assert 'rel="next"' not in beyond.text and "Back to the first page of grants" in beyond.text
+
     one = root.get("/ui/admin", params={"subject": "reader07"})
     rows = re.findall(r'<th scope="row">(\w+)</th>', one.text.split('id="grants"')[1].split('id="masks"')[0])
     assert rows == ["reader07"] and f"Grants 1{DASH}1 of 1" in one.text
