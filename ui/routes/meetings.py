@@ -12,6 +12,7 @@ the viewer may not discover are left out, as everywhere in the UI.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from lake.catalog.models import utcnow
 from lake.contracts import NAME_RE
 from lake.errors import InvalidInput, NotFound
 from metrics_catalog import Decision, MetricInfo
-from metrics_catalog.meetings import AgendaItem, MeetingInfo, Minute, SessionInfo, SessionStatus
+from metrics_catalog.meetings import AgendaItem, MeetingInfo, Meetings, Minute, SessionInfo, SessionStatus
 from ui import services
 from ui.inbox import may_review
 from ui.routing import Me, Posted, UiRoute, form_outcome
@@ -224,44 +225,40 @@ async def open_session(request: Request, me: Posted, domain: str, meeting_id: in
     return await _act(request, me, domain, "open", call, f"#meeting-{meeting_id}")
 
 
+async def _on_session(request: Request, me: UiSessionInfo, domain: str, session_id: int, action: str,
+                      change: Callable[[Meetings], object]) -> Response:
+    """Change a session of one of the domain's meetings (``change`` gets the meetings service);
+    back to the domain's page at the session, or the refusal there."""
+    domain = _domain(domain)
+    meetings = services.metrics(request).meetings
+
+    def call() -> None:
+        _session_of(request, domain, session_id)
+        change(meetings)
+
+    return await _act(request, me, domain, action, call, f"#session-{session_id}")
+
+
 @router.post("/{domain}/sessions/{session_id}/decisions")
 async def decide(request: Request, me: Posted, domain: str, session_id: int,
                  metric: Annotated[str, Form(max_length=200)],
                  decision: Annotated[str, Form(max_length=20)],
                  reason: Annotated[str, Form(max_length=5000)] = "") -> Response:
     """Decide on an agenda item in the session: applied to the proposal and minuted together."""
-    domain = _domain(domain)
-    meetings = services.metrics(request).meetings
-
-    def call() -> None:
-        _session_of(request, domain, session_id)
-        meetings.decide(session_id, metric, decision, actor=me.user, reason=reason)
-
-    return await _act(request, me, domain, "decide", call, f"#session-{session_id}")
+    return await _on_session(request, me, domain, session_id, "decide", lambda meetings: meetings.decide(
+        session_id, metric, decision, actor=me.user, reason=reason))
 
 
 @router.post("/{domain}/sessions/{session_id}/notes")
 async def note(request: Request, me: Posted, domain: str, session_id: int,
                text: Annotated[str, Form(max_length=5000)] = "") -> Response:
     """Add a note to the session's minutes."""
-    domain = _domain(domain)
-    meetings = services.metrics(request).meetings
-
-    def call() -> None:
-        _session_of(request, domain, session_id)
-        meetings.note(session_id, text, actor=me.user)
-
-    return await _act(request, me, domain, "note", call, f"#session-{session_id}")
+    return await _on_session(request, me, domain, session_id, "note",
+                             lambda meetings: meetings.note(session_id, text, actor=me.user))
 
 
 @router.post("/{domain}/sessions/{session_id}/close")
 async def close(request: Request, me: Posted, domain: str, session_id: int) -> Response:
     """Close the session; undecided items carry over."""
-    domain = _domain(domain)
-    meetings = services.metrics(request).meetings
-
-    def call() -> None:
-        _session_of(request, domain, session_id)
-        meetings.close(session_id, actor=me.user)
-
-    return await _act(request, me, domain, "close", call, f"#session-{session_id}")
+    return await _on_session(request, me, domain, session_id, "close",
+                             lambda meetings: meetings.close(session_id, actor=me.user))
