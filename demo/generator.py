@@ -330,10 +330,17 @@ def _labels(values: Sequence[str], idx: np.ndarray) -> pa.Array:
     return pc.take(pa.array(list(values), pa.string()), pa.array(idx, pa.int64()))
 
 
+#: Identifiers are made this many at a time: padding reserves four bytes a character, and 50M
+#: twelve-digit ids at once would pass the 2 GiB of one Arrow string array.
+ID_CHUNK = 8_000_000
+
+
 def _ids(prefix: str, values: np.ndarray, width: int) -> pa.Array:
     """Identifiers ``prefix`` + zero-padded ``values``, e.g. ``sub-000000042``."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(values, pa.int64()), pa.string()), width=width, padding="0")
-    return _concat(prefix, digits)
+    parts = [_concat(prefix, pc.utf8_lpad(pc.cast(pa.array(values[i:i + ID_CHUNK], pa.int64()), pa.string()),
+                                          width=width, padding="0"))
+             for i in range(0, max(len(values), 1), ID_CHUNK)]
+    return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
 def _concat(*parts: pa.Array | str) -> pa.Array:

@@ -379,3 +379,14 @@ def test_land_demo_registers_lands_and_is_idempotent(tmp_path) -> None:  # type:
     land_demo(lk, scale=0.1)
     assert {name: lk.datasets.table(lk.dataset(name)).version() for name in DATASETS} == versions
     lk.close()
+
+
+def test_ids_made_in_chunks_are_the_ids_made_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    whole = demo._ids("pe-", np.arange(1, 12), 12)
+    monkeypatch.setattr(demo, "ID_CHUNK", 4)  # three chunks, the last one short
+    chunked = demo._ids("pe-", np.arange(1, 12), 12)
+    assert chunked.type == pa.string() and chunked.equals(whole)
+    assert chunked.to_pylist()[:2] == ["pe-000000000001", "pe-000000000002"] and len(chunked) == 11
+    assert len(demo._ids("tt", np.arange(0), 7)) == 0
