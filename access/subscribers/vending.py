@@ -40,6 +40,9 @@ from lake.catalog.models import utcnow
 from lake.errors import AccessDenied, InvalidInput, NotFound
 from lake.timestamps import as_utc
 
+#: Vended credentials end at least this long before the first grant, mask or membership they rest on.
+EXPIRY_MARGIN_SECONDS = 60
+
 if TYPE_CHECKING:
     from access.policy import AccessControl
     from deploy.iam import VendedCredentials
@@ -184,14 +187,18 @@ class CredentialVending:
         )
 
     def _cap(self, sub: Subscriber, tables: Sequence[LakeTable], seconds: int) -> int:
+        """The lifetime to ask for: at most until :data:`EXPIRY_MARGIN_SECONDS` before the first expiry
+        the access rests on. STS counts the lifetime from when it issues the credentials, a moment after
+        this is computed (under load, more than a second was seen), so the margin keeps them inside."""
         horizon = expiry_horizon(self.access, sub.subject, tables)
         if horizon is None:
             return seconds
-        left = int((horizon - utcnow()).total_seconds())
+        left = int((horizon - utcnow()).total_seconds()) - EXPIRY_MARGIN_SECONDS
         if left < MIN_CREDENTIAL_SECONDS:
             raise AccessDenied(sub.subject, "get credentials for", ", ".join(t.name for t in tables),
                                f"a grant or membership they rest on expires at {horizon.isoformat()}, in less "
-                               f"than the shortest credential lifetime ({MIN_CREDENTIAL_SECONDS} s); renew it "
+                               f"than the shortest credential lifetime ({MIN_CREDENTIAL_SECONDS} s) and a "
+                               f"{EXPIRY_MARGIN_SECONDS} s margin; renew it "
                                "or read through the query gateway")
         return min(seconds, left)
 
