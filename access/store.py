@@ -398,11 +398,13 @@ class PolicyStore:
             return _grant(row)
 
     def grants(self, *, subject: str | None = None, resource: Resource | None = None,
-               include_expired: bool = False) -> list[Grant]:
-        """Grants of a subject and/or on a resource and everything under it."""
+               action: Action | None = None, include_expired: bool = False) -> list[Grant]:
+        """Grants of a subject and/or on a resource and everything under it, and/or of one action."""
         q = select(AccessGrant).order_by(AccessGrant.resource, AccessGrant.subject, AccessGrant.action)
         if subject:
             q = q.where(AccessGrant.subject == subject)
+        if action is not None:
+            q = q.where(AccessGrant.action == action.value)
         if resource is not None and resource.kind is not ResourceKind.LAKE:
             q = q.where(or_(AccessGrant.resource == resource.key,
                             AccessGrant.resource.startswith(resource.key + ".", autoescape=True)))
@@ -410,16 +412,18 @@ class PolicyStore:
         with self.catalog.session() as s:
             out = [_grant(r) for r in s.scalars(q)]
         if resource is not None and resource.kind is ResourceKind.DOMAIN:
-            out += [g for g in self._domain_children(resource, subject) if g not in out]
+            out += [g for g in self._domain_children(resource, subject, action) if g not in out]
         return [g for g in out if include_expired or g.live(now)]
 
-    def _domain_children(self, domain: Resource, subject: str | None) -> list[Grant]:
+    def _domain_children(self, domain: Resource, subject: str | None, action: Action | None) -> list[Grant]:
         q = select(AccessGrant).where(or_(*(AccessGrant.resource.startswith(f"{k.value}:{domain.domain}.",
                                                                             autoescape=True)
                                             for k in (ResourceKind.DATASET, ResourceKind.VIEW,
                                                       ResourceKind.METRIC))))
         if subject:
             q = q.where(AccessGrant.subject == subject)
+        if action is not None:
+            q = q.where(AccessGrant.action == action.value)
         with self.catalog.session() as s:
             return [_grant(r) for r in s.scalars(q)]
 

@@ -274,6 +274,11 @@ def test_grants_need_known_subjects_and_are_listed(people: AccessControl) -> Non
     assert g in people.policies.grants(resource=T)
     assert g in people.policies.grants(resource=Resource.domain_("ads"))
     assert g not in people.policies.grants(resource=Resource.table("ads.other"))
+    w = people.grant("ann", Action.WRITE, T)
+    for resource in (T, Resource.domain_("ads"), None):  # the domain's own query and the one of its children
+        assert people.policies.grants(resource=resource, action=Action.WRITE) == [w]
+        assert people.policies.grants(resource=resource, subject="ann", action=Action.READ) == [g]
+    assert people.revoke(w.id or 0) == w
     assert people.revoke(g.id or 0) == g
     assert not people.can("ann", Action.READ, col("email"))
     changes = people.audit.query(kind=AuditKind.POLICY_CHANGE, resource=col("email").key)

@@ -66,12 +66,18 @@ class GrantFilter:
     expired: bool = False
     page: int = 1
 
+    def __post_init__(self) -> None:
+        for name in ("subject", "resource", "action"):
+            object.__setattr__(self, name, getattr(self, name).strip())
+
     @classmethod
-    def of(cls, params: dict[str, str]) -> GrantFilter:
-        """The filter a query string names (unknown keys ignored; a bad page is the first)."""
+    def of(cls, query: str) -> GrantFilter:
+        """The filter a query string names, as a revoke form sends it back (unknown keys ignored;
+        a bad page is the first)."""
+        params = {k: v[0] for k, v in parse_qs(query[:1000]).items()}
         page = params.get("page", "1")
-        return cls(subject=params.get("subject", "").strip()[:255], resource=params.get("resource", "").strip()[:400],
-                   action=params.get("action", "").strip()[:20], expired=params.get("expired", "") in ("1", "on"),
+        return cls(subject=params.get("subject", "")[:255], resource=params.get("resource", "")[:400],
+                   action=params.get("action", "")[:20], expired=params.get("expired", "") in ("1", "on"),
                    page=int(page) if page.isdigit() and 0 < int(page) <= MAX_INT else 1)
 
     def query(self, **change: object) -> str:
@@ -102,8 +108,7 @@ def grant_page(control: AccessControl, f: GrantFilter) -> GrantPage:
     resource = Resource.parse(f.resource) if f.resource else None
     action = Action.parse(f.action) if f.action else None
     now = utcnow()
-    found = [g for g in control.policies.grants(subject=f.subject or None, resource=resource, include_expired=True)
-             if action is None or g.action is action]
+    found = control.policies.grants(subject=f.subject or None, resource=resource, action=action, include_expired=True)
     live = [g for g in found if g.live(now)]
     shown = found if f.expired else live
     pages = max(1, math.ceil(len(shown) / GRANTS_PAGE))
@@ -137,15 +142,14 @@ def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length
           expired: Annotated[str, Query(max_length=2)] = "",
           page: Annotated[int, Query(ge=1, le=MAX_INT)] = 1) -> Response:
     """Roles, members, grants (filtered by subject, resource and action; paged), masks and row filters."""
-    grants = GrantFilter.of({"subject": subject, "resource": resource, "action": action, "expired": expired,
-                             "page": str(page)})
+    grants = GrantFilter(subject=subject, resource=resource, action=action, expired=expired in ("1", "on"), page=page)
     return admin_page(request, me, grants=grants, flash=DONE.get(done or "", ""))
 
 
 async def _change(request: Request, me: UiSessionInfo, done: str, anchor: str,
                   change: Callable[[PolicyChanges], object], back: str = "") -> Response:
     """Make a policy change; back to the page (the grant list as it was filtered, from ``back``)."""
-    grants = GrantFilter.of({k: v[0] for k, v in parse_qs(back[:1000]).items()})
+    grants = GrantFilter.of(back)
     query = grants.query(done=done)
     return await form_outcome(lambda: change(services.access(request).changes),
                               done=f"{UI_PREFIX}/admin?{query}#{anchor}",

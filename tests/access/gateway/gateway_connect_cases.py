@@ -15,11 +15,7 @@ from access.gateway import QueryTimeout  # noqa: E402
 from lake.errors import AccessDenied  # noqa: E402
 from lake.spark import spark_session, stop_spark  # noqa: E402
 
-from gateway_world import build_world  # noqa: E402
-
-HEAVY = ("SELECT sum(hash(i, j)) FROM "
-         "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i) a CROSS JOIN "
-         "(SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")
+from gateway_world import HEAVY_QUERY, build_world  # noqa: E402
 
 
 def emit(name: str, **fields: Any) -> None:
@@ -39,7 +35,7 @@ def main(workdir: str) -> None:
         except AccessDenied as exc:
             emit("denied", raised=type(exc).__name__)
         try:
-            world.gateway.query("analyst", HEAVY, timeout_seconds=2)
+            world.gateway.query("analyst", HEAVY_QUERY, timeout_seconds=2)
             emit("timeout", raised=None)
         except QueryTimeout as exc:
             emit("timeout", raised=type(exc).__name__)

@@ -32,6 +32,15 @@ from factories import contract_doc
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
+#: A query that would run for hours (2e10 rows) and that a cancel stops at once. The streamed
+#: side of the cross join comes through a shuffle, whose reader checks at every row whether the
+#: task was killed. Without the ``DISTRIBUTE BY`` the whole join runs in one generated loop that
+#: never checks: a task that has started keeps a core busy until it ends, long after its job was
+#: cancelled, and stopping Spark then waits for it (two minutes, ``ContextCleaner``).
+HEAVY_QUERY = ("SELECT sum(hash(i, j)) FROM "
+               "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i DISTRIBUTE BY i) a "
+               "CROSS JOIN (SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")
+
 CAMPAIGNS = {
     "dataset": "ads.campaigns",
     "owner": "ads-team",

@@ -24,7 +24,7 @@ from access.resources import Action, Resource
 from lake.errors import AccessDenied, Conflict, InvalidInput
 from lake.spark import spark_session
 
-from gateway_world import World
+from gateway_world import HEAVY_QUERY, World
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -111,21 +111,19 @@ def test_row_cap_truncates_and_says_so(world: World) -> None:
 
 
 def test_time_limit_cancels_the_query_and_the_engine_stays_usable(world: World) -> None:
-    heavy = ("SELECT sum(hash(i, j)) FROM "
-             "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i) a CROSS JOIN "
-             "(SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")  # 2e10 rows
     world.gateway.query("analyst", "SELECT 1")  # Spark is up: the clock below times the query alone
     tracker = spark_session(world.lake.settings).sparkContext.statusTracker()
     earlier = set(tracker.getActiveJobsIds())  # only this query's jobs are this test's business
     started = time.perf_counter()
     with pytest.raises(QueryTimeout) as caught:
-        world.gateway.query("analyst", heavy, timeout_seconds=2)
+        world.gateway.query("analyst", HEAVY_QUERY, timeout_seconds=2)
     assert time.perf_counter() - started < 60  # the query alone would run for hours
     deadline = time.monotonic() + 60  # cancelled tasks stop at their next check; slow on a busy machine
     while set(tracker.getActiveJobsIds()) - earlier and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)  # the query may still be planning: no job of it may start later either
     assert set(tracker.getActiveJobsIds()) - earlier == set()
+    assert _tasks_stop(world)  # and no task of it keeps a core busy
     assert caught.value.details() == {"timeout_seconds": 2}
     entry = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0]
     assert entry.detail["outcome"] == "query_timeout"
@@ -263,9 +261,6 @@ def test_a_query_whose_client_went_away_is_cancelled(world: World) -> None:
 
     from access.gateway import QueryCancelled
 
-    heavy = ("SELECT sum(hash(i, j)) FROM "
-             "(SELECT i FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) x AS i) a CROSS JOIN "
-             "(SELECT j FROM ads.conversions LATERAL VIEW explode(sequence(1, 50000)) y AS j) b")
     world.gateway.query("analyst", "SELECT 1")
     tracker = spark_session(world.lake.settings).sparkContext.statusTracker()
     earlier = set(tracker.getActiveJobsIds())  # only this query's jobs are this test's business
@@ -273,12 +268,25 @@ def test_a_query_whose_client_went_away_is_cancelled(world: World) -> None:
     threading.Timer(1.0, cancel.set).start()
     started = time.perf_counter()
     with pytest.raises(QueryCancelled):
-        world.gateway.query("analyst", heavy, timeout_seconds=120, cancel=cancel)
+        world.gateway.query("analyst", HEAVY_QUERY, timeout_seconds=120, cancel=cancel)
     assert time.perf_counter() - started < 60
     deadline = time.monotonic() + 60
     while set(tracker.getActiveJobsIds()) - earlier and time.monotonic() < deadline:
         time.sleep(0.2)
     assert set(tracker.getActiveJobsIds()) - earlier == set()
+    assert _tasks_stop(world)
     entry = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0]
     assert entry.detail["outcome"] == "query_cancelled"
+
+
+def _tasks_stop(world: World, seconds: float = 60.0) -> bool:
+    """Whether the engine's executors run no task within ``seconds``: a cancelled job is no longer
+    active at once, but a killed task counts until its thread notices and stops."""
+    status = spark_session(world.lake.settings).sparkContext._jsc.sc().statusTracker()
+    deadline = time.monotonic() + seconds
+    while any(e.numRunningTasks() for e in status.getExecutorInfos()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
