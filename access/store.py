@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,15 @@ class _Tx:
 def _grant(row: AccessGrant) -> Grant:
     return Grant(row.subject, Resource.parse(row.resource), Action(row.action), Effect(row.effect),
                  row.expires_at, row.id, row.reason, row.request_id, row.created_by)
+
+
+def _of(q: Select[AccessGrant], subject: str | None, action: Action | None) -> Select[AccessGrant]:
+    """``q`` narrowed to the grants of ``subject`` and of ``action``, where given."""
+    if subject:
+        q = q.where(AccessGrant.subject == subject)
+    if action is not None:
+        q = q.where(AccessGrant.action == action.value)
+    return q
 
 
 def _grant_payload(row: AccessGrant) -> dict[str, Any]:
@@ -400,11 +409,8 @@ class PolicyStore:
     def grants(self, *, subject: str | None = None, resource: Resource | None = None,
                action: Action | None = None, include_expired: bool = False) -> list[Grant]:
         """Grants of a subject and/or on a resource and everything under it, and/or of one action."""
-        q = select(AccessGrant).order_by(AccessGrant.resource, AccessGrant.subject, AccessGrant.action)
-        if subject:
-            q = q.where(AccessGrant.subject == subject)
-        if action is not None:
-            q = q.where(AccessGrant.action == action.value)
+        q = _of(select(AccessGrant).order_by(AccessGrant.resource, AccessGrant.subject, AccessGrant.action),
+                subject, action)
         if resource is not None and resource.kind is not ResourceKind.LAKE:
             q = q.where(or_(AccessGrant.resource == resource.key,
                             AccessGrant.resource.startswith(resource.key + ".", autoescape=True)))
@@ -420,12 +426,8 @@ class PolicyStore:
                                                                             autoescape=True)
                                             for k in (ResourceKind.DATASET, ResourceKind.VIEW,
                                                       ResourceKind.METRIC))))
-        if subject:
-            q = q.where(AccessGrant.subject == subject)
-        if action is not None:
-            q = q.where(AccessGrant.action == action.value)
         with self.catalog.session() as s:
-            return [_grant(r) for r in s.scalars(q)]
+            return [_grant(r) for r in s.scalars(_of(q, subject, action))]
 
     # -- masks ------------------------------------------------------------------------------
 

@@ -66,6 +66,11 @@ class GrantFilter:
     expired: bool = False
     page: int = 1
 
+    @staticmethod
+    def checked(value: str) -> bool:
+        """Whether the "include expired" box was ticked (``1`` in a link, ``on`` from a browser)."""
+        return value in ("1", "on")
+
     def __post_init__(self) -> None:
         for name in ("subject", "resource", "action"):
             object.__setattr__(self, name, getattr(self, name).strip())
@@ -77,7 +82,7 @@ class GrantFilter:
         params = {k: v[0] for k, v in parse_qs(query[:1000]).items()}
         page = params.get("page", "1")
         return cls(subject=params.get("subject", "")[:255], resource=params.get("resource", "")[:400],
-                   action=params.get("action", "")[:20], expired=params.get("expired", "") in ("1", "on"),
+                   action=params.get("action", "")[:20], expired=cls.checked(params.get("expired", "")),
                    page=int(page) if page.isdigit() and 0 < int(page) <= MAX_INT else 1)
 
     def query(self, **change: object) -> str:
@@ -142,7 +147,8 @@ def admin(request: Request, me: Me, done: Annotated[str | None, Query(max_length
           expired: Annotated[str, Query(max_length=2)] = "",
           page: Annotated[int, Query(ge=1, le=MAX_INT)] = 1) -> Response:
     """Roles, members, grants (filtered by subject, resource and action; paged), masks and row filters."""
-    grants = GrantFilter(subject=subject, resource=resource, action=action, expired=expired in ("1", "on"), page=page)
+    grants = GrantFilter(subject=subject, resource=resource, action=action, expired=GrantFilter.checked(expired),
+                         page=page)
     return admin_page(request, me, grants=grants, flash=DONE.get(done or "", ""))
 
 

@@ -12,6 +12,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -118,9 +119,7 @@ def test_time_limit_cancels_the_query_and_the_engine_stays_usable(world: World) 
     with pytest.raises(QueryTimeout) as caught:
         world.gateway.query("analyst", HEAVY_QUERY, timeout_seconds=2)
     assert time.perf_counter() - started < 60  # the query alone would run for hours
-    deadline = time.monotonic() + 60  # cancelled tasks stop at their next check; slow on a busy machine
-    while set(tracker.getActiveJobsIds()) - earlier and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _jobs_end(tracker, earlier)
     time.sleep(1.0)  # the query may still be planning: no job of it may start later either
     assert set(tracker.getActiveJobsIds()) - earlier == set()
     assert _tasks_stop(world)  # and no task of it keeps a core busy
@@ -270,13 +269,19 @@ def test_a_query_whose_client_went_away_is_cancelled(world: World) -> None:
     with pytest.raises(QueryCancelled):
         world.gateway.query("analyst", HEAVY_QUERY, timeout_seconds=120, cancel=cancel)
     assert time.perf_counter() - started < 60
-    deadline = time.monotonic() + 60
-    while set(tracker.getActiveJobsIds()) - earlier and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _jobs_end(tracker, earlier)
     assert set(tracker.getActiveJobsIds()) - earlier == set()
     assert _tasks_stop(world)
     entry = world.access.audit.query(kind=AuditKind.QUERY, actor="analyst", limit=1)[0]
     assert entry.detail["outcome"] == "query_cancelled"
+
+
+def _jobs_end(tracker: Any, earlier: set[int], seconds: float = 60.0) -> None:
+    """Wait up to ``seconds`` for the jobs other than ``earlier`` to end (a cancelled job ends when
+    the scheduler has handled the cancel; slow on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while set(tracker.getActiveJobsIds()) - earlier and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _tasks_stop(world: World, seconds: float = 60.0) -> bool:
