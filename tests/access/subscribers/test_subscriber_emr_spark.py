@@ -46,6 +46,7 @@ class Emr:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LAKEGATE_", "AWS_", "SPARK_", "PYSPARK_"))}
         env["AWS_EC2_METADATA_DISABLED"] = "true"  # nothing but the vended credentials
+        env["SPARK_SUBMIT_OPTS"] = os.environ.get("SPARK_SUBMIT_OPTS", "")  # the suite's JVM options
         self.proc = subprocess.Popen([sys.executable, str(HERE / "emr_spark_child.py"), str(vended_file)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=REPO)
