@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
+from lake.sqlsyntax import syntax_problem
 from metrics_catalog.definition import RESERVED_COLUMNS, MetricDefinition
 from metrics_catalog.errors import InvalidMetric
 from metrics_catalog.sources import Source, SourceColumn
@@ -49,13 +50,9 @@ def parse_sql(metric: str, field: str, text: str) -> exp.Expr:
     try:
         trees = [t for t in sqlglot.parse(text, dialect=DIALECT) if t is not None]
     except ParseError as exc:
-        err = exc.errors[0] if exc.errors else {}
-        line, col = err.get("line"), err.get("col")
-        highlight = str(err.get("highlight") or "")
-        if isinstance(col, int) and highlight and "\n" not in highlight:
-            col = max(1, col - len(highlight) + 1)
-        reason = str(err.get("description") or exc).split("\n")[0]
-        raise InvalidMetric(metric, field, f"not valid SQL: {reason}", text=text, line=line, column=col) from None
+        problem = syntax_problem(exc)
+        raise InvalidMetric(metric, field, f"not valid SQL: {problem.reason}", text=text, line=problem.line,
+                            column=problem.col) from None
     except SqlglotError as exc:
         raise InvalidMetric(metric, field, f"not valid SQL: {exc}") from None
     if len(trees) != 1:

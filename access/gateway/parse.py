@@ -29,6 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from access.gateway.errors import QueryRefused
+from lake.sqlsyntax import syntax_problem
 
 DIALECT = "spark"
 
@@ -121,12 +122,8 @@ def parse_query(sql: str) -> exp.Query:
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        reason = str(first.get("description") or "")
-        near = str(first.get("highlight") or "").strip()
-        if not reason or "<class" in reason:
-            reason = f"unexpected {near!r}" if near else "cannot parse the SQL"
-        raise QueryRefused(f"syntax error: {reason}", line=first.get("line"), col=first.get("col")) from None
+        problem = syntax_problem(exc)
+        raise QueryRefused(f"syntax error: {problem.reason}", line=problem.line, col=problem.col) from None
     except TokenError as exc:
         raise QueryRefused(f"syntax error: {exc}") from None
     except RecursionError:

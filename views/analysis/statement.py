@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,10 +9,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
+from lake.sqlsyntax import syntax_problem
 from views.analysis.census import FORBIDDEN, Census
 from views.analysis.context import Context
-
-_TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
 
 
 def _statement_name(node: exp.Expr) -> str:
@@ -65,14 +63,9 @@ def parse_query(ctx: Context, parsed: Parsed | None = None) -> exp.Query:
             raise parsed.error
         statements = parsed.statements
     except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        line, col = first.get("line"), first.get("col")
-        highlight = first.get("highlight") or ""
-        if line is not None and col is not None:
-            # sqlglot reports the column of the token's last character.
-            reason = _TOKEN.sub(lambda m: repr(m.group(1)), str(first.get("description") or exc).split("\n")[0])
-            ctx.fail(reason, kind="syntax",
-                     at=(int(line), max(1, int(col) - len(highlight) + 1)))
+        problem = syntax_problem(exc)
+        if problem.line is not None and problem.col is not None:
+            ctx.fail(problem.reason, kind="syntax", at=(problem.line, problem.col))
         ctx.fail(str(exc), kind="syntax")
     except TokenError as exc:
         ctx.fail(f"cannot read the SQL: {exc}", kind="syntax")

@@ -99,6 +99,14 @@ def test_syntax_errors_say_where() -> None:
     assert "<class" not in caught.value.message
 
 
+def test_syntax_errors_name_the_token_by_its_text_and_point_at_its_first_character() -> None:
+    with pytest.raises(QueryRefused) as caught:
+        parse_query("SELECT FROM WHERE")
+    assert caught.value.reason == "syntax error: Expected table name but got 'WHERE'"
+    assert (caught.value.line, caught.value.col) == (1, 13)  # where WHERE starts, as view errors count
+    assert "Token" not in caught.value.message and caught.value.message.endswith("(line 1, column 13)")
+
+
 # -- bind -----------------------------------------------------------------------------------
 
 
