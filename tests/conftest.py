@@ -20,6 +20,7 @@ from lake.service import Lake
 from lake.settings import Settings, get_settings
 
 from catalog_fixtures import _catalog_from_template, catalog_template  # noqa: F401  (fixtures)
+from child_env import use_test_jvm_options
 from factories import contract_doc
 from mail_fixtures import smtp  # noqa: F401  (fixture)
 from s3_fixtures import moto_iam_server, moto_server, s3_settings  # noqa: F401  (fixtures)
@@ -32,20 +33,9 @@ PG_ADMIN_URL = os.environ.get("LAKEGATE_TEST_PG", "postgresql://lakegate:lakegat
 SLOW_KINDS = ("spark", "s3")
 
 
-#: Options of every JVM the tests start (Spark sessions, Connect servers, a cluster's
-#: daemons): the client compiler only, and the serial collector. Such JVMs live for
-#: seconds to minutes on small data, and the server compiler and the parallel
-#: collector's threads cost them more CPU than they give back (measured: a local
-#: session and a small Delta workload took 63 s of CPU with the JVM's defaults and
-#: 41 s with these, in the same wall time), on a machine the suite keeps busy.
-TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Spark's launcher adds ``SPARK_SUBMIT_OPTS`` to every driver it starts and
-    ``SPARK_DAEMON_JAVA_OPTS`` to a master's and a worker's; options set outside win."""
-    os.environ.setdefault("SPARK_SUBMIT_OPTS", TEST_JVM_OPTIONS)
-    os.environ.setdefault("SPARK_DAEMON_JAVA_OPTS", TEST_JVM_OPTIONS)
+    """Every JVM the tests start runs with the suite's options (``child_env.TEST_JVM_OPTIONS``)."""
+    use_test_jvm_options()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -68,10 +58,7 @@ def _slow_modules_first(items: list[pytest.Item]) -> None:
         return item.nodeid.split("::", 1)[0]
 
     slow = {module(item) for item in items if item.get_closest_marker("slow")}
-    first_seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        first_seen.setdefault(module(item), index)
-    items.sort(key=lambda item: (module(item) not in slow, first_seen[module(item)]))
+    items.sort(key=lambda item: module(item) not in slow)  # a stable sort: the order within each group stays
 
 
 @pytest.fixture(autouse=True, scope="session")

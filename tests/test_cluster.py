@@ -13,7 +13,6 @@ independent computation.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from lake.settings import Settings
 from lake.spark import spark_session, stop_spark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "metrics_catalog"))
+from child_env import child_env
 from metric_factories import events_table, metric_doc, open_catalog, setup_playback
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3, pytest.mark.slow]
@@ -60,9 +60,8 @@ class Cluster:
 
 
 def _spark_class(name: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEGATE_", "PYSPARK_", "SPARK_"))}
-    env.update({"SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
-                "SPARK_DAEMON_JAVA_OPTS": os.environ.get("SPARK_DAEMON_JAVA_OPTS", "")})
+    env = child_env(drop_prefixes=("PYSPARK_", "SPARK_"))
+    env.update({"SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"})
     with open(log, "wb") as out:
         return subprocess.Popen([str(SPARK_HOME / "bin" / "spark-class"), name, *args], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)

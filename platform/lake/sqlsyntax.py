@@ -1,6 +1,7 @@
 """Why and where SQL does not parse: one reading of sqlglot's parse errors for
-every place that parses SQL (the query gateway, view analysis), so that both
-name the offending token the same way and point at its first character.
+every place that parses SQL (the query gateway, view analysis, metric
+expressions), so that all of them name the offending token the same way and
+point at its first character.
 """
 
 from __future__ import annotations

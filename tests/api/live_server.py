@@ -4,7 +4,6 @@ must see the server survive (or not) what a request does to it."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import httpx
 
 from lake.service import Lake
 from lake.settings import Settings
+
+from child_env import child_env
 
 LAKEGATE = Path(sys.executable).parent / "lakegate"
 
@@ -65,8 +66,7 @@ def live_server(home: Path, users: dict[str, list[str]], *, env: dict[str, str] 
         lake.close()
     port = free_port()
     log = home / "server.log"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LAKEGATE_")}
-    environment.update({"LAKEGATE_HOME": str(home), **(env or {})})
+    environment = {**child_env(home=home), **(env or {})}
     with log.open("wb") as out:
         process = subprocess.Popen([str(LAKEGATE), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                    env=environment, stdout=out, stderr=subprocess.STDOUT)

@@ -23,18 +23,14 @@ import pytest
 from lake.engine import CONNECT_SERVER_CLASS, connect_server_command, status
 from lake.settings import Settings
 
+from child_env import child_env
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-_SPARK_PROCESS_STATE = ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED",
-                        "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
-
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SPARK_PROCESS_STATE and not k.startswith("LAKEGATE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO)])
-    env["LAKEGATE_HOME"] = str(home)
-    return env
+    return child_env(home=home, pythonpath=(REPO / "platform", REPO))
 
 
 def _free_port() -> int:

@@ -14,7 +14,6 @@ sessions the pytest process holds.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from child_env import child_env
 from delta_spark_cases import CONNECT_CASES
 
 HERE = Path(__file__).resolve().parent
@@ -29,25 +29,10 @@ REPO = HERE.parents[1]
 
 pytestmark = pytest.mark.spark
 
-#: Variables by which a pyspark process marks itself as a Connect client or
-#: points at a running JVM; the child must not inherit them from this process.
-_SPARK_PROCESS_STATE = (
-    "SPARK_REMOTE",
-    "SPARK_LOCAL_REMOTE",
-    "SPARK_CONNECT_MODE_ENABLED",
-    "SPARK_CONNECT_AUTHENTICATE_TOKEN",
-    "SPARK_API_MODE",
-    "PYSPARK_GATEWAY_PORT",
-    "PYSPARK_GATEWAY_SECRET",
-    "SPARK_LOCAL_CONNECT_REUSE",
-)
-
-
 @pytest.fixture(scope="module")
 def connect_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     workdir = tmp_path_factory.mktemp("connect")
-    env = {k: v for k, v in os.environ.items() if k not in _SPARK_PROCESS_STATE and not k.startswith("LAKEGATE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO)])
+    env = child_env(pythonpath=(REPO / "platform", REPO))
     proc = subprocess.run(
         [sys.executable, str(HERE / "delta_spark_cases.py"), str(workdir)],
         capture_output=True,

@@ -9,7 +9,6 @@ JSON lines, as ``tests/lake/test_spark_connect.py`` does for the core.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,22 +16,19 @@ from typing import Any
 
 import pytest
 
+from child_env import child_env
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-_SPARK_PROCESS_STATE = (
-    "SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN",
-    "SPARK_API_MODE", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET", "SPARK_LOCAL_CONNECT_REUSE",
-)
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     workdir = tmp_path_factory.mktemp("gateway-connect")
-    env = {k: v for k, v in os.environ.items() if k not in _SPARK_PROCESS_STATE and not k.startswith("LAKEGATE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO)])
+    env = child_env(pythonpath=(REPO / "platform", REPO))
     proc = subprocess.run([sys.executable, str(HERE / "gateway_connect_cases.py"), str(workdir)],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     found = {}

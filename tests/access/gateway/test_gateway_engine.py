@@ -10,7 +10,6 @@ engine. The JVM dies, so the scenario runs in a child process
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,21 +17,18 @@ from typing import Any
 
 import pytest
 
+from child_env import child_env
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-#: Variables by which a pyspark process marks itself; the child must not inherit them.
-_SPARK_PROCESS_STATE = ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED",
-                        "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
-
 
 @pytest.fixture(scope="module")
 def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     home = tmp_path_factory.mktemp("engine-death") / "home"
-    env = {k: v for k, v in os.environ.items() if k not in _SPARK_PROCESS_STATE and not k.startswith("LAKEGATE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO), str(HERE), str(REPO / "tests")])
+    env = child_env(pythonpath=(REPO / "platform", REPO, HERE, REPO / "tests"))
     proc = subprocess.run([sys.executable, str(HERE / "engine_death_child.py"), str(home)],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     found = {}

@@ -10,7 +10,6 @@ through the access layer, with moto enforcing IAM.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from access.subscribers.policy_sync import policy_changed
 from lake.service import Lake
 from lake.spark import engine_jars
 
+from child_env import child_env
 from factories import contract_doc
 from s3_fixtures import iam_lake_settings
 
@@ -43,10 +43,8 @@ class Emr:
     """The subscriber's Spark process: one command in, one JSON line out."""
 
     def __init__(self, vended_file: Path) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("LAKEGATE_", "AWS_", "SPARK_", "PYSPARK_"))}
+        env = child_env(drop_prefixes=("AWS_", "SPARK_", "PYSPARK_"))
         env["AWS_EC2_METADATA_DISABLED"] = "true"  # nothing but the vended credentials
-        env["SPARK_SUBMIT_OPTS"] = os.environ.get("SPARK_SUBMIT_OPTS", "")  # the suite's JVM options
         self.proc = subprocess.Popen([sys.executable, str(HERE / "emr_spark_child.py"), str(vended_file)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=REPO)
